@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Pare",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Pare", targets: ["Pare"]),
+        .executable(name: "pare", targets: ["pare"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (see Makefile `deps`).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .target(
+            name: "Pare",
+            dependencies: ["CBLAS", "CHDF5"]
+        ),
+        .executableTarget(
+            name: "pare",
+            dependencies: ["Pare", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "PareTests",
+            dependencies: ["Pare"],
+            exclude: ["Fixtures"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

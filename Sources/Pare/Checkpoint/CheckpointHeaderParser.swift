@@ -1,0 +1,177 @@
+import CHDF5
+
+/// Reads and validates everything in a pare-dlm file but the tensor values (DESIGN.md "The model
+/// file"). Checks run in the order that gives the most useful first error: format, config,
+/// tensors (a config that disagrees with consistent tensors before per-tensor errors), tokenizer,
+/// provenance.
+struct CheckpointHeaderParser {
+    let path: String
+    let file: H5Handle
+    let fileSize: Int
+
+    func parse() throws -> CheckpointHeader {
+        try checkFormat()
+        let config = try readConfig()
+        try TensorLayoutCheck(parser: self, config: config).checkConfigAgreesWithTensors()
+        let tensors = try readTensorInfo(config)
+        try checkNothingUnexpected(config)
+        return CheckpointHeader(path: path, fileSize: fileSize, config: config, vocab: try readVocab(config),
+                                provenance: try readProvenance(), tensors: tensors)
+    }
+
+    // MARK: Error mapping
+
+    /// Runs an HDF5 operation on `object`, turning low-level failures into `.corrupt`.
+    func reading<T>(_ object: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let failure as HDF5Failure {
+            throw CheckpointError.corrupt(file: path, object: object, reason: failure.description)
+        }
+    }
+
+    /// The attribute `name` of `object` (at `objectPath`), with failures named after it.
+    private func attribute(_ name: String, of object: H5Handle, at objectPath: String) throws -> AttributeValue? {
+        do {
+            return try object.readAttribute(name)
+        } catch let failure as HDF5Failure {
+            throw CheckpointError.badAttribute(file: path, object: objectPath, attribute: name, reason: failure.description)
+        }
+    }
+
+    /// Opens the group at `groupPath`, or returns nil when there is none.
+    private func group(_ groupPath: String) throws -> H5Handle? {
+        try reading(groupPath) {
+            guard try file.exists(groupPath), try file.objectKind(groupPath) == H5I_GROUP else { return nil }
+            return try file.openGroup(groupPath)
+        }
+    }
+
+    func isDataset(_ datasetPath: String) throws -> Bool {
+        try reading(datasetPath) { try file.exists(datasetPath) && file.objectKind(datasetPath) == H5I_DATASET }
+    }
+
+    /// The shape of the dataset at `datasetPath`, or nil when there is no dataset there.
+    func shape(of datasetPath: String) throws -> [Int]? {
+        guard try isDataset(datasetPath) else { return nil }
+        return try reading(datasetPath) { try file.openDataset(datasetPath).shape() }
+    }
+
+    // MARK: Sections
+
+    private func checkFormat() throws {
+        guard let root = try group("/") else { throw CheckpointError.missingGroup(file: path, group: "/") }
+        switch try attribute("format", of: root, at: "/") {
+        case .string("pare-dlm"): break
+        case .string(let other): throw CheckpointError.wrongFormat(file: path, found: other)
+        case let other?: throw CheckpointError.wrongFormat(file: path, found: other.description)
+        case nil: throw CheckpointError.wrongFormat(file: path, found: nil)
+        }
+        switch try attribute("format_version", of: root, at: "/") {
+        case .int(1): break
+        case let other: throw CheckpointError.wrongVersion(file: path, found: other?.description)
+        }
+    }
+
+    private func readConfig() throws -> ModelConfig {
+        guard let group = try group("/config") else { throw CheckpointError.missingGroup(file: path, group: "/config") }
+        let config: ModelConfig
+        do {
+            config = try ModelConfig.fromAttributes { try attribute($0, of: group, at: "/config") }
+        } catch ModelConfig.AttributeProblem.missing(let name) {
+            throw CheckpointError.missingAttribute(file: path, object: "/config", attribute: name)
+        } catch ModelConfig.AttributeProblem.bad(let name, let reason) {
+            throw CheckpointError.badAttribute(file: path, object: "/config", attribute: name, reason: reason)
+        }
+        if let problem = config.problem() { throw CheckpointError.inconsistentConfig(file: path, problem: problem) }
+        return config
+    }
+
+    private func readTensorInfo(_ config: ModelConfig) throws -> [TensorInfo] {
+        try config.expectedTensors.map { name, expected in
+            let datasetPath = Checkpoint.datasetPath(for: name)
+            guard try reading(name, { try file.exists(datasetPath) }) else {
+                throw CheckpointError.missingTensor(file: path, tensor: name)
+            }
+            guard try isDataset(datasetPath) else {
+                throw CheckpointError.wrongDType(file: path, tensor: name, found: "a group or link, not a dataset")
+            }
+            let (shape, stored) = try reading(name) {
+                let dataset = try file.openDataset(datasetPath)
+                return (try dataset.shape(), try dataset.storedElement())
+            }
+            guard shape == expected else {
+                throw CheckpointError.wrongShape(file: path, tensor: name, shape: shape, expected: expected)
+            }
+            switch stored {
+            case .scalar(.float32): return TensorInfo(name: name, shape: shape, dtype: .float32)
+            case .scalar(.float16): return TensorInfo(name: name, shape: shape, dtype: .float16)
+            default: throw CheckpointError.wrongDType(file: path, tensor: name, found: stored.description)
+            }
+        }
+    }
+
+    /// Every object under /model must be one of the config's tensors. Only groups on the way to an
+    /// expected tensor are entered, so the walk is bounded by the config even if links loop.
+    private func checkNothingUnexpected(_ config: ModelConfig) throws {
+        let expected = Set(config.expectedTensors.map { Checkpoint.datasetPath(for: $0.name) })
+        var groups: Set<String> = []
+        for datasetPath in expected {
+            var components = datasetPath.split(separator: "/").dropLast()
+            while !components.isEmpty {
+                groups.insert("/" + components.joined(separator: "/"))
+                components = components.dropLast()
+            }
+        }
+        func visit(_ groupPath: String) throws {
+            let children = try reading(groupPath) { try file.openGroup(groupPath).childNames() }
+            for child in children {
+                let childPath = groupPath + "/" + child
+                if expected.contains(childPath) { continue }
+                let isGroup = try reading(childPath) { try file.objectKind(childPath) == H5I_GROUP }
+                guard groups.contains(childPath), isGroup else {
+                    let name = childPath.dropFirst().replacingOccurrences(of: "/", with: ".")
+                    throw CheckpointError.unexpectedTensor(file: path, tensor: name)
+                }
+                try visit(childPath)
+            }
+        }
+        try visit("/model")
+    }
+
+    private func readVocab(_ config: ModelConfig) throws -> [String] {
+        func bad(_ reason: String) -> CheckpointError { .badTokenizer(file: path, reason: reason) }
+        guard let tokenizer = try group("/tokenizer") else { throw bad("group /tokenizer is missing") }
+        switch try attribute("kind", of: tokenizer, at: "/tokenizer") {
+        case .string("char"): break
+        case let other?: throw bad("kind is \(other), only \"char\" is supported")
+        case nil: throw bad("attribute kind is missing")
+        }
+        guard let shape = try shape(of: "/tokenizer/vocab") else { throw bad("dataset /tokenizer/vocab is missing") }
+        guard shape.count == 1 else { throw bad("vocab has shape \(shape), expected one dimension") }
+        guard shape[0] == config.vocabSize else {
+            throw bad("vocab has \(shape[0]) entries but /config vocab_size is \(config.vocabSize)")
+        }
+        do {
+            return try file.openDataset("/tokenizer/vocab").readStrings()
+        } catch let failure as HDF5Failure {
+            throw bad("cannot read vocab: \(failure.description)")
+        }
+    }
+
+    private func readProvenance() throws -> [String] {
+        guard let provenance = try group("/provenance") else { return [] }
+        switch try attribute("history", of: provenance, at: "/provenance") {
+        case nil:
+            return []
+        case .string(let text):
+            do {
+                return try ProvenanceHistory.split(text)
+            } catch let problem as ProvenanceHistory.Problem {
+                throw CheckpointError.badProvenance(file: path, reason: problem.reason)
+            }
+        case let other?:
+            throw CheckpointError.badProvenance(file: path, reason: "history is \(other), expected JSON text")
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import CHDF5
+
+/// The value of a scalar HDF5 attribute, as far as Pare cares: any integer type reads as `.int`,
+/// any float type as `.float`, any string (variable or fixed length) as `.string`.
+enum AttributeValue: Equatable, CustomStringConvertible {
+    case int(Int64)
+    case float(Double)
+    case string(String)
+
+    var description: String {
+        switch self {
+        case .int(let v): return "\(v)"
+        case .float(let v): return "\(v)"
+        case .string(let s): return "\"\(s)\""
+        }
+    }
+
+    /// What is stored: int64, float64, or a variable-length UTF-8 string.
+    fileprivate func makeType(forMemory: Bool) -> hid_t {
+        switch self {
+        case .int: return H5Scalar.int64.makeType(forMemory: forMemory)
+        case .float: return H5Scalar.float64.makeType(forMemory: forMemory)
+        case .string: return H5Strings.makeVariableUTF8()
+        }
+    }
+
+    /// Calls `body` with the value laid out as HDF5 expects it in memory.
+    fileprivate func withBuffer<T>(_ body: (UnsafeRawPointer) throws -> T) throws -> T {
+        switch self {
+        case .int(var v): return try withUnsafeBytes(of: &v) { try body($0.baseAddress!) }
+        case .float(var v): return try withUnsafeBytes(of: &v) { try body($0.baseAddress!) }
+        case .string(let s): return try H5Strings.withCStrings([s]) { try body($0) }
+        }
+    }
+}
+
+extension H5Handle {
+    /// The scalar attribute `name` of this object, or nil when it has no such attribute.
+    /// Throws when the attribute exists but is not a single integer, float or string.
+    func readAttribute(_ name: String) throws -> AttributeValue? {
+        try HDF5.locked {
+            guard try HDF5.check(H5Aexists(id, name), "looking up attribute \(name)") > 0 else { return nil }
+            return try HDF5.scoped(H5Aopen(id, name, pare_H5P_DEFAULT()), .attribute, "cannot open attribute \(name)") { attribute in
+                try HDF5.scoped(H5Aget_type(attribute), .datatype, "cannot read the type of \(name)") { type in
+                    try HDF5.scoped(H5Aget_space(attribute), .dataspace, "cannot read the shape of \(name)") { space in
+                        let count = H5Sget_simple_extent_npoints(space)
+                        guard count == 1 else {
+                            throw HDF5Failure(operation: "holds \(count) values, expected a single value", reason: "")
+                        }
+                        switch H5Tget_class(type) {
+                        case H5T_INTEGER:
+                            var value: Int64 = 0
+                            try HDF5.check(H5Aread(attribute, pare_H5T_NATIVE_INT64(), &value), "cannot read \(name)")
+                            return .int(value)
+                        case H5T_FLOAT:
+                            var value = 0.0
+                            try HDF5.check(H5Aread(attribute, pare_H5T_NATIVE_DOUBLE(), &value), "cannot read \(name)")
+                            return .float(value)
+                        case H5T_STRING:
+                            let strings = try H5Strings.read(fileType: type, space: space, count: 1) {
+                                H5Aread(attribute, $0, $1)
+                            }
+                            return .string(strings.first ?? "")
+                        default:
+                            throw HDF5Failure(operation: "has type \(H5Scalar.describe(type)), expected a number or string",
+                                              reason: "")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes the attribute `name` if present (tests use it to damage files).
+    func deleteAttribute(_ name: String) throws {
+        try HDF5.locked {
+            if try HDF5.check(H5Aexists(id, name), "looking up attribute \(name)") > 0 {
+                try HDF5.check(H5Adelete(id, name), "cannot delete attribute \(name)")
+            }
+        }
+    }
+
+    /// Writes (or replaces) the scalar attribute `name`.
+    func writeAttribute(_ name: String, _ value: AttributeValue) throws {
+        try HDF5.locked {
+            try deleteAttribute(name)
+            try HDF5.scoped(H5Screate(H5S_SCALAR), .dataspace, "creating a dataspace") { space in
+                try HDF5.scoped(value.makeType(forMemory: false), .datatype, "creating a type") { fileType in
+                    try HDF5.scoped(value.makeType(forMemory: true), .datatype, "creating a type") { memoryType in
+                        try HDF5.scoped(H5Acreate2(id, name, fileType, space, pare_H5P_DEFAULT(), pare_H5P_DEFAULT()),
+                                        .attribute, "cannot create attribute \(name)") { attribute in
+                            try value.withBuffer { buffer in
+                                try HDF5.check(H5Awrite(attribute, memoryType, buffer), "cannot write attribute \(name)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

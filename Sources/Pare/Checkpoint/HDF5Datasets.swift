@@ -1,0 +1,172 @@
+import CHDF5
+
+/// What a dataset holds, as far as Pare cares.
+enum StoredElement: Equatable {
+    case scalar(H5Scalar)
+    case string
+    /// Anything else, described for an error message.
+    case other(String)
+
+    var description: String {
+        switch self {
+        case .scalar(let s): return s.rawValue
+        case .string: return "string"
+        case .other(let text): return text
+        }
+    }
+}
+
+extension H5Handle {
+    /// The extent of this dataset. Throws for dimensions that do not fit an `Int`.
+    func shape() throws -> [Int] {
+        try HDF5.scoped(H5Dget_space(id), .dataspace, "cannot read a dataset shape") { space in
+            let rank = try HDF5.check(H5Sget_simple_extent_ndims(space), "cannot read a dataset rank")
+            var dims = [hsize_t](repeating: 0, count: Int(rank))
+            try HDF5.check(H5Sget_simple_extent_dims(space, &dims, nil), "cannot read dataset dimensions")
+            return try dims.map { dim in
+                guard dim <= hsize_t(Int.max) else {
+                    throw HDF5Failure(operation: "dataset dimension \(dim) is too large", reason: "")
+                }
+                return Int(dim)
+            }
+        }
+    }
+
+    func storedElement() throws -> StoredElement {
+        try HDF5.scoped(H5Dget_type(id), .datatype, "cannot read a dataset type") { type in
+            if let scalar = H5Scalar.matching(type) { return .scalar(scalar) }
+            return H5Tget_class(type) == H5T_STRING ? .string : .other(H5Scalar.describe(type))
+        }
+    }
+
+    /// Number of elements, from the shape; throws when the product overflows.
+    func elementCount() throws -> Int {
+        try shape().reduce(1) { total, dim in
+            let (product, overflow) = total.multipliedReportingOverflow(by: dim)
+            guard !overflow else { throw HDF5Failure(operation: "dataset is implausibly large", reason: "") }
+            return product
+        }
+    }
+
+    /// All values of a float32 or float16 dataset as Float, in row-major order. Half floats are
+    /// read raw and widened here: exact, and much faster than HDF5's soft float conversion.
+    func readFloats() throws -> [Float] {
+        try HDF5.locked {
+            let count = try elementCount()
+            let stored = try storedElement()
+            switch stored {
+            case .scalar(.float32):
+                return try readRaw(count: count, as: Float.self, memoryType: .float32)
+            case .scalar(.float16):
+                let halves = try readRaw(count: count, as: UInt16.self, memoryType: .float16)
+                return halves.map { Float(Float16(bitPattern: $0)) }
+            default:
+                throw HDF5Failure(operation: "dataset holds \(stored.description), expected float32 or float16",
+                                  reason: "")
+            }
+        }
+    }
+
+    private func readRaw<T>(count: Int, as: T.Type, memoryType scalar: H5Scalar) throws -> [T] {
+        try HDF5.scoped(scalar.makeType(forMemory: true), .datatype, "creating a memory type") { memoryType in
+            var failure: Error?
+            let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                initialized = count
+                guard let base = buffer.baseAddress, count > 0 else { return }
+                do {
+                    try HDF5.check(H5Dread(id, memoryType, pare_H5S_ALL(), pare_H5S_ALL(), pare_H5P_DEFAULT(), base),
+                                   "cannot read dataset values")
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
+            return values
+        }
+    }
+
+    /// All elements of a one-dimensional string dataset.
+    func readStrings() throws -> [String] {
+        try HDF5.scoped(H5Dget_type(id), .datatype, "cannot read a dataset type") { type in
+            try HDF5.scoped(H5Dget_space(id), .dataspace, "cannot read a dataset shape") { space in
+                guard H5Tget_class(type) == H5T_STRING else {
+                    throw HDF5Failure(operation: "holds \(H5Scalar.describe(type)), expected strings", reason: "")
+                }
+                let count = Int(H5Sget_simple_extent_npoints(space))
+                return try H5Strings.read(fileType: type, space: space, count: count) {
+                    H5Dread(id, $0, pare_H5S_ALL(), pare_H5S_ALL(), pare_H5P_DEFAULT(), $1)
+                }
+            }
+        }
+    }
+
+    /// Writes the whole dataset from `bytes`, laid out as `scalar` in host order.
+    func write(_ bytes: UnsafeRawBufferPointer, as scalar: H5Scalar) throws {
+        try HDF5.scoped(scalar.makeType(forMemory: true), .datatype, "creating a memory type") { memoryType in
+            guard let base = bytes.baseAddress else { return }
+            try HDF5.check(H5Dwrite(id, memoryType, pare_H5S_ALL(), pare_H5S_ALL(), pare_H5P_DEFAULT(), base),
+                           "cannot write dataset values")
+        }
+    }
+
+    /// Creates a numeric dataset at `path` (missing groups above it are created).
+    ///
+    /// With `checksummed`, the data is stored in chunks of at most `chunkBytes` under HDF5's
+    /// Fletcher-32 filter, so a flipped bit in the raw data fails the read instead of silently
+    /// changing a weight. h5py reads such files transparently.
+    func createDataset(_ path: String, of scalar: H5Scalar, shape: [Int], checksummed: Bool = true,
+                       chunkBytes: Int = 64 << 20) throws -> H5Handle {
+        let dims = shape.map { hsize_t($0) }
+        return try HDF5.scoped(H5Screate_simple(Int32(dims.count), dims, nil), .dataspace, "creating a dataspace") { space in
+            try HDF5.scoped(scalar.makeType(), .datatype, "creating a type") { fileType in
+                try HDF5.scoped(H5Pcreate(pare_H5P_DATASET_CREATE()), .propertyList, "creating a dataset list") { dcpl in
+                    let chunk = Self.chunkShape(shape, elementBytes: scalar.byteCount, limit: chunkBytes)
+                    if checksummed, let chunk {
+                        try HDF5.check(H5Pset_chunk(dcpl, Int32(chunk.count), chunk.map { hsize_t($0) }), "setting chunks")
+                        try HDF5.check(H5Pset_fletcher32(dcpl), "enabling the Fletcher-32 checksum")
+                    }
+                    return try createLinked(path, type: fileType, space: space, dcpl: dcpl)
+                }
+            }
+        }
+    }
+
+    /// Creates a one-dimensional dataset of variable-length UTF-8 strings at `path`.
+    func createStringDataset(_ path: String, _ strings: [String]) throws {
+        try HDF5.scoped(H5Screate_simple(1, [hsize_t(strings.count)], nil), .dataspace, "creating a dataspace") { space in
+            try HDF5.scoped(H5Strings.makeVariableUTF8(), .datatype, "creating a string type") { type in
+                let dataset = try createLinked(path, type: type, space: space, dcpl: pare_H5P_DEFAULT())
+                try H5Strings.withCStrings(strings) { buffer in
+                    try HDF5.check(H5Dwrite(dataset.id, type, pare_H5S_ALL(), pare_H5S_ALL(), pare_H5P_DEFAULT(), buffer),
+                                   "cannot write strings to \(path)")
+                }
+                try dataset.close()
+            }
+        }
+    }
+
+    private func createLinked(_ path: String, type: hid_t, space: hid_t, dcpl: hid_t) throws -> H5Handle {
+        try HDF5.scoped(Self.intermediateGroupsList(), .propertyList, "creating a link list") { lcpl in
+            try H5Handle(H5Dcreate2(id, path, type, space, lcpl, dcpl, pare_H5P_DEFAULT()), .dataset,
+                         "cannot create dataset \(path)")
+        }
+    }
+
+    /// Chunk extents of at most `limit` bytes: whole trailing dimensions, as many leading rows as
+    /// fit. Nil when the tensor is empty (HDF5 chunks must not be empty).
+    static func chunkShape(_ shape: [Int], elementBytes: Int, limit: Int) -> [Int]? {
+        guard !shape.isEmpty, !shape.contains(0) else { return nil }
+        var chunk = shape
+        var inner = elementBytes
+        for axis in shape.indices.reversed() {
+            let rows = max(1, limit / inner)
+            if rows < shape[axis] {
+                chunk[axis] = rows
+                for outer in 0..<axis { chunk[outer] = 1 }
+                return chunk
+            }
+            inner *= shape[axis]
+        }
+        return chunk
+    }
+}

@@ -1,0 +1,76 @@
+/// The `/config` attributes of a pare-dlm file (DESIGN.md), i.e. the architecture hyper-parameters.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    public var architecture: String = "llada"
+    public var vocabSize: Int
+    public var dModel: Int
+    public var nLayers: Int
+    public var nHeads: Int
+    public var nKVHeads: Int
+    public var dFF: Int
+    public var maxSeqLen: Int
+    public var maskTokenID: Int
+    public var eosTokenID: Int
+    public var ropeTheta: Double
+    public var normEps: Double
+
+    public init(architecture: String = "llada", vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int,
+                nKVHeads: Int, dFF: Int, maxSeqLen: Int, maskTokenID: Int, eosTokenID: Int,
+                ropeTheta: Double = 10_000, normEps: Double = 1e-5) {
+        self.architecture = architecture
+        self.vocabSize = vocabSize; self.dModel = dModel; self.nLayers = nLayers
+        self.nHeads = nHeads; self.nKVHeads = nKVHeads; self.dFF = dFF; self.maxSeqLen = maxSeqLen
+        self.maskTokenID = maskTokenID; self.eosTokenID = eosTokenID
+        self.ropeTheta = ropeTheta; self.normEps = normEps
+    }
+
+    /// Attribute names exactly as stored in `/config`.
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case architecture, vocabSize = "vocab_size", dModel = "d_model", nLayers = "n_layers",
+             nHeads = "n_heads", nKVHeads = "n_kv_heads", dFF = "d_ff", maxSeqLen = "max_seq_len",
+             maskTokenID = "mask_token_id", eosTokenID = "eos_token_id",
+             ropeTheta = "rope_theta", normEps = "norm_eps"
+    }
+
+    public var headDim: Int { dModel / nHeads }
+
+    /// Checks the config is internally consistent; returns a description of the first problem.
+    public func problem() -> String? {
+        if architecture != "llada" { return "architecture \"\(architecture)\" is not supported (expected \"llada\")" }
+        for (name, v) in [("vocab_size", vocabSize), ("d_model", dModel), ("n_layers", nLayers),
+                          ("n_heads", nHeads), ("n_kv_heads", nKVHeads), ("d_ff", dFF), ("max_seq_len", maxSeqLen)]
+            where v <= 0 && !(name == "n_layers" && v == 0) {
+            return "\(name) = \(v) must be positive"
+        }
+        if dModel % nHeads != 0 { return "d_model \(dModel) is not divisible by n_heads \(nHeads)" }
+        if headDim % 2 != 0 { return "head_dim \(headDim) must be even for RoPE" }
+        if nHeads % nKVHeads != 0 { return "n_heads \(nHeads) is not a multiple of n_kv_heads \(nKVHeads)" }
+        if !(0..<vocabSize).contains(maskTokenID) { return "mask_token_id \(maskTokenID) is outside the vocabulary (size \(vocabSize))" }
+        if !(0..<vocabSize).contains(eosTokenID) { return "eos_token_id \(eosTokenID) is outside the vocabulary (size \(vocabSize))" }
+        if maskTokenID == eosTokenID { return "mask_token_id and eos_token_id are both \(eosTokenID)" }
+        if !(ropeTheta.isFinite && ropeTheta > 0) { return "rope_theta \(ropeTheta) must be a positive number" }
+        if !(normEps.isFinite && normEps > 0) { return "norm_eps \(normEps) must be a positive number" }
+        return nil
+    }
+
+    /// Every tensor a model of this config holds, with its HF name and shape ([out, in] for linears).
+    public var expectedTensors: [(name: String, shape: [Int])] {
+        let hd = headDim
+        var list: [(String, [Int])] = [("model.transformer.wte.weight", [vocabSize, dModel])]
+        for i in 0..<nLayers {
+            let p = "model.transformer.blocks.\(i)."
+            list += [
+                (p + "attn_norm.weight", [dModel]),
+                (p + "q_proj.weight", [nHeads * hd, dModel]),
+                (p + "k_proj.weight", [nKVHeads * hd, dModel]),
+                (p + "v_proj.weight", [nKVHeads * hd, dModel]),
+                (p + "attn_out.weight", [dModel, nHeads * hd]),
+                (p + "ff_norm.weight", [dModel]),
+                (p + "ff_proj.weight", [dFF, dModel]),
+                (p + "up_proj.weight", [dFF, dModel]),
+                (p + "ff_out.weight", [dModel, dFF]),
+            ]
+        }
+        list += [("model.transformer.ln_f.weight", [dModel]), ("model.transformer.ff_out.weight", [vocabSize, dModel])]
+        return list
+    }
+}

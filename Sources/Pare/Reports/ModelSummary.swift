@@ -1,0 +1,60 @@
+import Foundation
+
+/// What `pare inspect` reports about a model file.
+public struct ModelSummary {
+    public let path: String
+    public let config: ModelConfig
+    public let parameters: Int
+    /// Fraction of exact zeros over the seven block linears (the prunable weights).
+    public let overallSparsity: Double
+    /// The same per block.
+    public let blockSparsity: [Double]
+    public let provenance: [String]
+
+    public init(path: String, checkpoint: Checkpoint, model: LLaDAModel) {
+        self.path = path
+        config = model.config
+        parameters = model.parameterCount
+        var zeros = 0, total = 0
+        var perBlock: [Double] = []
+        for block in model.blocks {
+            var z = 0, n = 0
+            for name in LLaDABlock.linearNames {
+                let w = block[linear: name]
+                z += Int((w.sparsity * Double(w.count)).rounded())
+                n += w.count
+            }
+            perBlock.append(n > 0 ? Double(z) / Double(n) : 0)
+            zeros += z; total += n
+        }
+        overallSparsity = total > 0 ? Double(zeros) / Double(total) : 0
+        blockSparsity = perBlock
+        provenance = checkpoint.provenance
+    }
+
+    /// The DESIGN.md `inspect` JSON object.
+    public var json: [String: Any] {
+        var cfg: [String: Any] = [:]
+        if let data = try? JSONEncoder().encode(config),
+           let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] { cfg = obj }
+        let history: [Any] = provenance.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+        return ["path": path, "config": cfg, "parameters": parameters,
+                "sparsity": ["overall": overallSparsity, "blocks": blockSparsity] as [String: Any],
+                "provenance": history]
+    }
+
+    public var text: String {
+        var lines = ["\(path)",
+                     "  architecture \(config.architecture): \(config.nLayers) blocks, d_model \(config.dModel), "
+                     + "\(config.nHeads) heads (\(config.nKVHeads) kv), d_ff \(config.dFF), vocab \(config.vocabSize), "
+                     + "max_seq_len \(config.maxSeqLen)",
+                     "  parameters \(parameters)",
+                     String(format: "  sparsity of block linears: %.2f %%", overallSparsity * 100)]
+        if overallSparsity > 0 {
+            lines.append("  per block: " + blockSparsity.map { String(format: "%.1f%%", $0 * 100) }.joined(separator: " "))
+        }
+        lines.append("  provenance:")
+        lines += provenance.isEmpty ? ["    (none)"] : provenance.map { "    " + $0 }
+        return lines.joined(separator: "\n")
+    }
+}

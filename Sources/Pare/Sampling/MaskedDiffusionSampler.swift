@@ -1,0 +1,112 @@
+import Foundation
+
+/// One decoded answer.
+public struct Generation: Sendable {
+    /// The L ids of the generation region.
+    public var tokens: [Int]
+    /// Forward passes spent on this sequence (NFE).
+    public var nfe: Int
+    /// Tokens committed per forward pass, L / NFE.
+    public var tokensPerStep: Double { Double(tokens.count) / Double(max(nfe, 1)) }
+}
+
+/// The masked-diffusion decoding loop of ALGORITHMS.md §3, batched.
+///
+/// One loop serves every sampler: the commit policy decides how many ordered positions
+/// a step commits, and Prophet (optional) may end decoding early. Each sequence keeps
+/// its own seeded generator, so a prompt decodes identically alone or inside a batch.
+public struct MaskedDiffusionSampler {
+    public let model: LLaDAModel
+    public let options: SamplingOptions
+    public var prophet = ProphetEarlyCommit()
+
+    public init(model: LLaDAModel, options: SamplingOptions) throws {
+        if let p = options.problem() { throw SamplingError.badOption(p) }
+        self.model = model
+        self.options = options
+    }
+
+    /// Per-sequence decoding state.
+    private struct State {
+        var canvas: [Int]
+        let promptLength: Int
+        var block = 0
+        var stepInBlock = 0
+        var maskedAtBlockStart: Int
+        var nfe = 0
+        var done = false
+        var rng: SplitMix64
+    }
+
+    /// Decodes every prompt; results come back in input order.
+    public func generate(_ prompts: [[Int]]) throws -> [Generation] {
+        let cfg = model.config, L = options.genLength, B = options.resolvedBlockLength
+        let S = options.resolvedSteps, nBlocks = options.blockCount
+        let stepsPerBlock = max(1, S / nBlocks)
+        let policy = options.commitPolicy, mask = cfg.maskTokenID, V = cfg.vocabSize
+        var states = prompts.map {
+            State(canvas: $0 + [Int](repeating: mask, count: L), promptLength: $0.count,
+                  maskedAtBlockStart: B, rng: SplitMix64(seed: options.seed))
+        }
+        try model.validate(states.map(\.canvas))
+
+        while true {
+            let active = states.indices.filter { !states[$0].done }
+            if active.isEmpty { break }
+            // One forward pass over every unfinished sequence; logits of the generation regions only.
+            let logits = model.logits(active.map { states[$0].canvas },
+                                      outputRows: active.map { states[$0].promptLength..<(states[$0].promptLength + L) })
+            logits.data.withUnsafeBufferPointer { lp in
+                for (slot, s) in active.enumerated() {
+                    step(&states[s], logits: lp.baseAddress! + slot * L * V, policy: policy,
+                         L: L, B: B, S: S, stepsPerBlock: stepsPerBlock, nBlocks: nBlocks)
+                }
+            }
+        }
+        return states.map { Generation(tokens: Array($0.canvas[$0.promptLength...]), nfe: $0.nfe) }
+    }
+
+    /// Applies one step's commits to one sequence, given its [L, V] logits.
+    private func step(_ st: inout State, logits: UnsafePointer<Float>, policy: any CommitPolicy,
+                      L: Int, B: Int, S: Int, stepsPerBlock: Int, nBlocks: Int) {
+        let mask = model.config.maskTokenID, P = st.promptLength
+        let cand = Candidates(logits: logits, rows: L, vocab: model.config.vocabSize,
+                              temperature: options.temperature, rng: &st.rng)
+        var confidence = cand.confidence
+        if policy.randomConfidence {
+            for i in 0..<L { confidence[i] = Float(st.rng.uniform()) }
+        }
+        st.nfe += 1
+
+        if options.prophet && prophet.shouldCommitAll(gaps: cand.topGap, step: st.nfe, of: S) {
+            for i in 0..<L where st.canvas[P + i] == mask { st.canvas[P + i] = cand.tokens[i] }
+            st.done = true
+            return
+        }
+
+        // Masked positions of the current block, by confidence descending, ties to the smaller position.
+        let blockRange = (st.block * B)..<((st.block + 1) * B)
+        let eligible = blockRange.filter { st.canvas[P + $0] == mask }
+            .sorted { confidence[$0] > confidence[$1] || (confidence[$0] == confidence[$1] && $0 < $1) }
+        let n = policy.commitCount(ordered: eligible.map { confidence[$0] }, step: st.stepInBlock,
+                                   stepsPerBlock: stepsPerBlock, maskedAtBlockStart: st.maskedAtBlockStart)
+        for i in eligible.prefix(n) { st.canvas[P + i] = cand.tokens[i] }
+        st.stepInBlock += 1
+
+        let masksLeft = blockRange.reduce(0) { $0 + (st.canvas[P + $1] == mask ? 1 : 0) }
+        if policy.blockFinished(stepsTaken: st.stepInBlock, stepsPerBlock: stepsPerBlock, masksLeft: masksLeft) {
+            st.block += 1
+            st.stepInBlock = 0
+            if st.block >= nBlocks { st.done = true; return }
+            let next = (st.block * B)..<((st.block + 1) * B)
+            st.maskedAtBlockStart = next.reduce(0) { $0 + (st.canvas[P + $1] == mask ? 1 : 0) }
+        }
+    }
+}
+
+public enum SamplingError: Error, CustomStringConvertible {
+    case badOption(String)
+    public var description: String {
+        switch self { case .badOption(let s): return s }
+    }
+}

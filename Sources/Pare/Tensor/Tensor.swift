@@ -1,0 +1,51 @@
+/// A dense, contiguous, row-major Float32 tensor.
+///
+/// Storage is a Swift array so tensors are values (copy-on-write); hot loops
+/// reach the storage through `withUnsafeBufferPointer` / `withUnsafeMutableBufferPointer`
+/// so they run without bounds checks.
+public struct Tensor: Equatable, Sendable {
+    public private(set) var shape: [Int]
+    public var data: [Float]
+
+    public init(shape: [Int], data: [Float]) {
+        precondition(shape.reduce(1, *) == data.count, "Tensor: shape \(shape) does not hold \(data.count) values")
+        self.shape = shape
+        self.data = data
+    }
+
+    public init(zeros shape: [Int]) {
+        self.shape = shape
+        self.data = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+
+    public var count: Int { data.count }
+    public var rank: Int { shape.count }
+
+    /// Rows and columns of a rank-2 tensor, e.g. a linear weight `[out, in]`.
+    public var rows: Int { shape[0] }
+    public var cols: Int { shape.count > 1 ? shape[1...].reduce(1, *) : 1 }
+
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, data: data)
+    }
+
+    /// Row `r` of a rank-2 tensor, copied out.
+    public func row(_ r: Int) -> [Float] {
+        Array(data[(r * cols)..<((r + 1) * cols)])
+    }
+
+    /// True when every value is finite (no NaN, no infinity).
+    public var isFinite: Bool {
+        data.withUnsafeBufferPointer { p in
+            for v in p where !v.isFinite { return false }
+            return true
+        }
+    }
+
+    /// Fraction of exact zeros.
+    public var sparsity: Double {
+        guard count > 0 else { return 0 }
+        let zeros = data.withUnsafeBufferPointer { p in p.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
+        return Double(zeros) / Double(count)
+    }
+}

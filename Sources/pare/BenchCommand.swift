@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Pare
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks, measured against OpenBLAS sgemm in the same run.",
+        subcommands: [ForwardBenchCommand.self])
+}
+
+struct ForwardBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Forward pass of a random LLaDA-shaped model vs cblas_sgemm on the same shapes.")
+
+    @Option(help: "Model width.") var dModel = 1024
+    @Option(help: "Attention heads.") var nHeads = 16
+    @Option(help: "Key/value heads (default: heads).") var nKvHeads: Int?
+    @Option(help: "MLP width.") var dFF = 2816
+    @Option(help: "Number of blocks.") var nLayers = 4
+    @Option(help: "Sequence length.") var tokens = 512
+    @Option(help: "Vocabulary size.") var vocab = 4096
+    @Option(help: "Timed rounds (median reported).") var repeats = 5
+    @Flag(help: "Print one JSON object on stdout.") var json = false
+
+    func validate() throws {
+        for (name, v) in [("--d-model", dModel), ("--n-heads", nHeads), ("--d-ff", dFF), ("--n-layers", nLayers),
+                          ("--tokens", tokens), ("--vocab", vocab), ("--repeats", repeats)] where v < 1 {
+            throw ValidationError("\(name) must be at least 1 (got \(v))")
+        }
+        if dModel % nHeads != 0 || (dModel / nHeads) % 2 != 0 {
+            throw ValidationError("--d-model \(dModel) must split into --n-heads \(nHeads) heads of even size")
+        }
+        if let kv = nKvHeads, kv < 1 || nHeads % kv != 0 {
+            throw ValidationError("--n-kv-heads \(kv) must divide --n-heads \(nHeads)")
+        }
+    }
+
+    func run() throws {
+        var shape = ForwardBenchmark.Shape()
+        shape.dModel = dModel; shape.nHeads = nHeads; shape.nKVHeads = nKvHeads ?? nHeads
+        shape.dFF = dFF; shape.nLayers = nLayers; shape.tokens = tokens; shape.vocab = vocab
+        let r = ForwardBenchmark(shape: shape, repeats: repeats).run(progress: log)
+        if json {
+            printJSON(["forward_gflops": r.forwardGflops, "sgemm_gflops": r.sgemmGflops, "ratio": r.ratio,
+                       "forward_seconds": r.forwardSeconds, "sgemm_seconds": r.sgemmSeconds,
+                       "gflop_per_forward": r.gflopPerForward, "threads": r.threads,
+                       "shape": ["d_model": dModel, "n_heads": nHeads, "n_kv_heads": shape.nKVHeads, "d_ff": dFF,
+                                 "n_layers": nLayers, "tokens": tokens, "vocab": vocab]] as [String: Any])
+        } else {
+            print(String(format: "forward  %.1f GFLOP/s (%.3f s for %.1f GFLOP)", r.forwardGflops, r.forwardSeconds, r.gflopPerForward))
+            print(String(format: "sgemm    %.1f GFLOP/s on the same matmul shapes (%.3f s)", r.sgemmGflops, r.sgemmSeconds))
+            print(String(format: "ratio    %.3f  (OpenBLAS threads: %d)", r.ratio, r.threads))
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Pare
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Decode answers with a masked-diffusion sampler and report NFE.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "One prompt.") var prompt: String?
+    @Option(help: "A file with one prompt per line.") var prompts: String?
+    @Option(help: "Prompts decoded together in one batch.") var batchSize = 32
+    @OptionGroup var sampling: SamplingArguments
+
+    func validate() throws {
+        if (prompt == nil) == (prompts == nil) { throw ValidationError("give exactly one of --prompt or --prompts") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let texts: [String]
+            if let prompt { texts = [prompt] } else {
+                guard let data = FileManager.default.contents(atPath: prompts!) else {
+                    throw CLIError("cannot read prompts file \(prompts!)")
+                }
+                texts = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            }
+            let (checkpoint, model) = try modelOptions.load()
+            let tokenizer = CharTokenizer(vocab: checkpoint.vocab)
+            let ids = try texts.map { try tokenizer.encode($0) }
+            let sampler = try MaskedDiffusionSampler(model: model, options: sampling.options)
+            let start = Date()
+            var results: [Generation] = []
+            for batch in stride(from: 0, to: ids.count, by: batchSize) {
+                results += try sampler.generate(Array(ids[batch..<min(batch + batchSize, ids.count)]))
+            }
+            let wall = Date().timeIntervalSince(start)
+            for (text, g) in zip(texts, results) {
+                let answer = tokenizer.decodeAnswer(g.tokens, eos: model.config.eosTokenID)
+                if modelOptions.json {
+                    printJSON(["text": answer, "tokens": g.tokens, "nfe": g.nfe, "tokens_per_step": g.tokensPerStep] as [String: Any])
+                } else {
+                    print("\(text)\(answer)    [nfe \(g.nfe), \(String(format: "%.2f", g.tokensPerStep)) tokens/step]")
+                }
+            }
+            log(String(format: "%d prompt(s) in %.3f s", texts.count, wall))
+        }
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

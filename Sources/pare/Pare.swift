@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Pare
+
+@main
+struct PareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pare",
+        abstract: "Compress diffusion language models and measure what compression does to them.",
+        subcommands: [InspectCommand.self, GenerateCommand.self, InitCommand.self, BenchCommand.self]
+    )
+}
+
+/// Options every subcommand that reads a model shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model file (pare-dlm HDF5). Default: the bundled models/pare-tiny.h5.")
+    var model: String?
+
+    @Flag(name: .long, help: "Print one JSON object on stdout; logs go to stderr.")
+    var json = false
+
+    /// The model path: --model, else $PARE_MODEL, else the bundled model found from the
+    /// current folder or from the executable's location inside a checkout.
+    func resolvedPath() -> String {
+        if let model { return model }
+        if let env = ProcessInfo.processInfo.environment["PARE_MODEL"], !env.isEmpty { return env }
+        let bundled = "models/pare-tiny.h5"
+        if FileManager.default.fileExists(atPath: bundled) { return bundled }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = dir.appendingPathComponent(bundled).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return bundled
+    }
+
+    func load() throws -> (Checkpoint, LLaDAModel) {
+        let checkpoint = try Checkpoint.load(from: resolvedPath())
+        return (checkpoint, try LLaDAModel(checkpoint: checkpoint))
+    }
+}
+
+/// Runs a command body; library errors become one line on stderr and exit code 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func log(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Prints a JSON object (one line) on stdout.
+func printJSON(_ object: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    print(String(decoding: data, as: UTF8.self))
+}
