@@ -7,8 +7,13 @@ public enum VectorMath {
     /// about 1 ulp over the float range; inputs below -87.3 flush towards 0).
     @inline(__always)
     public static func exp(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        let x = v.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        // Generic SIMD conversions and rounding are not lowered to vector instructions,
+        // so both are done with the 1.5 * 2^23 "magic number" trick on the bit pattern.
+        let lo = SIMD8<Float>(repeating: -87.3), hi = SIMD8<Float>(repeating: 88.3)
+        let x = v.replacing(with: lo, where: v .< lo).replacing(with: hi, where: v .> hi)
+        let magic = SIMD8<Float>(repeating: 12_582_912)           // 1.5 * 2^23
+        let t = x * 1.442_695_04 + magic                          // low mantissa bits = round(x / ln 2)
+        let n = t - magic
         var r = x - n * 0.693_359_375
         r = r + n * 2.121_944_4e-4
         var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
@@ -18,7 +23,7 @@ public enum VectorMath {
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         p = p * (r * r) + r + 1
-        let bits = (SIMD8<Int32>(n, rounding: .toNearestOrEven) &+ 127) &<< 23
+        let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23   // 2^n
         return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
     }
 
