@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Pare
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Exact-match accuracy, NFE and likelihood on the reference tasks' test split.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Comma-separated tasks among add, kv, rev, chain.") var tasks = "add,kv,rev,chain"
+    @Option(help: "Test samples per task.") var samples = 500
+    @Option(help: "Seed of the test samples and of the likelihood masks.") var seed: UInt64 = 0
+    @Flag(help: "Also estimate the Monte-Carlo NLL per answer token.") var likelihood = false
+    @Option(help: "Monte-Carlo draws per answer for --likelihood.") var likelihoodDraws = 16
+    @Option(help: "Sequences decoded together.") var batchSize = 64
+    @OptionGroup var sampling: SamplingArguments
+
+    func parsedTasks() throws -> [ReferenceTask] {
+        try tasks.split(separator: ",").map {
+            guard let t = ReferenceTask(rawValue: String($0).trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--tasks: unknown task \"\($0)\" (expected add, kv, rev, chain)")
+            }
+            return t
+        }
+    }
+
+    func validate() throws {
+        _ = try parsedTasks()
+        if samples < 1 { throw ValidationError("--samples must be at least 1") }
+        if likelihoodDraws < 1 { throw ValidationError("--likelihood-draws must be at least 1") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let (checkpoint, model) = try modelOptions.load()
+            var evaluator = TaskEvaluator(model: model, tokenizer: CharTokenizer(vocab: checkpoint.vocab), sampling: sampling.options)
+            evaluator.samples = samples; evaluator.seed = seed; evaluator.likelihood = likelihood
+            evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
+            let report = try evaluator.run(tasks: try parsedTasks(), progress: log)
+            if modelOptions.json {
+                printJSON(report.json)
+            } else {
+                print("task    accuracy   NFE    tok/step" + (likelihood ? "   NLL/token" : ""))
+                for t in report.tasks {
+                    var line = String(format: "%-7@ %7.1f %%  %5.2f  %8.2f", t.task, t.accuracy * 100, t.nfeMean, t.tokensPerStep)
+                    if let nll = t.nllPerToken { line += String(format: "   %9.4f", nll) }
+                    print(line)
+                }
+                print(String(format: "macro accuracy %.1f %%, %.1f s", report.macroAccuracy * 100, report.wallSeconds))
+            }
+        }
+    }
+}
