@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (see Makefile `deps`).
@@ -19,7 +20,7 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .target(
             name: "Pare",
-            dependencies: ["CBLAS", "CHDF5"]
+            dependencies: ["CBLAS", "CHDF5", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "pare",

@@ -7,15 +7,16 @@ import CHDF5
 struct CheckpointHeaderParser {
     let path: String
     let file: H5Handle
-    let fileSize: Int
+    let superblock: HDF5Preflight.Report
 
     func parse() throws -> CheckpointHeader {
+        try checkVocabularyHeap()
         try checkFormat()
         let config = try readConfig()
         try TensorLayoutCheck(parser: self, config: config).checkConfigAgreesWithTensors()
         let tensors = try readTensorInfo(config)
         try checkNothingUnexpected(config)
-        return CheckpointHeader(path: path, fileSize: fileSize, config: config, vocab: try readVocab(config),
+        return CheckpointHeader(path: path, fileSize: superblock.fileSize, config: config, vocab: try readVocab(config),
                                 provenance: try readProvenance(), tensors: tensors)
     }
 
@@ -25,8 +26,8 @@ struct CheckpointHeaderParser {
     func reading<T>(_ object: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
-        } catch let failure as HDF5Failure {
-            throw CheckpointError.corrupt(file: path, object: object, reason: failure.description)
+        } catch let problem as HDF5Problem {
+            throw CheckpointError.corrupt(file: path, object: object, reason: problem.summary)
         }
     }
 
@@ -35,7 +36,9 @@ struct CheckpointHeaderParser {
         do {
             return try object.readAttribute(name)
         } catch let failure as HDF5Failure {
-            throw CheckpointError.badAttribute(file: path, object: objectPath, attribute: name, reason: failure.description)
+            throw CheckpointError.corrupt(file: path, object: "\(objectPath) attribute \(name)", reason: failure.summary)
+        } catch let problem as H5ContentProblem {
+            throw CheckpointError.badAttribute(file: path, object: objectPath, attribute: name, reason: problem.summary)
         }
     }
 
@@ -58,6 +61,22 @@ struct CheckpointHeaderParser {
     }
 
     // MARK: Sections
+
+    /// Variable-length strings live in HDF5's global heap, which has no checksum and which HDF5
+    /// 1.10 trusts blindly (fuzzing found hangs and segfaults from single flipped bits there).
+    /// Before any string is read, the vocabulary's heap references and the heap collections they
+    /// point into are checked byte by byte.
+    private func checkVocabularyHeap() throws {
+        let vocab = "/tokenizer/vocab"
+        guard try isDataset(vocab) else { return }  // reported later, with the other tokenizer checks
+        let layout = try reading(vocab) { try file.openDataset(vocab).variableStringLayout() }
+        guard let layout else { return }
+        do {
+            try HDF5GlobalHeapCheck(path: path, superblock: superblock).checkStrings(layout)
+        } catch let damage as HDF5GlobalHeapCheck.Damage {
+            throw CheckpointError.badTokenizer(file: path, reason: "vocab strings are damaged: \(damage.reason)")
+        }
+    }
 
     private func checkFormat() throws {
         guard let root = try group("/") else { throw CheckpointError.missingGroup(file: path, group: "/") }
@@ -152,11 +171,20 @@ struct CheckpointHeaderParser {
         guard shape[0] == config.vocabSize else {
             throw bad("vocab has \(shape[0]) entries but /config vocab_size is \(config.vocabSize)")
         }
+        let vocab: [String]
         do {
-            return try file.openDataset("/tokenizer/vocab").readStrings()
-        } catch let failure as HDF5Failure {
-            throw bad("cannot read vocab: \(failure.description)")
+            vocab = try file.openDataset("/tokenizer/vocab").readStrings()
+        } catch let problem as HDF5Problem {
+            throw bad("cannot read vocab: \(problem.summary)")
         }
+        // Optional (files written by other tools may lack it); Pare always writes it.
+        switch try attribute("vocab_crc32", of: tokenizer, at: "/tokenizer") {
+        case nil: break
+        case .int(let crc) where crc == Int64(CRC32.vocabulary(vocab)): break
+        case .int: throw bad("vocab does not match its vocab_crc32 checksum (damaged strings)")
+        case let other?: throw bad("vocab_crc32 is \(other), expected an integer")
+        }
+        return vocab
     }
 
     private func readProvenance() throws -> [String] {

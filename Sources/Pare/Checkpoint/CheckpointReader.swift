@@ -16,23 +16,23 @@ public final class CheckpointReader: @unchecked Sendable {
     private let infoByName: [String: TensorInfo]
 
     public init(path: String) throws {
-        let size: Int
+        let superblock: HDF5Preflight.Report
         do {
-            let (verdict, fileSize) = try HDF5Preflight.check(path: path)
-            switch verdict {
-            case .notHDF5: throw CheckpointError.notHDF5(file: path)
-            case .truncated(let size, let expected): throw CheckpointError.truncated(file: path, size: size, expectedSize: expected)
-            case .plausible: size = fileSize
-            }
+            superblock = try HDF5Preflight.check(path: path)
         } catch let failure as HDF5Preflight.OpenFailure {
             throw CheckpointError.cannotOpen(file: path, reason: failure.reason)
+        }
+        switch superblock.verdict {
+        case .notHDF5: throw CheckpointError.notHDF5(file: path)
+        case .truncated(let size, let expected): throw CheckpointError.truncated(file: path, size: size, expectedSize: expected)
+        case .plausible: break
         }
         do {
             file = try H5Handle.openFile(path)
         } catch let failure as HDF5Failure {
-            throw CheckpointError.corrupt(file: path, object: "", reason: failure.reason.isEmpty ? failure.operation : failure.reason)
+            throw CheckpointError.corrupt(file: path, object: "", reason: failure.summary)
         }
-        header = try CheckpointHeaderParser(path: path, file: file, fileSize: size).parse()
+        header = try CheckpointHeaderParser(path: path, file: file, superblock: superblock).parse()
         infoByName = Dictionary(uniqueKeysWithValues: header.tensors.map { ($0.name, $0) })
     }
 
@@ -52,8 +52,8 @@ public final class CheckpointReader: @unchecked Sendable {
         let values: [Float]
         do {
             values = try file.openDataset(Checkpoint.datasetPath(for: name)).readFloats()
-        } catch let failure as HDF5Failure {
-            throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: failure.description)
+        } catch let problem as HDF5Problem {
+            throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: problem.summary)
         }
         guard values.count == info.count else {
             throw CheckpointError.corrupt(file: path, object: "tensor \(name)",

@@ -30,6 +30,7 @@ enum CheckpointWriter {
             unlink(temporary)
             switch error {
             case let failure as HDF5Failure: throw fail(failure.description)
+            case let problem as H5ContentProblem: throw fail(problem.description)
             case let problem as Problem: throw fail(problem.reason)
             default: throw fail("\(error)")
             }
@@ -82,6 +83,9 @@ enum CheckpointWriter {
 
         let tokenizer = try file.createGroup("/tokenizer")
         try tokenizer.writeAttribute("kind", .string("char"))
+        // An extension of the v1 layout: the vocabulary's strings sit in HDF5's unchecksummed global
+        // heap, so a flipped bit there would silently change a token's text without this.
+        try tokenizer.writeAttribute("vocab_crc32", .int(Int64(CRC32.vocabulary(checkpoint.vocab))))
         try tokenizer.close()
         try file.createStringDataset("/tokenizer/vocab", checkpoint.vocab)
 

@@ -1,12 +1,27 @@
 import CHDF5
 import Foundation
 
+/// Something went wrong below the checkpoint layer; `summary` is the most useful one-line reason.
+protocol HDF5Problem: Error {
+    var summary: String { get }
+}
+
 /// A failed HDF5 call: what Pare was doing, and the innermost reason HDF5 recorded.
-struct HDF5Failure: Error, CustomStringConvertible {
+struct HDF5Failure: HDF5Problem, CustomStringConvertible {
     let operation: String
     let reason: String
 
     var description: String { reason.isEmpty ? operation : "\(operation): \(reason)" }
+    /// HDF5's own reason ("incorrect metadata checksum...") when it gave one.
+    var summary: String { reason.isEmpty ? operation : reason }
+}
+
+/// HDF5 worked, but what it returned is not something Pare accepts (a non-scalar attribute,
+/// a string that is not UTF-8, an absurd dimension).
+struct H5ContentProblem: HDF5Problem, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+    var summary: String { description }
 }
 
 /// Process-wide access to the HDF5 library.

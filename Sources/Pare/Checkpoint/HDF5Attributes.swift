@@ -15,12 +15,16 @@ enum AttributeValue: Equatable, CustomStringConvertible {
         }
     }
 
-    /// What is stored: int64, float64, or a variable-length UTF-8 string.
+    /// What is stored: int64, float64, or a fixed-length UTF-8 string.
+    ///
+    /// Strings are fixed-length on purpose: their bytes then live inside the attribute's object
+    /// header, which is checksummed, instead of in the unchecksummed global heap where
+    /// variable-length strings go (see `HDF5GlobalHeapCheck`). h5py reads them as bytes.
     fileprivate func makeType(forMemory: Bool) -> hid_t {
         switch self {
         case .int: return H5Scalar.int64.makeType(forMemory: forMemory)
         case .float: return H5Scalar.float64.makeType(forMemory: forMemory)
-        case .string: return H5Strings.makeVariableUTF8()
+        case .string(let s): return H5Strings.makeFixedUTF8(byteCount: s.utf8.count)
         }
     }
 
@@ -29,7 +33,9 @@ enum AttributeValue: Equatable, CustomStringConvertible {
         switch self {
         case .int(var v): return try withUnsafeBytes(of: &v) { try body($0.baseAddress!) }
         case .float(var v): return try withUnsafeBytes(of: &v) { try body($0.baseAddress!) }
-        case .string(let s): return try H5Strings.withCStrings([s]) { try body($0) }
+        case .string(let s):
+            let bytes = Array(s.utf8) + [0]  // at least one byte: HDF5 strings cannot be empty types
+            return try bytes.withUnsafeBytes { try body($0.baseAddress!) }
         }
     }
 }
@@ -45,7 +51,7 @@ extension H5Handle {
                     try HDF5.scoped(H5Aget_space(attribute), .dataspace, "cannot read the shape of \(name)") { space in
                         let count = H5Sget_simple_extent_npoints(space)
                         guard count == 1 else {
-                            throw HDF5Failure(operation: "holds \(count) values, expected a single value", reason: "")
+                            throw H5ContentProblem("holds \(count) values, expected a single value")
                         }
                         switch H5Tget_class(type) {
                         case H5T_INTEGER:
@@ -62,8 +68,7 @@ extension H5Handle {
                             }
                             return .string(strings.first ?? "")
                         default:
-                            throw HDF5Failure(operation: "has type \(H5Scalar.describe(type)), expected a number or string",
-                                              reason: "")
+                            throw H5ContentProblem("has type \(H5Scalar.describe(type)), expected a number or string")
                         }
                     }
                 }

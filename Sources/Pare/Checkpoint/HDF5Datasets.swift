@@ -16,6 +16,16 @@ enum StoredElement: Equatable {
     }
 }
 
+/// Storage of a variable-length string dataset: each element is a heap reference (length,
+/// collection address, object index) and the text lives in global heap collections.
+struct VariableStringLayout {
+    let count: Int
+    let contiguous: Bool
+    /// File address of the references when stored contiguously and allocated.
+    let address: UInt64?
+    let storageSize: UInt64
+}
+
 extension H5Handle {
     /// The extent of this dataset. Throws for dimensions that do not fit an `Int`.
     func shape() throws -> [Int] {
@@ -25,7 +35,7 @@ extension H5Handle {
             try HDF5.check(H5Sget_simple_extent_dims(space, &dims, nil), "cannot read dataset dimensions")
             return try dims.map { dim in
                 guard dim <= hsize_t(Int.max) else {
-                    throw HDF5Failure(operation: "dataset dimension \(dim) is too large", reason: "")
+                    throw H5ContentProblem("dataset dimension \(dim) is too large")
                 }
                 return Int(dim)
             }
@@ -43,7 +53,7 @@ extension H5Handle {
     func elementCount() throws -> Int {
         try shape().reduce(1) { total, dim in
             let (product, overflow) = total.multipliedReportingOverflow(by: dim)
-            guard !overflow else { throw HDF5Failure(operation: "dataset is implausibly large", reason: "") }
+            guard !overflow else { throw H5ContentProblem("dataset is implausibly large") }
             return product
         }
     }
@@ -61,8 +71,7 @@ extension H5Handle {
                 let halves = try readRaw(count: count, as: UInt16.self, memoryType: .float16)
                 return halves.map { Float(Float16(bitPattern: $0)) }
             default:
-                throw HDF5Failure(operation: "dataset holds \(stored.description), expected float32 or float16",
-                                  reason: "")
+                throw H5ContentProblem("dataset holds \(stored.description), expected float32 or float16")
             }
         }
     }
@@ -90,13 +99,28 @@ extension H5Handle {
         try HDF5.scoped(H5Dget_type(id), .datatype, "cannot read a dataset type") { type in
             try HDF5.scoped(H5Dget_space(id), .dataspace, "cannot read a dataset shape") { space in
                 guard H5Tget_class(type) == H5T_STRING else {
-                    throw HDF5Failure(operation: "holds \(H5Scalar.describe(type)), expected strings", reason: "")
+                    throw H5ContentProblem("holds \(H5Scalar.describe(type)), expected strings")
                 }
                 let count = Int(H5Sget_simple_extent_npoints(space))
                 return try H5Strings.read(fileType: type, space: space, count: count) {
                     H5Dread(id, $0, pare_H5S_ALL(), pare_H5S_ALL(), pare_H5P_DEFAULT(), $1)
                 }
             }
+        }
+    }
+
+    /// Where the heap references of a variable-length string dataset are stored, or nil when
+    /// the dataset does not hold variable-length strings.
+    func variableStringLayout() throws -> VariableStringLayout? {
+        try HDF5.scoped(H5Dget_type(id), .datatype, "cannot read a dataset type") { type in
+            guard H5Tget_class(type) == H5T_STRING, H5Tis_variable_str(type) > 0 else { return nil }
+            let layout = try HDF5.scoped(H5Dget_create_plist(id), .propertyList, "cannot read a dataset layout") {
+                H5Pget_layout($0)
+            }
+            let address = H5Dget_offset(id)
+            return VariableStringLayout(count: try elementCount(), contiguous: layout == H5D_CONTIGUOUS,
+                                        address: address == haddr_t.max ? nil : UInt64(address),
+                                        storageSize: UInt64(H5Dget_storage_size(id)))
         }
     }
 

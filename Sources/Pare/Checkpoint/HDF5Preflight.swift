@@ -12,13 +12,23 @@ enum HDF5Preflight {
         case truncated(size: Int, expectedSize: Int)
     }
 
+    /// What the superblock says about the file, as far as later raw-byte checks need it.
+    struct Report {
+        var verdict: Verdict
+        var fileSize: Int
+        /// Byte widths of file addresses and lengths (8 and 8 in practice).
+        var offsetSize = 8
+        var lengthSize = 8
+        /// Where address 0 is in the file (after a user block).
+        var baseAddress: UInt64 = 0
+    }
+
     /// Failures of the file system itself (missing file, a directory, no permission).
     struct OpenFailure: Error { let reason: String }
 
     static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
 
-    /// Returns the verdict and the file size.
-    static func check(path: String) throws -> (Verdict, size: Int) {
+    static func check(path: String) throws -> Report {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw OpenFailure(reason: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -31,19 +41,25 @@ enum HDF5Preflight {
         var base = 0
         while base + signature.count <= size {
             if read(fd, at: base, count: signature.count) == signature {
-                return (verdict(superblock: read(fd, at: base, count: 96), at: base, fileSize: size), size)
+                return report(superblock: read(fd, at: base, count: 96), at: base, fileSize: size)
             }
             base = base == 0 ? 512 : base * 2
         }
-        return (.notHDF5, size)
+        return Report(verdict: .notHDF5, fileSize: size)
     }
 
-    /// Compares the end-of-file address recorded in the superblock with the real size.
-    private static func verdict(superblock bytes: [UInt8], at base: Int, fileSize: Int) -> Verdict {
-        guard bytes.count > 13 else { return .truncated(size: fileSize, expectedSize: base + 96) }
+    /// Reads the field widths and compares the end-of-file address recorded in the superblock
+    /// with the real size.
+    private static func report(superblock bytes: [UInt8], at base: Int, fileSize: Int) -> Report {
+        var report = Report(verdict: .plausible, fileSize: fileSize)
+        guard bytes.count > 14 else {
+            report.verdict = .truncated(size: fileSize, expectedSize: base + 96)
+            return report
+        }
         let version = bytes[8]
-        let offsetSize = Int(version >= 2 ? bytes[9] : bytes[13])
-        guard [2, 4, 8].contains(offsetSize) else { return .plausible }  // let HDF5 judge oddities
+        report.offsetSize = Int(version >= 2 ? bytes[9] : bytes[13])
+        report.lengthSize = Int(version >= 2 ? bytes[10] : bytes[14])
+        guard [2, 4, 8].contains(report.offsetSize) else { return report }  // let HDF5 judge oddities
         let addressStart: Int
         switch version {
         case 0: addressStart = 24
@@ -51,25 +67,27 @@ enum HDF5Preflight {
         default: addressStart = 12
         }
         // Fields: base address, then (v0/1) free-space address or (v2+) extension address, then EOF.
-        guard let baseAddress = littleEndian(bytes, at: addressStart, size: offsetSize),
-              let eof = littleEndian(bytes, at: addressStart + 2 * offsetSize, size: offsetSize) else {
-            return .truncated(size: fileSize, expectedSize: base + addressStart + 3 * offsetSize)
+        guard let baseAddress = littleEndian(bytes, at: addressStart, size: report.offsetSize),
+              let eof = littleEndian(bytes, at: addressStart + 2 * report.offsetSize, size: report.offsetSize) else {
+            report.verdict = .truncated(size: fileSize, expectedSize: base + addressStart + 3 * report.offsetSize)
+            return report
         }
-        let undefined = offsetSize == 8 ? UInt64.max : (UInt64(1) << (8 * offsetSize)) - 1
-        guard eof != undefined else { return .plausible }
+        report.baseAddress = baseAddress
+        let undefined = report.offsetSize == 8 ? UInt64.max : (UInt64(1) << (8 * report.offsetSize)) - 1
+        guard eof != undefined else { return report }
         let (expected, overflow) = baseAddress.addingReportingOverflow(eof)
         if overflow || expected > UInt64(fileSize) {
-            return .truncated(size: fileSize, expectedSize: overflow ? Int.max : Int(clamping: expected))
+            report.verdict = .truncated(size: fileSize, expectedSize: overflow ? Int.max : Int(clamping: expected))
         }
-        return .plausible
+        return report
     }
 
-    private static func littleEndian(_ bytes: [UInt8], at start: Int, size: Int) -> UInt64? {
+    static func littleEndian(_ bytes: [UInt8], at start: Int, size: Int) -> UInt64? {
         guard start + size <= bytes.count else { return nil }
         return bytes[start..<(start + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    private static func read(_ fd: Int32, at offset: Int, count: Int) -> [UInt8] {
+    static func read(_ fd: Int32, at offset: Int, count: Int) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
         return Array(buffer.prefix(max(0, got)))

@@ -92,12 +92,26 @@ enum H5Strings {
         }
     }
 
+    /// A fixed-length UTF-8 string type of `byteCount` bytes (at least 1), padded with NULs.
+    static func makeFixedUTF8(byteCount: Int) -> hid_t {
+        HDF5.locked {
+            let type = H5Tcopy(pare_H5T_C_S1())
+            guard type >= 0 else { return type }
+            if H5Tset_size(type, max(1, byteCount)) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0
+                || H5Tset_strpad(type, H5T_STR_NULLPAD) < 0 {
+                _ = H5Tclose(type)
+                return -1
+            }
+            return type
+        }
+    }
+
     /// Reads `count` string elements stored with `fileType` (variable-length or fixed-length,
     /// ASCII or UTF-8) through `read(memoryType, buffer)`, an H5Aread or H5Dread call.
     static func read(fileType: hid_t, space: hid_t, count: Int,
                      _ read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws -> [String] {
         try HDF5.locked {
-            guard count >= 0 else { throw HDF5Failure(operation: "reading strings", reason: "bad element count") }
+            guard count >= 0 else { throw H5ContentProblem("reading strings: bad element count") }
             let variable = try HDF5.check(H5Tis_variable_str(fileType), "inspecting a string type") > 0
             return variable ? try readVariable(fileType: fileType, space: space, count: count, read)
                             : try readFixed(fileType: fileType, count: count, read)
@@ -133,7 +147,7 @@ enum H5Strings {
             let width = H5Tget_size(memoryType)
             let (total, overflow) = width.multipliedReportingOverflow(by: count)
             guard width > 0, !overflow, total < 1 << 32 else {
-                throw HDF5Failure(operation: "reading fixed-length strings", reason: "implausible size")
+                throw H5ContentProblem("reading fixed-length strings: implausible size")
             }
             var bytes = [UInt8](repeating: 0, count: total)
             try bytes.withUnsafeMutableBytes { buffer in
@@ -152,7 +166,7 @@ enum H5Strings {
 
     private static func decode(_ bytes: UnsafeRawBufferPointer, index: Int) throws -> String {
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw HDF5Failure(operation: "string \(index) is not valid UTF-8", reason: "")
+            throw H5ContentProblem("string \(index) is not valid UTF-8")
         }
         return text
     }
@@ -163,17 +177,16 @@ enum H5Strings {
     static func withCStrings<T>(_ strings: [String],
                                 _ body: (UnsafeMutableRawPointer) throws -> T) throws -> T {
         if let index = strings.firstIndex(where: { $0.utf8.contains(0) }) {
-            throw HDF5Failure(operation: "string \(index) contains a NUL character, which HDF5 strings cannot hold",
-                              reason: "")
+            throw H5ContentProblem("string \(index) contains a NUL character, which HDF5 strings cannot hold")
         }
         var pointers = strings.map { strdup($0) }
         defer { pointers.forEach { free($0) } }
         guard !pointers.contains(where: { $0 == nil }) else {
-            throw HDF5Failure(operation: "copying strings", reason: "out of memory")
+            throw H5ContentProblem("copying strings: out of memory")
         }
         return try pointers.withUnsafeMutableBytes { buffer in
             guard let base = buffer.baseAddress else {
-                throw HDF5Failure(operation: "writing strings", reason: "nothing to write")
+                throw H5ContentProblem("writing strings: nothing to write")
             }
             return try body(base)
         }

@@ -79,8 +79,13 @@ public struct TaskSample: Equatable, Sendable {
 public enum DataSplit: String, Codable, Sendable {
     case train, test
 
-    /// Test streams live in the upper half of the seed space, train in the lower.
-    var seedOffset: UInt64 { self == .train ? 0 : 1 << 63 }
+    /// The generator of stream `index` under `seed`: test streams have the top seed bit set,
+    /// train streams have it clear, so no train stream is ever a test stream.
+    public func stream(seed: UInt64, index: UInt64) -> SplitMix64 {
+        var mixer = SplitMix64(seed: seed ^ (index &* 0xD1B5_4A32_D192_ED03))
+        let bits = mixer.next() & ~(1 << 63)
+        return SplitMix64(seed: self == .test ? bits | (1 << 63) : bits)
+    }
 }
 
 extension ReferenceTask {
@@ -88,7 +93,7 @@ extension ReferenceTask {
     /// and a longer list extends a shorter one.
     public func samples(_ count: Int, split: DataSplit, seed: UInt64 = 0) -> [TaskSample] {
         let taskIndex = UInt64(Self.allCases.firstIndex(of: self)!)
-        var rng = SplitMix64(seed: split.seedOffset ^ (seed &* 0x1_0000) ^ (taskIndex << 56))
+        var rng = split.stream(seed: seed, index: taskIndex)
         return (0..<count).map { _ in sample(&rng) }
     }
 }

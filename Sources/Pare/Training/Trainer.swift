@@ -1,0 +1,174 @@
+import Foundation
+
+/// Masked-diffusion training on the reference tasks (ALGORITHMS.md §2), with AdamW,
+/// warmup + cosine, gradient clipping, periodic evaluation and resumable checkpoints.
+///
+/// Determinism: the batch and the masks of step k come from a generator seeded by
+/// (recipe seed, k) alone, so N steps + resume + N steps equals 2N steps straight.
+public final class Trainer {
+    public let recipe: TrainingRecipe
+    public let output: String
+    public private(set) var model: LLaDAModel
+    public private(set) var optimizer: AdamW
+    public private(set) var state: TrainingState
+    let tokenizer = CharTokenizer(vocab: CharTokenizer.referenceVocab)
+    let mix: [(ReferenceTask, Double)]
+
+    /// A fresh run from a random initialisation.
+    public init(recipe: TrainingRecipe, output: String) throws {
+        if let p = recipe.problem() { throw TrainingError.recipe("", p) }
+        self.recipe = recipe
+        self.output = output
+        mix = try recipe.taskMix()
+        model = LLaDAModel.random(config: recipe.modelConfig, seed: recipe.seed, std: Float(recipe.model.initStd))
+        optimizer = Self.makeOptimizer(recipe, model)
+        state = TrainingState(recipe: recipe)
+    }
+
+    /// Continues the run whose checkpoint sits next to `output`; the recipe must be unchanged.
+    public init(resuming recipe: TrainingRecipe, output: String) throws {
+        self.recipe = recipe
+        self.output = output
+        mix = try recipe.taskMix()
+        let (m, opt, st) = try TrainingCheckpoint.load(output: output)
+        guard st.recipe == recipe else {
+            throw TrainingError.state(TrainingCheckpoint.directory(for: output),
+                                      "the recipe differs from the one this checkpoint was trained with; start a fresh run")
+        }
+        model = m
+        optimizer = Self.makeOptimizer(recipe, m)
+        optimizer.m = opt.m; optimizer.v = opt.v; optimizer.step = opt.step
+        state = st
+    }
+
+    static func makeOptimizer(_ r: TrainingRecipe, _ model: LLaDAModel) -> AdamW {
+        var o = AdamW(like: model)
+        o.beta1 = Float(r.beta1); o.beta2 = Float(r.beta2); o.weightDecay = Float(r.weightDecay)
+        return o
+    }
+
+    var schedule: LearningRateSchedule {
+        LearningRateSchedule(peak: recipe.learningRate, floor: recipe.minLearningRate,
+                             warmupSteps: recipe.warmupSteps, totalSteps: recipe.steps)
+    }
+
+    /// The examples of step k (1-based), drawn by task weight.
+    func batch(step: Int, rng: inout SplitMix64) -> [PromptAnswer] {
+        let total = mix.reduce(0) { $0 + $1.1 }
+        return (0..<recipe.batchSize).map { _ in
+            var u = rng.uniform() * total
+            var task = mix.last!.0
+            for (t, w) in mix { if u < w { task = t; break }; u -= w }
+            let s = task.sample(&rng)
+            // The reference vocabulary covers every task character, so encoding cannot fail.
+            let prompt = (try? tokenizer.encode(s.prompt)) ?? []
+            let answer = (try? s.answerTokens(tokenizer, eos: model.config.eosTokenID)) ?? []
+            return PromptAnswer(prompt: prompt, answer: answer)
+        }
+    }
+
+    /// One optimizer step; returns the loss and the lengths of the sequences processed.
+    func trainStep(_ step: Int) throws -> (loss: Double, lengths: [Int]) {
+        var rng = DataSplit.train.stream(seed: recipe.seed, index: UInt64(step))
+        let examples = batch(step: step, rng: &rng)
+        let noised = MaskedDiffusionLoss.noise(examples, form: recipe.loss, maskID: model.config.maskTokenID, rng: &rng)
+        let (logits, cache) = model.forwardForTraining(noised.inputs)
+        let (loss, dLogits) = MaskedDiffusionLoss.loss(logits: logits, targets: noised.targets, weights: noised.weights)
+        guard loss.isFinite else { throw TrainingError.diverged(step: step, loss: loss) }
+        var grads = model.backward(dLogits, cache: cache)
+        let norm = grads.globalNorm
+        if norm > recipe.gradClip { grads.scale(by: Float(recipe.gradClip / norm)) }
+        optimizer.update(&model, gradients: grads, learningRate: Float(schedule.rate(at: step)))
+        return (loss, noised.inputs.map(\.count))
+    }
+
+    /// Accuracy per task on `evalSamples` test samples, one token per step (fixed sampler).
+    public func evaluate() throws -> [String: Double] {
+        var evaluator = TaskEvaluator(model: model, tokenizer: tokenizer, sampling: SamplingOptions())
+        evaluator.samples = recipe.evalSamples
+        let report = try evaluator.run(tasks: mix.map(\.0))
+        return Dictionary(uniqueKeysWithValues: report.tasks.map { ($0.task, $0.accuracy) })
+    }
+
+    /// Trains until the recipe's last step, or until `maxSeconds` of this call have passed
+    /// (then it checkpoints and returns, ready for `--resume`). Returns true when finished.
+    @discardableResult
+    public func run(maxSeconds: Double? = nil, stopAtStep: Int? = nil, progress: (String) -> Void = { _ in }) throws -> Bool {
+        let start = Date()
+        let lastStep = min(recipe.steps, stopAtStep ?? recipe.steps)
+        var log = ThroughputWindow(), sinceEval = ThroughputWindow()
+        while state.step < lastStep {
+            let step = state.step + 1
+            let t0 = Date()
+            let (loss, lengths) = try trainStep(step)
+            let tokens = lengths.reduce(0, +)
+            state.elapsedSeconds += Date().timeIntervalSince(t0)
+            state.step = step
+            state.tokensSeen += tokens
+            let flops = 3 * ForwardFLOPs.count(config: model.config, lengths: lengths)
+            log.add(loss: loss, tokens: tokens, flops: flops)
+            sinceEval.add(loss: loss, tokens: tokens, flops: flops)
+
+            if step % recipe.logEvery == 0 || step == lastStep {
+                let eta = log.seconds / Double(log.steps) * Double(recipe.steps - step)
+                progress(String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  %.2f GFLOP/s  ETA %@",
+                                step, recipe.steps, log.meanLoss, schedule.rate(at: step),
+                                log.tokensPerSecond, log.gflops, Self.duration(eta)))
+                log = ThroughputWindow()
+            }
+            if step % recipe.evalEvery == 0 || step == recipe.steps {
+                let acc = try evaluate()
+                state.curve.append(CurvePoint(step: step, loss: sinceEval.meanLoss, learningRate: schedule.rate(at: step),
+                                              accuracy: acc, elapsedSeconds: state.elapsedSeconds))
+                progress("eval step \(step): " + mix.map { String(format: "%@ %.1f%%", $0.0.rawValue, (acc[$0.0.rawValue] ?? 0) * 100) }.joined(separator: "  "))
+                sinceEval = ThroughputWindow()
+            }
+            let outOfTime = maxSeconds.map { Date().timeIntervalSince(start) >= $0 } ?? false
+            if step % recipe.checkpointEvery == 0 || step == lastStep || outOfTime {
+                try TrainingCheckpoint.save(model: model, optimizer: optimizer, state: state, output: output)
+                progress("checkpoint at step \(step) -> \(TrainingCheckpoint.directory(for: output))")
+            }
+            if outOfTime && step < recipe.steps {
+                progress("time budget reached at step \(step); continue with --resume")
+                return false
+            }
+        }
+        if state.step >= recipe.steps {
+            try writeFinalModel()
+            return true
+        }
+        return false
+    }
+
+    /// Writes the trained model (recipe's storage precision) with its training provenance.
+    public func writeFinalModel() throws {
+        let r = recipe
+        let entry: [String: Any] = [
+            "op": "train", "steps": r.steps, "batch_size": r.batchSize, "learning_rate": r.learningRate,
+            "loss": r.loss.rawValue, "seed": r.seed, "tasks": r.tasks,
+            "train_seconds": (state.elapsedSeconds * 10).rounded() / 10, "tokens_seen": state.tokensSeen,
+        ]
+        let json = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        try model.checkpoint(vocab: tokenizer.vocab, provenance: [json]).save(to: output, dtype: r.store)
+    }
+
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    }
+}
+
+/// Loss and throughput accumulated since the window opened.
+struct ThroughputWindow {
+    let opened = Date()
+    var steps = 0, tokens = 0, lossSum = 0.0, flops = 0.0
+
+    mutating func add(loss: Double, tokens t: Int, flops f: Double) {
+        steps += 1; tokens += t; lossSum += loss; flops += f
+    }
+    var seconds: Double { max(1e-9, Date().timeIntervalSince(opened)) }
+    var meanLoss: Double { steps > 0 ? lossSum / Double(steps) : 0 }
+    var tokensPerSecond: Double { Double(tokens) / seconds }
+    var gflops: Double { flops / seconds / 1e9 }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Yams
+
+/// A training recipe (`experiments/NAME.yaml`): the model shape, the data mix and the optimizer.
+public struct TrainingRecipe: Codable, Equatable, Sendable {
+    public struct ModelShape: Codable, Equatable, Sendable {
+        public var dModel = 128
+        public var nLayers = 8
+        public var nHeads = 4
+        public var nKVHeads: Int? = nil
+        public var dFF = 344
+        public var maxSeqLen = 64
+        public var ropeTheta = 10_000.0
+        public var normEps = 1e-5
+        public var initStd = 0.02
+
+        enum CodingKeys: String, CodingKey {
+            case dModel = "d_model", nLayers = "n_layers", nHeads = "n_heads", nKVHeads = "n_kv_heads", dFF = "d_ff"
+            case maxSeqLen = "max_seq_len", ropeTheta = "rope_theta", normEps = "norm_eps", initStd = "init_std"
+        }
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = ModelShape()
+            dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
+            nLayers = try c.decodeIfPresent(Int.self, forKey: .nLayers) ?? d.nLayers
+            nHeads = try c.decodeIfPresent(Int.self, forKey: .nHeads) ?? d.nHeads
+            nKVHeads = try c.decodeIfPresent(Int.self, forKey: .nKVHeads)
+            dFF = try c.decodeIfPresent(Int.self, forKey: .dFF) ?? d.dFF
+            maxSeqLen = try c.decodeIfPresent(Int.self, forKey: .maxSeqLen) ?? d.maxSeqLen
+            ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? d.ropeTheta
+            normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
+            initStd = try c.decodeIfPresent(Double.self, forKey: .initStd) ?? d.initStd
+        }
+    }
+
+    public var model = ModelShape()
+    /// Sampling weight of each reference task in a batch.
+    public var tasks: [String: Double] = ["add": 1, "kv": 1, "rev": 1, "chain": 1]
+    public var loss: MaskedDiffusionLoss.Form = .sft
+    public var batchSize = 64
+    public var steps = 1000
+    public var learningRate = 2e-3
+    public var minLearningRate = 1e-4
+    public var warmupSteps = 100
+    public var weightDecay = 0.1
+    public var beta1 = 0.9
+    public var beta2 = 0.99
+    public var gradClip = 1.0
+    public var seed: UInt64 = 0
+    public var checkpointEvery = 500
+    public var evalEvery = 500
+    public var evalSamples = 100
+    public var logEvery = 50
+    /// Storage precision of the final model.
+    public var store: StorageDType = .float32
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case model, tasks, loss, steps, seed, store
+        case batchSize = "batch_size", learningRate = "learning_rate", minLearningRate = "min_learning_rate"
+        case warmupSteps = "warmup_steps", weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip"
+        case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", evalSamples = "eval_samples"
+        case logEvery = "log_every"
+    }
+
+    /// Missing keys keep their defaults, so a recipe names only what it changes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingRecipe()
+        model = try c.decodeIfPresent(ModelShape.self, forKey: .model) ?? d.model
+        tasks = try c.decodeIfPresent([String: Double].self, forKey: .tasks) ?? d.tasks
+        loss = try c.decodeIfPresent(MaskedDiffusionLoss.Form.self, forKey: .loss) ?? d.loss
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
+        minLearningRate = try c.decodeIfPresent(Double.self, forKey: .minLearningRate) ?? d.minLearningRate
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay
+        beta1 = try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1
+        beta2 = try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2
+        gradClip = try c.decodeIfPresent(Double.self, forKey: .gradClip) ?? d.gradClip
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
+        evalSamples = try c.decodeIfPresent(Int.self, forKey: .evalSamples) ?? d.evalSamples
+        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
+        store = try c.decodeIfPresent(StorageDType.self, forKey: .store) ?? d.store
+    }
+
+    /// Reads and validates a YAML recipe.
+    public static func load(path: String) throws -> TrainingRecipe {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.recipe(path, "cannot read the file")
+        }
+        let recipe: TrainingRecipe
+        do {
+            recipe = try YAMLDecoder().decode(TrainingRecipe.self, from: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw TrainingError.recipe(path, "\(error)")
+        }
+        if let p = recipe.problem() { throw TrainingError.recipe(path, p) }
+        return recipe
+    }
+
+    public var modelConfig: ModelConfig {
+        let vocab = CharTokenizer.referenceVocab
+        return ModelConfig(vocabSize: vocab.count, dModel: model.dModel, nLayers: model.nLayers, nHeads: model.nHeads,
+                           nKVHeads: model.nKVHeads ?? model.nHeads, dFF: model.dFF, maxSeqLen: model.maxSeqLen,
+                           maskTokenID: 1, eosTokenID: 0, ropeTheta: model.ropeTheta, normEps: model.normEps)
+    }
+
+    /// The task mix as (task, weight), in the tasks' canonical order.
+    public func taskMix() throws -> [(ReferenceTask, Double)] {
+        try tasks.keys.sorted().forEach {
+            if ReferenceTask(rawValue: $0) == nil { throw TrainingError.recipe("", "unknown task \"\($0)\"") }
+        }
+        return ReferenceTask.allCases.compactMap { t in tasks[t.rawValue].flatMap { $0 > 0 ? (t, $0) : nil } }
+    }
+
+    public func problem() -> String? {
+        if let p = modelConfig.problem() { return "model: \(p)" }
+        if (try? taskMix())?.isEmpty ?? true { return "tasks: name at least one of add, kv, rev, chain with a positive weight" }
+        if batchSize < 1 { return "batch_size must be at least 1" }
+        if steps < 1 { return "steps must be at least 1" }
+        if !(learningRate > 0) || minLearningRate < 0 || minLearningRate > learningRate {
+            return "learning_rate must be > 0 and min_learning_rate in [0, learning_rate]"
+        }
+        if warmupSteps < 0 { return "warmup_steps must be >= 0" }
+        if !(0..<1).contains(beta1) || !(0..<1).contains(beta2) { return "beta1 and beta2 must be in [0, 1)" }
+        if checkpointEvery < 1 || evalEvery < 1 || logEvery < 1 { return "checkpoint_every, eval_every and log_every must be at least 1" }
+        if evalSamples < 1 { return "eval_samples must be at least 1" }
+        if !(gradClip > 0) { return "grad_clip must be > 0" }
+        return nil
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case recipe(String, String)
+    case state(String, String)
+    case diverged(step: Int, loss: Double)
+
+    public var description: String {
+        switch self {
+        case .recipe(let path, let why): return path.isEmpty ? "recipe: \(why)" : "\(path): \(why)"
+        case .state(let path, let why): return "\(path): \(why)"
+        case .diverged(let step, let loss): return "training diverged at step \(step) (loss \(loss)); lower learning_rate"
+        }
+    }
+}
