@@ -1,6 +1,45 @@
+/// The inputs each of a block's seven linears saw in one forward pass (calibration reads these).
+public struct LinearInputs {
+    public var attention: Tensor        // [T, d]       into q_proj, k_proj, v_proj
+    public var attentionHeads: Tensor   // [T, nH*hd]   into attn_out
+    public var mlp: Tensor              // [T, d]       into ff_proj, up_proj
+    public var mlpHidden: Tensor        // [T, dFF]     into ff_out
+
+    /// The four distinct inputs: q/k/v share one, ff_proj/up_proj share one.
+    public enum Site: String, CaseIterable, Sendable { case attention, attentionHeads, mlp, mlpHidden }
+
+    public static func site(of linear: String) -> Site {
+        switch linear {
+        case "q_proj", "k_proj", "v_proj": return .attention
+        case "attn_out": return .attentionHeads
+        case "ff_proj", "up_proj": return .mlp
+        default: return .mlpHidden
+        }
+    }
+
+    public subscript(site: Site) -> Tensor {
+        switch site {
+        case .attention: return attention
+        case .attentionHeads: return attentionHeads
+        case .mlp: return mlp
+        case .mlpHidden: return mlpHidden
+        }
+    }
+
+    /// The input matrix of the named linear.
+    public func input(of linear: String) -> Tensor { self[Self.site(of: linear)] }
+}
+
 extension LLaDABlock {
     /// Runs the block over a ragged batch. x: [tokens, d] -> [tokens, d].
     public func forward(_ x: Tensor, config: ModelConfig, rope: RoPE, layout: SequenceLayout) -> Tensor {
+        forwardCapturingInputs(x, config: config, rope: rope, layout: layout).output
+    }
+
+    /// The forward pass, also returning what each linear saw (no extra compute: the
+    /// captured tensors are intermediates the pass makes anyway).
+    public func forwardCapturingInputs(_ x: Tensor, config: ModelConfig, rope: RoPE,
+                                       layout: SequenceLayout) -> (output: Tensor, inputs: LinearInputs) {
         let hd = config.headDim, eps = Float(config.normEps)
         // Attention half: h = x + attn_out(Attn(attn_norm(x)))
         let n1 = Norm.rmsNormRows(x, weight: attnNorm, eps: eps)            // [T, d]
@@ -26,7 +65,7 @@ extension LLaDABlock {
             }
         }
         BLAS.linearAccumulate(g, ffOut, into: &h)                           // y = h + g ff_out^T
-        return h
+        return (h, LinearInputs(attention: n1, attentionHeads: a, mlp: n2, mlpHidden: g))
     }
 }
 

@@ -1,0 +1,71 @@
+/// Calibration statistics of one linear's inputs X [tokens, in], accumulated sample by sample.
+///
+/// - `scalerRow`: Wanda's r_j = (1/n_samples) sum over tokens of x_tj^2, kept as the
+///   reference keeps it (fp32 running mean per sample: r *= n/(n+1); n += 1; r += sum_t x_tj^2 / n).
+/// - `gram`: X^T X [in, in] in fp32 (SparseGPT's H = 2/n_samples X^T X, and the
+///   reconstruction error ||X D^T||^2 = sum_rows d G d^T without keeping X).
+public struct LinearStatistics: Sendable {
+    public let inFeatures: Int
+    public private(set) var samples = 0
+    public private(set) var tokens = 0
+    public private(set) var scalerRow: [Float]
+    public private(set) var gram: [Float]
+
+    public init(inFeatures: Int) {
+        self.inFeatures = inFeatures
+        scalerRow = [Float](repeating: 0, count: inFeatures)
+        gram = [Float](repeating: 0, count: inFeatures * inFeatures)
+    }
+
+    /// Adds one sample: rows `rows` of x [*, in].
+    public mutating func add(_ x: Tensor, rows: Range<Int>) {
+        let d = inFeatures, n = rows.count
+        guard n > 0 else { return }
+        let ratio = Float(samples) / Float(samples + 1)
+        samples += 1
+        tokens += n
+        let invN = 1 / Float(samples)
+        x.data.withUnsafeBufferPointer { xp in
+            let base = xp.baseAddress! + rows.lowerBound * d
+            scalerRow.withUnsafeMutableBufferPointer { rp in
+                for j in 0..<d {
+                    var ss: Float = 0
+                    for t in 0..<n { let v = base[t * d + j]; ss += v * v }
+                    rp[j] = rp[j] * ratio + ss * invN
+                }
+            }
+            gram.withUnsafeMutableBufferPointer { gp in
+                // G += X_s^T X_s
+                BLAS.gemm(transA: true, m: d, n: d, k: n, a: base, lda: d, b: base, ldb: d,
+                          beta: 1, c: gp.baseAddress!, ldc: d)
+            }
+        }
+    }
+
+    /// ||X (W' - W)^T||_F / ||X W^T||_F from the Gram matrix.
+    public func reconstructionError(original w: Tensor, pruned: Tensor) -> Double {
+        var diff = pruned
+        diff.data.withUnsafeMutableBufferPointer { dp in
+            w.data.withUnsafeBufferPointer { wp in for i in 0..<dp.count { dp[i] -= wp[i] } }
+        }
+        let num = quadraticForm(diff), den = quadraticForm(w)
+        return den > 0 ? (num / den).squareRoot() : 0
+    }
+
+    /// sum over rows r of w_r G w_r^T = ||X W^T||_F^2.
+    func quadraticForm(_ w: Tensor) -> Double {
+        var wg = Tensor(zeros: w.shape)
+        let d = inFeatures
+        w.data.withUnsafeBufferPointer { wp in
+            gram.withUnsafeBufferPointer { gp in
+                wg.data.withUnsafeMutableBufferPointer { op in
+                    BLAS.gemm(m: w.rows, n: d, k: d, a: wp.baseAddress!, lda: d, b: gp.baseAddress!, ldb: d,
+                              c: op.baseAddress!, ldc: d)
+                }
+            }
+        }
+        var total = 0.0
+        for i in 0..<w.count { total += Double(w.data[i]) * Double(wg.data[i]) }
+        return max(0, total)
+    }
+}

@@ -1,0 +1,44 @@
+/// Chooses which weights to zero from a score matrix [out, in] (lower score = pruned first).
+///
+/// Ties: a stable ascending sort, so of two equal scores the lower index is zeroed first.
+public enum MaskSelection {
+    /// Returns keep-masks (true = kept) for the given pattern and comparison group.
+    /// `perRow` false means one group for the whole matrix (magnitude's reference behaviour).
+    public static func keepMask(scores: [Float], rows: Int, cols: Int, pattern: SparsityPattern,
+                                sparsity: Double, perRow: Bool = true) -> [Bool] {
+        var keep = [Bool](repeating: true, count: rows * cols)
+        switch pattern {
+        case .unstructured:
+            if perRow {
+                let k = Int((Double(cols) * sparsity).rounded(.down))
+                for r in 0..<rows { zeroLowest(k, in: r * cols..<(r + 1) * cols, scores: scores, keep: &keep) }
+            } else {
+                let k = Int((Double(rows * cols) * sparsity).rounded(.down))
+                zeroLowest(k, in: 0..<(rows * cols), scores: scores, keep: &keep)
+            }
+        case .nOfM(let n, let m):
+            for r in 0..<rows {
+                for g in stride(from: 0, to: cols, by: m) {
+                    let lo = r * cols + g
+                    zeroLowest(n, in: lo..<min(lo + m, (r + 1) * cols), scores: scores, keep: &keep)
+                }
+            }
+        }
+        return keep
+    }
+
+    /// Zeroes the k lowest scores of one contiguous range.
+    static func zeroLowest(_ k: Int, in range: Range<Int>, scores: [Float], keep: inout [Bool]) {
+        guard k > 0 else { return }
+        // Index order breaks ties, which makes Swift's sort behave as a stable sort.
+        let order = range.sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        for i in order.prefix(k) { keep[i] = false }
+    }
+
+    /// Zeroes the weights whose mask entry is false.
+    public static func apply(_ keep: [Bool], to w: inout Tensor) {
+        w.data.withUnsafeMutableBufferPointer { p in
+            for i in 0..<p.count where !keep[i] { p[i] = 0 }
+        }
+    }
+}

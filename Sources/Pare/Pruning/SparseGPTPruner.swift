@@ -1,0 +1,116 @@
+import CBLAS
+
+/// SparseGPT (ALGORITHMS.md §4): prune column block by column block, compensating each
+/// removed weight with an update of the not-yet-processed columns through the inverse Hessian.
+///
+///   H = (2/n) X^T X (+ damping), U = upper Cholesky factor of H^-1
+///   per block of columns: choose the mask once from w^2 / diag(U)^2 on the updated weights,
+///   then per column i: err = (w_i - q_i) / U_ii; W[:, i:] -= err U[i, i:]
+///   and after the block: W[:, end:] -= Err U[block, end:]
+public struct SparseGPTPruner: LinearPruner {
+    public init() {}
+
+    public func prune(_ w: inout Tensor, statistics: LinearStatistics, spec: PruningSpec) throws {
+        let rows = w.rows, cols = w.cols
+        var h = statistics.gram
+        let scale = 2 / Float(max(1, statistics.samples))
+        for i in 0..<h.count { h[i] *= scale }
+        // Dead inputs: H_dd = 1 and the column zeroed.
+        for d in 0..<cols where h[d * cols + d] == 0 {
+            h[d * cols + d] = 1
+            for r in 0..<rows { w.data[r * cols + d] = 0 }
+        }
+        let u = try Self.upperCholeskyOfInverse(h, n: cols, dampening: Float(spec.dampening))
+
+        w.data.withUnsafeMutableBufferPointer { wp in
+        u.withUnsafeBufferPointer { up in
+            let W = wp.baseAddress!, U = up.baseAddress!
+            var start = 0
+            while start < cols {
+                let end = min(start + spec.blockSize, cols), width = end - start
+                // Mask of this block (true = prune), from the already-updated weights.
+                var prune = [Bool](repeating: false, count: rows * width)
+                var scores = [Float](repeating: 0, count: rows * width)
+                for r in 0..<rows {
+                    for c in 0..<width {
+                        let d = U[(start + c) * cols + start + c]
+                        let x = W[r * cols + start + c]
+                        scores[r * width + c] = x * x / (d * d)
+                    }
+                }
+                switch spec.pattern {
+                case .unstructured:
+                    // One threshold over the whole block. The reference prunes every score <= the
+                    // score at sorted index k (k + 1 or more weights); we prune exactly the k lowest
+                    // (ties to the lower index) so the matrix lands on its target sparsity.
+                    let k = Int((Double(rows * width) * spec.sparsity).rounded(.down))
+                    if k > 0 {
+                        let threshold = scores.sorted()[k - 1]
+                        var taken = 0
+                        for i in 0..<scores.count where scores[i] <= threshold && taken < k { prune[i] = true; taken += 1 }
+                    }
+                case .nOfM(let n, let m):
+                    let keep = MaskSelection.keepMask(scores: scores, rows: rows, cols: width,
+                                                      pattern: .nOfM(n: n, m: m), sparsity: 0)
+                    for i in 0..<prune.count { prune[i] = !keep[i] }
+                }
+                // Column by column, pushing each error onto the rest of the block.
+                var err = [Float](repeating: 0, count: rows * width)   // [rows, width]
+                for c in 0..<width {
+                    let col = start + c, d = U[col * cols + col]
+                    for r in 0..<rows {
+                        let x = W[r * cols + col]
+                        let q: Float = prune[r * width + c] ? 0 : x
+                        err[r * width + c] = (x - q) / d
+                        W[r * cols + col] = q
+                    }
+                    if col + 1 < end {
+                        // Rank-1 update of the rest of the block: W[:, col+1..<end] -= err[:, c] U[col, col+1..<end]
+                        err.withUnsafeBufferPointer { ep in
+                            cblas_sger(CblasRowMajor, Int32(rows), Int32(end - col - 1), -1,
+                                       ep.baseAddress! + c, Int32(width), U + col * cols + col + 1, 1,
+                                       W + col + 1, Int32(cols))
+                        }
+                    }
+                }
+                // Propagate the block's errors to the remaining columns: W[:, end:] -= Err U[start..<end, end:]
+                if end < cols {
+                    err.withUnsafeBufferPointer { ep in
+                        BLAS.gemm(m: rows, n: cols - end, k: width, alpha: -1,
+                                  a: ep.baseAddress!, lda: width, b: U + start * cols + end, ldb: cols,
+                                  beta: 1, c: W + end, ldc: cols)
+                    }
+                }
+                start = end
+            }
+        }}
+    }
+
+    /// U with H^-1 = U^T U (row-major, upper triangle), after damping
+    /// H += dampening * mean(diag H) * I. Retries with 10x damping if H is not positive definite.
+    static func upperCholeskyOfInverse(_ h0: [Float], n: Int, dampening: Float) throws -> [Float] {
+        let meanDiag = (0..<n).reduce(Float(0)) { $0 + h0[$1 * n + $1] } / Float(n)
+        var damp = dampening
+        for _ in 0..<4 {
+            var a = h0
+            for i in 0..<n { a[i * n + i] += damp * meanDiag }
+            // The matrix is symmetric, so row-major and column-major storage coincide.
+            var nn = Int32(n), lda = Int32(n), info: Int32 = 0
+            var lower = Int8(UInt8(ascii: "L")), upper = Int8(UInt8(ascii: "U"))
+            spotrf_(&lower, &nn, &a, &lda, &info)                 // H = L L^T
+            if info == 0 { spotri_(&lower, &nn, &a, &lda, &info) } // H^-1, lower triangle (column-major)
+            if info == 0 {
+                for j in 0..<n { for i in 0..<j { a[i + j * n] = a[j + i * n] } }   // symmetrise
+                spotrf_(&upper, &nn, &a, &lda, &info)             // H^-1 = U^T U, U in the upper triangle
+            }
+            if info == 0 {
+                // Column-major upper (i <= j at a[i + j n]) -> row-major U[i][j].
+                var u = [Float](repeating: 0, count: n * n)
+                for j in 0..<n { for i in 0...j { u[i * n + j] = a[i + j * n] } }
+                return u
+            }
+            damp *= 10
+        }
+        throw PruningError.numerical("SparseGPT: the calibration Hessian is not positive definite even with damping \(damp / 10)")
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Pare
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Prune the seven block linears with magnitude, Wanda or SparseGPT (unstructured or N:M).")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Fraction of weights to zero, in [0, 1). With --pattern N:M it may be omitted (it is N/M).")
+    var sparsity: Double?
+    @Option(help: "magnitude, wanda or sparsegpt.") var method: PruningMethod = .wanda
+    @Option(help: "unstructured or N:M (N zeros in every M input columns, e.g. 2:4).") var pattern = "unstructured"
+    @Flag(help: "Magnitude: compare within each output row instead of the whole matrix.") var perRow = false
+    @Option(help: "Calibration text, one sample per line (PROMPT<TAB>ANSWER marks the answer).") var calibration: String?
+    @Option(help: "Calibration samples (default 128 from the reference tasks' training split).")
+    var calibrationSamples: Int?
+    @Option(help: "Fraction of answer tokens masked in calibration inputs (0 = unmasked).")
+    var calibrationMaskRatio = CalibrationSet.defaultMaskRatio
+    @Option(help: "Seed of the calibration samples and masks.") var seed: UInt64 = 0
+    @Option(help: "Output file (default: <model>.<method>-<sparsity>.h5 in the current folder).") var output: String?
+
+    var parsedPattern: SparsityPattern? { SparsityPattern(pattern) }
+
+    func validate() throws {
+        guard let p = parsedPattern else { throw ValidationError("--pattern must be unstructured or N:M, e.g. 2:4 (got \(pattern))") }
+        switch p {
+        case .unstructured:
+            guard let s = sparsity else { throw ValidationError("--sparsity is required for unstructured pruning") }
+            if !(s >= 0 && s < 1) { throw ValidationError("--sparsity must be in [0, 1) (got \(s))") }
+        case .nOfM(let n, let m):
+            if n < 1 || n >= m { throw ValidationError("--pattern \(pattern): need 1 <= N < M") }
+            if let s = sparsity, abs(s - Double(n) / Double(m)) > 1e-9 {
+                throw ValidationError("--sparsity \(s) disagrees with --pattern \(pattern) (N/M = \(Double(n) / Double(m)))")
+            }
+        }
+        if let c = calibrationSamples, c < 1 { throw ValidationError("--calibration-samples must be at least 1") }
+        if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
+            throw ValidationError("--calibration-mask-ratio must be in [0, 1] (got \(calibrationMaskRatio))")
+        }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            var spec = PruningSpec()
+            spec.method = method
+            spec.pattern = parsedPattern!
+            spec.sparsity = sparsity ?? spec.effectiveSparsity
+            spec.magnitudePerRow = perRow
+            let path = modelOptions.resolvedPath()
+            let (checkpoint, dense) = try modelOptions.load()
+            if let p = spec.problem(for: dense.config) { throw CLIError(p) }
+            let out = output ?? Self.defaultOutput(model: path, spec: spec)
+            let tokenizer = CharTokenizer(vocab: checkpoint.vocab)
+            let calib = try calibration.map {
+                try CalibrationSet.file($0, limit: calibrationSamples, maskRatio: calibrationMaskRatio, seed: seed, tokenizer: tokenizer)
+            } ?? CalibrationSet.referenceTasks(count: calibrationSamples ?? CalibrationSet.defaultSamples,
+                                               maskRatio: calibrationMaskRatio, seed: seed, tokenizer: tokenizer,
+                                               eos: dense.config.eosTokenID)
+            var model = dense
+            let report = try ModelPruner(spec: spec, calibration: calib).prune(&model, progress: modelOptions.json ? { _ in } : log)
+            var pruned = checkpoint
+            pruned.tensors = model.namedTensors
+            pruned.provenance.append(report.provenanceJSON)
+            try pruned.save(to: out)
+            let memory = peakResidentMemoryMiB()
+            if modelOptions.json {
+                var obj: [String: Any] = [
+                    "output": out, "method": spec.method.rawValue, "pattern": spec.pattern.description,
+                    "sparsity": spec.effectiveSparsity, "seconds": report.seconds,
+                    "mean_reconstruction_error": report.meanReconstructionError,
+                    "calibration": ["source": report.calibrationSource, "samples": report.calibrationSamples,
+                                    "mask_ratio": report.calibrationMaskRatio] as [String: Any],
+                    "layers": report.layers.map { ["block": $0.block, "linear": $0.linear, "shape": $0.shape,
+                                                   "sparsity": $0.sparsity, "reconstruction_error": $0.reconstructionError] as [String: Any] },
+                ]
+                if let memory { obj["peak_memory_mib"] = memory }
+                printJSON(obj)
+            } else {
+                print("block  linear     shape        sparsity  recon. error")
+                for l in report.layers {
+                    print(String(format: "%5d  %-9@  %-11@  %7.2f %%  %.4f", l.block, l.linear,
+                                 l.shape.map(String.init).joined(separator: "x"), l.sparsity * 100, l.reconstructionError))
+                }
+                print(String(format: "mean reconstruction error %.4f; pruning %.2f s%@", report.meanReconstructionError,
+                             report.seconds, memory.map { String(format: ", peak memory %.0f MiB", $0) } ?? ""))
+                print("wrote \(out)")
+            }
+        }
+    }
+
+    /// pare-tiny.h5 + wanda 50 % -> pare-tiny.wanda-50.h5; 2:4 -> pare-tiny.wanda-2of4.h5 (current folder).
+    static func defaultOutput(model: String, spec: PruningSpec) -> String {
+        let stem = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+        let tag: String
+        switch spec.pattern {
+        case .unstructured: tag = String(format: "%g", (spec.sparsity * 1000).rounded() / 10)
+        case .nOfM(let n, let m): tag = "\(n)of\(m)"
+        }
+        return "\(stem).\(spec.method.rawValue)-\(tag).h5"
+    }
+}
+
+extension PruningMethod: ExpressibleByArgument {}

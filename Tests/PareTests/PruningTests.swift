@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+@testable import Pare
+
+/// Pruners against the independent numpy Wanda reference (Fixtures/wanda) and the
+/// structural guarantees of ALGORITHMS.md §4.
+@Suite struct PruningTests {
+    struct WandaReference: Decodable {
+        struct Case: Decodable {
+            let pattern: String; let sparsity: Double
+            let masks: [String: [String]]; let scaler_row: [String: [Double]]
+        }
+        let cases: [Case]
+    }
+
+    static let reference: WandaReference = {
+        let data = FileManager.default.contents(atPath: Fixtures.path("wanda/wanda-reference.json"))!
+        return try! JSONDecoder().decode(WandaReference.self, from: data)
+    }()
+
+    static func tinyModel() throws -> (Checkpoint, LLaDAModel) {
+        let c = try Checkpoint.load(from: Fixtures.path("reference/tiny-gqa.h5"))
+        return (c, try LLaDAModel(checkpoint: c))
+    }
+
+    static func calibration(_ ckpt: Checkpoint, maskRatio: Double = 0) throws -> CalibrationSet {
+        try CalibrationSet.file(Fixtures.path("wanda/calibration.txt"), limit: nil, maskRatio: maskRatio,
+                                tokenizer: CharTokenizer(vocab: ckpt.vocab))
+    }
+
+    static func spec(_ method: PruningMethod, _ pattern: String, _ sparsity: Double) -> PruningSpec {
+        var s = PruningSpec()
+        s.method = method; s.pattern = SparsityPattern(pattern)!; s.sparsity = sparsity
+        return s
+    }
+
+    @Test(arguments: [0, 1, 2, 3])
+    func wandaMasksMatchTheNumpyReference(caseIndex: Int) throws {
+        let ref = Self.reference.cases[caseIndex]
+        let (ckpt, dense) = try Self.tinyModel()
+        var model = dense
+        _ = try ModelPruner(spec: Self.spec(.wanda, ref.pattern, ref.sparsity), calibration: Self.calibration(ckpt)).prune(&model)
+        var differing: [String] = []
+        for (name, rows) in ref.masks {
+            let w = model.namedTensors[name]!
+            let ours = (0..<w.rows).map { r in String(w.row(r).map { $0 == 0 ? "0" : "1" }) }
+            let bad = zip(ours, rows).filter { $0 != $1 }.count
+            if bad > 0 { differing.append("\(name): \(bad) rows differ") }
+        }
+        #expect(differing.isEmpty, "\(ref.pattern) \(ref.sparsity): \(differing)")
+    }
+
+    @Test func wandaScalerRowMatchesTheReference() throws {
+        let ref = Self.reference.cases[0]
+        let (ckpt, dense) = try Self.tinyModel()
+        let seqs = try Self.calibration(ckpt).sequences(maskID: dense.config.maskTokenID)
+        let layout = SequenceLayout(lengths: seqs.map(\.count))
+        let inputs = dense.blocks[0].forwardCapturingInputs(dense.embed(seqs), config: dense.config,
+                                                            rope: dense.rope, layout: layout).inputs
+        for linear in ["q_proj", "attn_out", "ff_proj", "ff_out"] {
+            let x = inputs.input(of: linear)
+            var s = LinearStatistics(inFeatures: x.cols)
+            for i in 0..<layout.count { s.add(x, rows: layout.rows(of: i)) }
+            let want = ref.scaler_row["model.transformer.blocks.0.\(linear).weight"]!
+            let worst = zip(s.scalerRow, want).map { abs(Double($0) - $1) / max(abs($1), 1e-12) }.max()!
+            #expect(worst < 1e-5, "\(linear): relative error \(worst)")
+        }
+    }
+
+    /// Exact zero counts, every method and pattern; only the seven linears change.
+    @Test(arguments: [PruningMethod.magnitude, .wanda, .sparsegpt])
+    func zeroCountsAreExactAndOnlyLinearsChange(method: PruningMethod) throws {
+        let (ckpt, dense) = try Self.tinyModel()
+        for (pattern, sparsity) in [("unstructured", 0.5), ("2:4", 0.5), ("3:8", 0.375)] {
+            var spec = Self.spec(method, pattern, sparsity)
+            spec.magnitudePerRow = true
+            var model = dense
+            _ = try ModelPruner(spec: spec, calibration: Self.calibration(ckpt, maskRatio: 0.5)).prune(&model)
+            for key in model.parameterKeys {
+                let w = model[key]
+                guard key.isBlockLinear else {
+                    #expect(w == dense[key], "\(key) must not change")
+                    continue
+                }
+                if method == .sparsegpt && spec.pattern == .unstructured {
+                    // SparseGPT's comparison group is a block of up to 128 columns across all rows.
+                    let expected = stride(from: 0, to: w.cols, by: spec.blockSize).reduce(0) {
+                        $0 + Int(Double(w.rows * min(spec.blockSize, w.cols - $1)) * sparsity)
+                    }
+                    #expect(w.data.filter { $0 == 0 }.count == expected, "\(key)")
+                    continue
+                }
+                for r in 0..<w.rows {
+                    let row = w.row(r)
+                    if case .nOfM(let n, let m) = spec.pattern {
+                        for g in stride(from: 0, to: row.count, by: m) {
+                            #expect(row[g..<(g + m)].filter { $0 == 0 }.count == n, "\(key) row \(r) group \(g)")
+                        }
+                    } else {
+                        #expect(row.filter { $0 == 0 }.count == Int(Double(row.count) * sparsity), "\(key) row \(r)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func magnitudeWholeMatrixZeroesTheGlobalSmallest() throws {
+        var w = Tensor(shape: [2, 4], data: [0.1, -5, 3, 0.2, 4, -0.05, 6, 7])
+        var spec = PruningSpec(); spec.method = .magnitude; spec.sparsity = 0.5
+        try MagnitudePruner().prune(&w, statistics: LinearStatistics(inFeatures: 4), spec: spec)
+        #expect(w.data == [0, -5, 0, 0, 4, 0, 6, 7])   // row 0 loses three, row 1 one
+    }
+
+    @Test func reconstructionErrorOrdersTheMethods() throws {
+        let (ckpt, dense) = try Self.tinyModel()
+        var errors: [PruningMethod: Double] = [:]
+        for method in PruningMethod.allCases {
+            var model = dense
+            errors[method] = try ModelPruner(spec: Self.spec(method, "unstructured", 0.5),
+                                             calibration: Self.calibration(ckpt, maskRatio: 0.5)).prune(&model).meanReconstructionError
+        }
+        #expect(errors[.sparsegpt]! < errors[.wanda]!, "\(errors)")
+        #expect(errors[.wanda]! < errors[.magnitude]!, "\(errors)")
+    }
+
+    @Test func badSpecsAreRejected() throws {
+        let (ckpt, dense) = try Self.tinyModel()
+        let calib = try Self.calibration(ckpt)
+        for (pattern, sparsity, fragment) in [("unstructured", 1.0, "--sparsity"), ("unstructured", -0.1, "--sparsity"),
+                                              ("4:4", 1.0, "N < M"), ("2:5", 0.4, "not divisible")] {
+            var model = dense
+            #expect(throws: PruningError.self) {
+                _ = try ModelPruner(spec: Self.spec(.wanda, pattern, sparsity), calibration: calib).prune(&model)
+            }
+            #expect(Self.spec(.wanda, pattern, sparsity).problem(for: dense.config)?.contains(fragment) == true)
+        }
+    }
+}
