@@ -39,3 +39,14 @@ static inline herr_t pare_vlen_reclaim(hid_t type, hid_t space, void *buf) {
     return H5Dvlen_reclaim(type, space, H5P_DEFAULT, buf);
 #endif
 }
+
+// Keeps file locking but tolerates file systems without locks (H5Pset_file_locking appeared in
+// 1.10.7 and 1.12.1; older libraries always lock and this is a no-op).
+static inline herr_t pare_set_file_locking(hid_t fapl) {
+#if H5_VERSION_GE(1, 12, 1) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7)
+    return H5Pset_file_locking(fapl, 1, 1);
+#else
+    (void)fapl;
+    return 0;
+#endif
+}

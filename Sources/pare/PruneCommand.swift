@@ -13,12 +13,7 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "magnitude, wanda or sparsegpt.") var method: PruningMethod = .wanda
     @Option(help: "unstructured or N:M (N zeros in every M input columns, e.g. 2:4).") var pattern = "unstructured"
     @Flag(help: "Magnitude: compare within each output row instead of the whole matrix.") var perRow = false
-    @Option(help: "Calibration text, one sample per line (PROMPT<TAB>ANSWER marks the answer).") var calibration: String?
-    @Option(help: "Calibration samples (default 128 from the reference tasks' training split).")
-    var calibrationSamples: Int?
-    @Option(help: "Fraction of answer tokens masked in calibration inputs (0 = unmasked).")
-    var calibrationMaskRatio = CalibrationSet.defaultMaskRatio
-    @Option(help: "Seed of the calibration samples and masks.") var seed: UInt64 = 0
+    @OptionGroup var calibrationOptions: CalibrationArguments
     @Option(help: "Output file (default: <model>.<method>-<sparsity>.h5 in the current folder).") var output: String?
 
     var parsedPattern: SparsityPattern? { SparsityPattern(pattern) }
@@ -35,10 +30,6 @@ struct PruneCommand: ParsableCommand {
                 throw ValidationError("--sparsity \(s) disagrees with --pattern \(pattern) (N/M = \(Double(n) / Double(m)))")
             }
         }
-        if let c = calibrationSamples, c < 1 { throw ValidationError("--calibration-samples must be at least 1") }
-        if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
-            throw ValidationError("--calibration-mask-ratio must be in [0, 1] (got \(calibrationMaskRatio))")
-        }
     }
 
     func run() throws {
@@ -53,11 +44,7 @@ struct PruneCommand: ParsableCommand {
             if let p = spec.problem(for: dense.config) { throw CLIError(p) }
             let out = output ?? Self.defaultOutput(model: path, spec: spec)
             let tokenizer = CharTokenizer(vocab: checkpoint.vocab)
-            let calib = try calibration.map {
-                try CalibrationSet.file($0, limit: calibrationSamples, maskRatio: calibrationMaskRatio, seed: seed, tokenizer: tokenizer)
-            } ?? CalibrationSet.referenceTasks(count: calibrationSamples ?? CalibrationSet.defaultSamples,
-                                               maskRatio: calibrationMaskRatio, seed: seed, tokenizer: tokenizer,
-                                               eos: dense.config.eosTokenID)
+            let calib = try calibrationOptions.calibrationSet(tokenizer: tokenizer, eos: dense.config.eosTokenID)
             var model = dense
             let report = try ModelPruner(spec: spec, calibration: calib).prune(&model, progress: modelOptions.json ? { _ in } : log)
             var pruned = checkpoint

@@ -66,6 +66,8 @@ struct CheckpointDefectTests {
         let intTheta = try F.damagedModel { try $0.openGroup("/config").writeAttribute("rope_theta", .int(500)) }
         defer { F.cleanUp(intTheta) }
         #expect(try Checkpoint.load(from: intTheta).config.ropeTheta == 500)
+        let huge = try F.damagedModel { try $0.openGroup("/config").writeAttribute("n_layers", .int(1 << 40)) }
+        guard case .badAttribute(_, "/config", "n_layers", _)? = F.loadError(huge) else { Issue.record("huge"); return }
     }
 
     @Test func nonFiniteWeight() throws {

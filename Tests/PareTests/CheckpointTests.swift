@@ -172,6 +172,7 @@ struct CheckpointTests {
         #expect(header.tensors.map(\.shape) == F.config.expectedTensors.map(\.shape))
         #expect(header.parameterCount == original.tensors.values.reduce(0) { $0 + $1.count })
         #expect(header.fileSize == (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int))
+        #expect(header.checksummed)
 
         let reader = try CheckpointReader(path: path)
         let block = try reader.tensors(inBlock: 1)

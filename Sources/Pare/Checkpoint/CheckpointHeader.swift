@@ -3,11 +3,14 @@ public struct TensorInfo: Equatable, Sendable {
     public let name: String
     public let shape: [Int]
     public let dtype: StorageDType
+    /// Stored under HDF5's Fletcher-32 checksum filter.
+    public let checksummed: Bool
 
-    public init(name: String, shape: [Int], dtype: StorageDType) {
+    public init(name: String, shape: [Int], dtype: StorageDType, checksummed: Bool = false) {
         self.name = name
         self.shape = shape
         self.dtype = dtype
+        self.checksummed = checksummed
     }
 
     public var count: Int { shape.reduce(1, *) }
@@ -26,6 +29,10 @@ public struct CheckpointHeader: Sendable {
     public let provenance: [String]
     /// Every tensor of the config, in `ModelConfig.expectedTensors` order.
     public let tensors: [TensorInfo]
+    /// True when the file's metadata (HDF5 superblock version 2 or later) and every tensor
+    /// (Fletcher-32) carry checksums, as in files Pare writes, so damage reads as an error. Files
+    /// written by h5py's defaults do not; resaving them with Pare adds the checksums.
+    public let checksummed: Bool
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
 

@@ -1,9 +1,10 @@
 import CHDF5
 
 /// Reads and validates everything in a pare-dlm file but the tensor values (DESIGN.md "The model
-/// file"). Checks run in the order that gives the most useful first error: format, config,
-/// tensors (a config that disagrees with consistent tensors before per-tensor errors), tokenizer,
-/// provenance.
+/// file"). The vocabulary's string heap is verified first, before HDF5 dereferences any
+/// variable-length string; then the checks run in the order that gives the most useful first
+/// error: format, config, tensors (a config that disagrees with consistent tensors before
+/// per-tensor errors), tokenizer, provenance.
 struct CheckpointHeaderParser {
     let path: String
     let file: H5Handle
@@ -17,7 +18,8 @@ struct CheckpointHeaderParser {
         let tensors = try readTensorInfo(config)
         try checkNothingUnexpected(config)
         return CheckpointHeader(path: path, fileSize: superblock.fileSize, config: config, vocab: try readVocab(config),
-                                provenance: try readProvenance(), tensors: tensors)
+                                provenance: try readProvenance(), tensors: tensors,
+                                checksummed: superblock.superblockVersion >= 2 && tensors.allSatisfy(\.checksummed))
     }
 
     // MARK: Error mapping
@@ -115,16 +117,16 @@ struct CheckpointHeaderParser {
             guard try isDataset(datasetPath) else {
                 throw CheckpointError.wrongDType(file: path, tensor: name, found: "a group or link, not a dataset")
             }
-            let (shape, stored) = try reading(name) {
+            let (shape, stored, checksummed) = try reading(name) {
                 let dataset = try file.openDataset(datasetPath)
-                return (try dataset.shape(), try dataset.storedElement())
+                return (try dataset.shape(), try dataset.storedElement(), try dataset.isChecksummed())
             }
             guard shape == expected else {
                 throw CheckpointError.wrongShape(file: path, tensor: name, shape: shape, expected: expected)
             }
             switch stored {
-            case .scalar(.float32): return TensorInfo(name: name, shape: shape, dtype: .float32)
-            case .scalar(.float16): return TensorInfo(name: name, shape: shape, dtype: .float16)
+            case .scalar(.float32): return TensorInfo(name: name, shape: shape, dtype: .float32, checksummed: checksummed)
+            case .scalar(.float16): return TensorInfo(name: name, shape: shape, dtype: .float16, checksummed: checksummed)
             default: throw CheckpointError.wrongDType(file: path, tensor: name, found: stored.description)
             }
         }

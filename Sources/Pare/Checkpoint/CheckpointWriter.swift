@@ -61,9 +61,9 @@ enum CheckpointWriter {
                 throw Problem(reason: "tensor \(name) has shape \(tensor.shape), expected \(shape)")
             }
             let half = storage(of: name, in: checkpoint, dtype: dtype) == .float16
-            let bad = tensor.data.withUnsafeBufferPointer { values in
-                values.firstIndex { !$0.isFinite || (half && !Float16($0).isFinite) }
-            }
+            // Floats of magnitude 65520 and above round to infinity in float16.
+            let limit: Float = half ? 65520 : .infinity
+            let bad = tensor.data.withUnsafeBufferPointer { values in values.firstIndex { !(abs($0) < limit) } }
             if let bad {
                 let value = tensor.data[bad]
                 throw Problem(reason: value.isFinite ? "tensor \(name) value \(value) at flat index \(bad) overflows float16"

@@ -151,12 +151,13 @@ final class H5Handle {
         guard isOpen else { return }
         isOpen = false
         try HDF5.locked {
-            let status: herr_t
-            switch kind {
-            case .file: status = H5Fclose(id)
-            default: kind.close(id); status = 0
+            guard kind == .file else { return kind.close(id) }
+            do {
+                try HDF5.check(H5Fclose(id), "cannot close the HDF5 file")
+            } catch {
+                kind.close(id)  // still release it, then report that it was not closed cleanly
+                throw error
             }
-            try HDF5.check(status, "closing HDF5 \(kind)")
         }
     }
 
@@ -169,9 +170,9 @@ final class H5Handle {
 
 extension H5Handle {
     static func openFile(_ path: String, writable: Bool = false) throws -> H5Handle {
-        try HDF5.locked {
-            try H5Handle(H5Fopen(path, writable ? pare_H5F_ACC_RDWR() : pare_H5F_ACC_RDONLY(), pare_H5P_DEFAULT()),
-                         .file, "cannot open \(path) as HDF5")
+        try HDF5.scoped(fileAccessList(forWriting: false), .propertyList, "creating a file access list") { fapl in
+            try H5Handle(H5Fopen(path, writable ? pare_H5F_ACC_RDWR() : pare_H5F_ACC_RDONLY(), fapl), .file,
+                         "cannot open \(path) as HDF5")
         }
     }
 
@@ -180,12 +181,27 @@ extension H5Handle {
     /// Closing fails while any object in it is still open, so a successful `close()` means the
     /// file is complete.
     static func createFile(_ path: String) throws -> H5Handle {
-        try HDF5.scoped(H5Pcreate(pare_H5P_FILE_ACCESS()), .propertyList, "creating file access list") { fapl in
-            try HDF5.check(H5Pset_libver_bounds(fapl, pare_H5F_LIBVER_LATEST(), pare_H5F_LIBVER_LATEST()),
-                           "selecting the HDF5 file format")
-            try HDF5.check(H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI), "setting the close degree")
-            return try H5Handle(H5Fcreate(path, pare_H5F_ACC_EXCL(), pare_H5P_DEFAULT(), fapl), .file,
-                                "cannot create \(path)")
+        try HDF5.scoped(fileAccessList(forWriting: true), .propertyList, "creating a file access list") { fapl in
+            try H5Handle(H5Fcreate(path, pare_H5F_ACC_EXCL(), pare_H5P_DEFAULT(), fapl), .file, "cannot create \(path)")
+        }
+    }
+
+    private static func fileAccessList(forWriting: Bool) -> hid_t {
+        HDF5.locked {
+            let fapl = H5Pcreate(pare_H5P_FILE_ACCESS())
+            guard fapl >= 0 else { return fapl }
+            // File locks guard against a concurrent writer; on file systems without them (some
+            // network mounts) HDF5 would otherwise refuse to open anything.
+            var ok = pare_set_file_locking(fapl) >= 0
+            if forWriting {
+                ok = ok && H5Pset_libver_bounds(fapl, pare_H5F_LIBVER_LATEST(), pare_H5F_LIBVER_LATEST()) >= 0
+                    && H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI) >= 0
+            }
+            if !ok {
+                _ = H5Pclose(fapl)
+                return -1
+            }
+            return fapl
         }
     }
 }

@@ -16,6 +16,8 @@ enum HDF5Preflight {
     struct Report {
         var verdict: Verdict
         var fileSize: Int
+        /// 0 and 1 (h5py's default) have no checksums; 2 and 3 (what Pare writes) do.
+        var superblockVersion = 0
         /// Byte widths of file addresses and lengths (8 and 8 in practice).
         var offsetSize = 8
         var lengthSize = 8
@@ -57,6 +59,7 @@ enum HDF5Preflight {
             return report
         }
         let version = bytes[8]
+        report.superblockVersion = Int(version)
         report.offsetSize = Int(version >= 2 ? bytes[9] : bytes[13])
         report.lengthSize = Int(version >= 2 ? bytes[10] : bytes[14])
         guard [2, 4, 8].contains(report.offsetSize) else { return report }  // let HDF5 judge oddities

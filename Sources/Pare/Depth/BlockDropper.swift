@@ -1,0 +1,107 @@
+import Foundation
+
+/// Removes whole blocks and renumbers the rest 0..n-1 (the provenance entry keeps the
+/// indices the blocks had in the input model).
+public enum BlockDropper {
+    /// Parses "3,5-7" into sorted unique indices.
+    public static func parseLayers(_ text: String) throws -> [Int] {
+        var out = Set<Int>()
+        for part in text.split(separator: ",") {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(bounds.count), let lo = Int(bounds[0].trimmingCharacters(in: .whitespaces)),
+                  let hi = Int(bounds.last!.trimmingCharacters(in: .whitespaces)), lo <= hi else {
+                throw DepthError.badLayers("--layers: cannot read \"\(part)\" (expected e.g. 3,5-7)")
+            }
+            out.formUnion(lo...hi)
+        }
+        if out.isEmpty { throw DepthError.badLayers("--layers names no block") }
+        return out.sorted()
+    }
+
+    /// The model without the given blocks.
+    public static func drop(_ layers: [Int], from model: LLaDAModel) throws -> LLaDAModel {
+        let n = model.blocks.count
+        if let bad = layers.first(where: { !(0..<n).contains($0) }) {
+            throw DepthError.badLayers("block \(bad) is out of range: the model has blocks 0...\(n - 1)")
+        }
+        if Set(layers).count >= n { throw DepthError.badLayers("cannot drop every block (the model has \(n))") }
+        var out = model
+        out.blocks = model.blocks.enumerated().filter { !layers.contains($0.offset) }.map(\.element)
+        out.config.nLayers = out.blocks.count
+        return out
+    }
+
+    public static func provenanceJSON(dropped: [Int], total: Int, criterion: String?, scores: [Double]?) -> String {
+        var entry: [String: Any] = ["op": "drop", "dropped": dropped,
+                                    "kept": (0..<total).filter { !dropped.contains($0) }]
+        if let criterion { entry["criterion"] = criterion }
+        if let scores { entry["scores"] = scores }
+        let data = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Picks which blocks to drop by a criterion.
+public struct DepthSelection {
+    public var criterion: DepthCriterion
+    public var calibration: CalibrationSet
+    /// Seed of the Monte-Carlo masks of the measured criterion.
+    public var seed: UInt64 = 0
+
+    public init(criterion: DepthCriterion, calibration: CalibrationSet) {
+        self.criterion = criterion
+        self.calibration = calibration
+    }
+
+    /// One score per candidate (lower = dropped first): BI per block, d(l, count) per start l,
+    /// or the calibration NLL per token after dropping each single block.
+    public func scores(model: LLaDAModel, count: Int = 1) throws -> [Double] {
+        switch criterion {
+        case .blockInfluence: return try DepthProbe(model: model, calibration: calibration).blockInfluence()
+        case .angular: return try DepthProbe(model: model, calibration: calibration).angularDistances(run: count)
+        case .measured:
+            return try model.blocks.indices.map { try nll(BlockDropper.drop([$0], from: model)) }
+        }
+    }
+
+    /// Mean Monte-Carlo NLL per answer token on the calibration samples.
+    func nll(_ model: LLaDAModel) -> Double {
+        let est = LikelihoodEstimator(draws: 4, seed: seed)
+        let values = est.negativeLogLikelihood(model: model, examples: calibration.samples)
+        let tokens = calibration.samples.reduce(0) { $0 + $1.answer.count }
+        return values.reduce(0, +) / Double(max(1, tokens))
+    }
+
+    /// The `count` blocks to drop, in the input model's numbering.
+    public func select(count: Int, model: LLaDAModel, progress: (String) -> Void = { _ in }) throws -> [Int] {
+        let n = model.blocks.count
+        if count < 1 || count >= n { throw DepthError.badLayers("--count must be in 1...\(n - 1) for a model of \(n) blocks") }
+        switch criterion {
+        case .blockInfluence:
+            let bi = try scores(model: model)
+            return Array(bi.indices.sorted { bi[$0] < bi[$1] || (bi[$0] == bi[$1] && $0 < $1) }.prefix(count)).sorted()
+        case .angular:
+            let d = try scores(model: model, count: count)
+            let start = d.indices.min { d[$0] < d[$1] }!
+            return Array(start..<(start + count))
+        case .measured:
+            var remaining = Array(0..<n), current = model, dropped: [Int] = []
+            for round in 0..<count {
+                let s = try scores(model: current)
+                let best = s.indices.min { s[$0] < s[$1] }!
+                dropped.append(remaining[best])
+                progress(String(format: "round %d: dropping block %d (calibration NLL/token %.4f)", round + 1, remaining[best], s[best]))
+                remaining.remove(at: best)
+                current = try BlockDropper.drop([best], from: current)
+            }
+            return dropped.sorted()
+        }
+    }
+}
+
+public enum DepthError: Error, CustomStringConvertible {
+    case badLayers(String)
+    public var description: String {
+        switch self { case .badLayers(let s): return s }
+    }
+}
