@@ -10,7 +10,6 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Comma-separated tasks among add, kv, rev, chain.") var tasks = "add,kv,rev,chain"
     @Option(help: "Test samples per task.") var samples = 500
-    @Option(help: "Seed of the test samples and of the likelihood masks.") var seed: UInt64 = 0
     @Flag(help: "Also estimate the Monte-Carlo NLL per answer token.") var likelihood = false
     @Option(help: "Monte-Carlo draws per answer for --likelihood.") var likelihoodDraws = 16
     @Option(help: "Sequences decoded together.") var batchSize = 64
@@ -36,7 +35,7 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             let (checkpoint, model) = try modelOptions.load()
             var evaluator = TaskEvaluator(model: model, tokenizer: CharTokenizer(vocab: checkpoint.vocab), sampling: sampling.options)
-            evaluator.samples = samples; evaluator.seed = seed; evaluator.likelihood = likelihood
+            evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
             evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
             let report = try evaluator.run(tasks: try parsedTasks(), progress: log)
             if modelOptions.json {
@@ -44,7 +43,8 @@ struct EvalCommand: ParsableCommand {
             } else {
                 print("task    accuracy   NFE    tok/step" + (likelihood ? "   NLL/token" : ""))
                 for t in report.tasks {
-                    var line = String(format: "%-7@ %7.1f %%  %5.2f  %8.2f", t.task, t.accuracy * 100, t.nfeMean, t.tokensPerStep)
+                    var line = t.task.padding(toLength: 7, withPad: " ", startingAt: 0)
+                        + String(format: " %7.1f %%  %5.2f  %8.2f", t.accuracy * 100, t.nfeMean, t.tokensPerStep)
                     if let nll = t.nllPerToken { line += String(format: "   %9.4f", nll) }
                     print(line)
                 }

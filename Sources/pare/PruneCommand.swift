@@ -67,8 +67,10 @@ struct PruneCommand: ParsableCommand {
             } else {
                 print("block  linear     shape        sparsity  recon. error")
                 for l in report.layers {
-                    print(String(format: "%5d  %-9@  %-11@  %7.2f %%  %.4f", l.block, l.linear,
-                                 l.shape.map(String.init).joined(separator: "x"), l.sparsity * 100, l.reconstructionError))
+                    let shape = l.shape.map(String.init).joined(separator: "x")
+                    print(String(format: "%5d  ", l.block) + l.linear.padding(toLength: 9, withPad: " ", startingAt: 0)
+                          + "  " + shape.padding(toLength: 11, withPad: " ", startingAt: 0)
+                          + String(format: "  %7.2f %%  %.4f", l.sparsity * 100, l.reconstructionError))
                 }
                 print(String(format: "mean reconstruction error %.4f; pruning %.2f s%@", report.meanReconstructionError,
                              report.seconds, memory.map { String(format: ", peak memory %.0f MiB", $0) } ?? ""))

@@ -11,7 +11,7 @@ struct SamplingArguments: ParsableArguments {
     @Option(help: "Factor f of the factor sampler.") var factor = 1.0
     @Flag(help: "Prophet early commit: stop once the answer window's top-2 gap is large.") var prophet = false
     @Option(help: "Gumbel temperature for candidates (0 = argmax).") var temperature = 0.0
-    @Option(help: "Seed for every random choice.") var seed: UInt64 = 0
+    @Option(help: "Seed for every random choice (sampling noise; eval: test samples and likelihood masks).") var seed: UInt64 = 0
 
     var options: SamplingOptions {
         var o = SamplingOptions()

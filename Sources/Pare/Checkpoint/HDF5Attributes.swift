@@ -24,7 +24,9 @@ enum AttributeValue: Equatable, CustomStringConvertible {
         switch self {
         case .int: return H5Scalar.int64.makeType(forMemory: forMemory)
         case .float: return H5Scalar.float64.makeType(forMemory: forMemory)
-        case .string(let s): return H5Strings.makeFixedUTF8(byteCount: s.utf8.count)
+        // Variable-length UTF-8, as h5py writes strings: Python tools then read `str`, not bytes,
+        // so `f.attrs["format"] == "pare-dlm"` holds. The heap data behind them is verified on read.
+        case .string: return H5Strings.makeVariableUTF8()
         }
     }
 
@@ -34,8 +36,11 @@ enum AttributeValue: Equatable, CustomStringConvertible {
         case .int(var v): return try withUnsafeBytes(of: &v) { try body($0.baseAddress!) }
         case .float(var v): return try withUnsafeBytes(of: &v) { try body($0.baseAddress!) }
         case .string(let s):
-            let bytes = Array(s.utf8) + [0]  // at least one byte: HDF5 strings cannot be empty types
-            return try bytes.withUnsafeBytes { try body($0.baseAddress!) }
+            // A variable-length string in memory is a pointer to a NUL-terminated buffer.
+            return try s.withCString { cString in
+                var pointer: UnsafePointer<CChar>? = cString
+                return try withUnsafeBytes(of: &pointer) { try body($0.baseAddress!) }
+            }
         }
     }
 }

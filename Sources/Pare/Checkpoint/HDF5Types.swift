@@ -92,20 +92,6 @@ enum H5Strings {
         }
     }
 
-    /// A fixed-length UTF-8 string type of `byteCount` bytes (at least 1), padded with NULs.
-    static func makeFixedUTF8(byteCount: Int) -> hid_t {
-        HDF5.locked {
-            let type = H5Tcopy(pare_H5T_C_S1())
-            guard type >= 0 else { return type }
-            if H5Tset_size(type, max(1, byteCount)) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0
-                || H5Tset_strpad(type, H5T_STR_NULLPAD) < 0 {
-                _ = H5Tclose(type)
-                return -1
-            }
-            return type
-        }
-    }
-
     /// Reads `count` string elements stored with `fileType` (variable-length or fixed-length,
     /// ASCII or UTF-8) through `read(memoryType, buffer)`, an H5Aread or H5Dread call.
     static func read(fileType: hid_t, space: hid_t, count: Int,
