@@ -24,7 +24,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "pare",
-            dependencies: ["Pare", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pare", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(
             name: "PareTests",

@@ -21,12 +21,13 @@ struct ForwardBenchCommand: ParsableCommand {
     @Option(help: "Number of blocks.") var nLayers = 4
     @Option(help: "Sequence length.") var tokens = 512
     @Option(help: "Vocabulary size.") var vocab = 4096
+    @Option(help: "Sequences in the batch (each of --tokens tokens).") var sequences = 1
     @Option(help: "Timed rounds (median reported).") var repeats = 5
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
     func validate() throws {
         for (name, v) in [("--d-model", dModel), ("--n-heads", nHeads), ("--d-ff", dFF), ("--n-layers", nLayers),
-                          ("--tokens", tokens), ("--vocab", vocab), ("--repeats", repeats)] where v < 1 {
+                          ("--tokens", tokens), ("--vocab", vocab), ("--sequences", sequences), ("--repeats", repeats)] where v < 1 {
             throw ValidationError("\(name) must be at least 1 (got \(v))")
         }
         if dModel % nHeads != 0 || (dModel / nHeads) % 2 != 0 {
@@ -41,13 +42,14 @@ struct ForwardBenchCommand: ParsableCommand {
         var shape = ForwardBenchmark.Shape()
         shape.dModel = dModel; shape.nHeads = nHeads; shape.nKVHeads = nKvHeads ?? nHeads
         shape.dFF = dFF; shape.nLayers = nLayers; shape.tokens = tokens; shape.vocab = vocab
+        shape.sequences = sequences
         let r = ForwardBenchmark(shape: shape, repeats: repeats).run(progress: log)
         if json {
             printJSON(["forward_gflops": r.forwardGflops, "sgemm_gflops": r.sgemmGflops, "ratio": r.ratio,
                        "forward_seconds": r.forwardSeconds, "sgemm_seconds": r.sgemmSeconds,
                        "gflop_per_forward": r.gflopPerForward, "threads": r.threads,
                        "shape": ["d_model": dModel, "n_heads": nHeads, "n_kv_heads": shape.nKVHeads, "d_ff": dFF,
-                                 "n_layers": nLayers, "tokens": tokens, "vocab": vocab]] as [String: Any])
+                                 "n_layers": nLayers, "tokens": tokens, "vocab": vocab, "sequences": sequences]] as [String: Any])
         } else {
             print(String(format: "forward  %.1f GFLOP/s (%.3f s for %.1f GFLOP)", r.forwardGflops, r.forwardSeconds, r.gflopPerForward))
             print(String(format: "sgemm    %.1f GFLOP/s on the same matmul shapes (%.3f s)", r.sgemmGflops, r.sgemmSeconds))

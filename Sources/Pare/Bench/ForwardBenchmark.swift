@@ -9,6 +9,8 @@ import Foundation
 public struct ForwardBenchmark {
     public struct Shape: Codable, Sendable {
         public var dModel = 1024, nHeads = 16, nKVHeads = 16, dFF = 2816, nLayers = 4, tokens = 512, vocab = 4096
+        /// Sequences of `tokens` tokens decoded together (a ragged batch of equal lengths).
+        public var sequences = 1
         public init() {}
     }
 
@@ -36,17 +38,17 @@ public struct ForwardBenchmark {
 
     /// Every matmul the forward pass issues, with its multiplicity.
     func gemms() -> [GEMM] {
-        let s = shape, hd = s.dModel / s.nHeads, T = s.tokens
+        let s = shape, hd = s.dModel / s.nHeads, T = s.tokens, N = s.tokens * s.sequences
         let perBlock = [
-            GEMM(m: T, n: s.nHeads * hd, k: s.dModel, count: 1),        // q
-            GEMM(m: T, n: s.nKVHeads * hd, k: s.dModel, count: 2),      // k, v
-            GEMM(m: T, n: T, k: hd, count: s.nHeads),                   // q k^T per head
-            GEMM(m: T, n: hd, k: T, count: s.nHeads),                   // p v per head
-            GEMM(m: T, n: s.dModel, k: s.nHeads * hd, count: 1),        // attn_out
-            GEMM(m: T, n: s.dFF, k: s.dModel, count: 2),                // ff_proj, up_proj
-            GEMM(m: T, n: s.dModel, k: s.dFF, count: 1),                // ff_out
+            GEMM(m: N, n: s.nHeads * hd, k: s.dModel, count: 1),                // q
+            GEMM(m: N, n: s.nKVHeads * hd, k: s.dModel, count: 2),              // k, v
+            GEMM(m: T, n: T, k: hd, count: s.nHeads * s.sequences),             // q k^T per sequence and head
+            GEMM(m: T, n: hd, k: T, count: s.nHeads * s.sequences),             // p v per sequence and head
+            GEMM(m: N, n: s.dModel, k: s.nHeads * hd, count: 1),                // attn_out
+            GEMM(m: N, n: s.dFF, k: s.dModel, count: 2),                        // ff_proj, up_proj
+            GEMM(m: N, n: s.dModel, k: s.dFF, count: 1),                        // ff_out
         ]
-        return (0..<s.nLayers).flatMap { _ in perBlock } + [GEMM(m: T, n: s.vocab, k: s.dModel, count: 1)]
+        return (0..<s.nLayers).flatMap { _ in perBlock } + [GEMM(m: N, n: s.vocab, k: s.dModel, count: 1)]
     }
 
     public func run(progress: (String) -> Void = { _ in }) -> Result {
@@ -57,7 +59,7 @@ public struct ForwardBenchmark {
         progress("building a random model: d_model \(s.dModel), \(s.nHeads) heads, d_ff \(s.dFF), \(s.nLayers) blocks")
         let model = LLaDAModel.random(config: config, seed: 1)
         var rng = SplitMix64(seed: 2)
-        let tokens = (0..<s.tokens).map { _ in Int(rng.next() % UInt64(s.vocab)) }
+        let batch = (0..<s.sequences).map { _ in (0..<s.tokens).map { _ in Int(rng.next() % UInt64(s.vocab)) } }
 
         // Buffers for the plain-sgemm side, large enough for every shape.
         let list = gemms()
@@ -82,10 +84,10 @@ public struct ForwardBenchmark {
         }
 
         // Warm up both, then interleave them so machine noise hits both sides alike.
-        _ = model.logits([tokens]); sgemmPass()
+        _ = model.logits(batch); sgemmPass()
         var fwd: [Double] = [], gemm: [Double] = []
         for r in 0..<repeats {
-            fwd.append(time { _ = model.logits([tokens]) })
+            fwd.append(time { _ = model.logits(batch) })
             gemm.append(time { sgemmPass() })
             progress("round \(r + 1)/\(repeats): forward \(String(format: "%.3f", fwd.last!)) s, sgemm \(String(format: "%.3f", gemm.last!)) s")
         }

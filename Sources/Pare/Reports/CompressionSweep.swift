@@ -1,0 +1,106 @@
+import Foundation
+
+/// The README's results table: the dense model against pruned and block-dropped variants,
+/// every variant made in memory from the same dense model and evaluated the same way.
+public struct CompressionSweep {
+    public struct Variant: Codable, Sendable {
+        /// "prune" or "drop".
+        public var kind: String
+        public var method: String?
+        public var pattern: String?
+        public var sparsity: Double?
+        public var count: Int?
+        public var by: String?
+    }
+
+    public struct Recipe: Codable, Sendable {
+        public var samples = 200
+        public var seed: UInt64 = 0
+        public var calibrationSamples = CalibrationSet.defaultSamples
+        public var calibrationMaskRatio = CalibrationSet.defaultMaskRatio
+        public var variants: [Variant] = []
+
+        enum CodingKeys: String, CodingKey {
+            case samples, seed, variants
+            case calibrationSamples = "calibration_samples", calibrationMaskRatio = "calibration_mask_ratio"
+        }
+
+        public init() {}
+
+        /// Missing keys keep their defaults.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Recipe()
+            samples = try c.decodeIfPresent(Int.self, forKey: .samples) ?? d.samples
+            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+            calibrationSamples = try c.decodeIfPresent(Int.self, forKey: .calibrationSamples) ?? d.calibrationSamples
+            calibrationMaskRatio = try c.decodeIfPresent(Double.self, forKey: .calibrationMaskRatio) ?? d.calibrationMaskRatio
+            variants = try c.decodeIfPresent([Variant].self, forKey: .variants) ?? []
+        }
+    }
+
+    /// Pruning cost of one pruned variant.
+    public struct PruningCost: Sendable {
+        public var label: String
+        public var meanReconstructionError: Double
+        public var seconds: Double
+    }
+
+    public var recipe: Recipe
+    public init(recipe: Recipe) { self.recipe = recipe }
+
+    public func run(model dense: LLaDAModel, tokenizer: CharTokenizer,
+                    progress: (String) -> Void = { _ in }) throws -> (rows: [ModelComparison.Row], costs: [PruningCost]) {
+        var comparison = ModelComparison()
+        comparison.samples = recipe.samples
+        comparison.seed = recipe.seed
+        let calibration = try CalibrationSet.referenceTasks(count: recipe.calibrationSamples,
+                                                            maskRatio: recipe.calibrationMaskRatio, seed: recipe.seed,
+                                                            tokenizer: tokenizer, eos: dense.config.eosTokenID)
+        var rows = [try comparison.evaluate(label: "dense", model: dense, tokenizer: tokenizer, progress: progress)]
+        var costs: [PruningCost] = []
+        for v in recipe.variants {
+            var model = dense
+            let label: String
+            switch v.kind {
+            case "prune":
+                var spec = PruningSpec()
+                guard let m = v.method.flatMap(PruningMethod.init(rawValue:)),
+                      let p = SparsityPattern(v.pattern ?? "unstructured") else {
+                    throw PruningError.badSpec("sweep: bad prune variant \(v)")
+                }
+                spec.method = m; spec.pattern = p; spec.sparsity = v.sparsity ?? spec.effectiveSparsity
+                let report = try ModelPruner(spec: spec, calibration: calibration).prune(&model)
+                label = p == .unstructured ? String(format: "%@ %.0f %%", m.rawValue, spec.sparsity * 100) : "\(m.rawValue) \(p)"
+                costs.append(PruningCost(label: label, meanReconstructionError: report.meanReconstructionError,
+                                         seconds: report.seconds))
+            case "drop":
+                guard let by = v.by.flatMap(DepthCriterion.init(rawValue:)), let count = v.count else {
+                    throw DepthError.badLayers("sweep: bad drop variant \(v)")
+                }
+                let dropped = try DepthSelection(criterion: by, calibration: calibration).select(count: count, model: dense)
+                model = try BlockDropper.drop(dropped, from: dense)
+                label = "drop \(count) by \(by.rawValue) (\(dropped.map(String.init).joined(separator: ",")))"
+            default:
+                throw PruningError.badSpec("sweep: variant kind must be prune or drop (got \(v.kind))")
+            }
+            rows.append(try comparison.evaluate(label: label, model: model, tokenizer: tokenizer, progress: progress))
+        }
+        return (rows, costs)
+    }
+
+    /// The whole report as Markdown.
+    public func markdown(rows: [ModelComparison.Row], costs: [PruningCost], modelPath: String) -> String {
+        var comparison = ModelComparison()
+        comparison.samples = recipe.samples
+        var out = ["Model `\(modelPath)`; \(recipe.samples) test samples per task (seed \(recipe.seed)); accuracy with the fixed "
+                   + "sampler, one token per step; NFE and its accuracy with the threshold sampler (tau 0.9); NLL per answer "
+                   + "token from the Monte-Carlo estimator (16 draws). Calibration: \(recipe.calibrationSamples) training "
+                   + "samples, answer mask ratio \(recipe.calibrationMaskRatio).", "", comparison.markdown(rows)]
+        if !costs.isEmpty {
+            out += ["", "| pruned variant | mean reconstruction error | pruning time (s) |", "|---|---:|---:|"]
+            out += costs.map { String(format: "| %@ | %.4f | %.2f |", $0.label, $0.meanReconstructionError, $0.seconds) }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+}

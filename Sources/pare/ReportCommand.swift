@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import Pare
+import Yams
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Run a compression sweep recipe (experiments/*.yaml) and write a Markdown report.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Sweep recipe, e.g. experiments/results.yaml.") var config: String
+    @Option(help: "Markdown file to write.") var output: String
+
+    func run() throws {
+        try runReportingErrors {
+            guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read \(config)") }
+            let recipe: CompressionSweep.Recipe
+            do {
+                recipe = try YAMLDecoder().decode(CompressionSweep.Recipe.self, from: String(decoding: data, as: UTF8.self))
+            } catch {
+                throw CLIError("\(config): \(error)")
+            }
+            let path = modelOptions.resolvedPath()
+            let (checkpoint, model) = try modelOptions.load()
+            let sweep = CompressionSweep(recipe: recipe)
+            let (rows, costs) = try sweep.run(model: model, tokenizer: CharTokenizer(vocab: checkpoint.vocab), progress: log)
+            try AtomicFile.write(sweep.markdown(rows: rows, costs: costs, modelPath: path), to: output)
+            log("wrote \(output)")
+            if modelOptions.json { printJSON(["output": output, "variants": rows.count]) }
+        }
+    }
+}
