@@ -147,6 +147,11 @@ public final class Trainer {
             "op": "train", "steps": r.steps, "batch_size": r.batchSize, "learning_rate": r.learningRate,
             "loss": r.loss.rawValue, "seed": r.seed, "tasks": r.tasks,
             "train_seconds": (state.elapsedSeconds * 10).rounded() / 10, "tokens_seen": state.tokensSeen,
+            "tokens_per_second": (Double(state.tokensSeen) / max(1e-9, state.elapsedSeconds)).rounded(),
+            // The learning curve travels with the model: `pare inspect --json` shows it.
+            "curve": state.curve.map { p in
+                ["step": p.step, "loss": (p.loss * 1e4).rounded() / 1e4, "accuracy": p.accuracy] as [String: Any]
+            },
         ]
         let json = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         try model.checkpoint(vocab: tokenizer.vocab, provenance: [json]).save(to: output, dtype: r.store)
