@@ -29,10 +29,7 @@ public struct ThresholdPolicy: CommitPolicy {
     public let tau: Float
     public var randomConfidence: Bool { false }
     public func commitCount(ordered: [Float], step: Int, stepsPerBlock: Int, maskedAtBlockStart: Int) -> Int {
-        guard !ordered.isEmpty else { return 0 }
-        var n = 1
-        while n < ordered.count && ordered[n] >= tau { n += 1 }
-        return n
+        confidentPrefix(ordered) { _ in tau }
     }
     public func blockFinished(stepsTaken: Int, stepsPerBlock: Int, masksLeft: Int) -> Bool { masksLeft == 0 }
 }
@@ -42,11 +39,16 @@ public struct FactorPolicy: CommitPolicy {
     public let factor: Float
     public var randomConfidence: Bool { false }
     public func commitCount(ordered: [Float], step: Int, stepsPerBlock: Int, maskedAtBlockStart: Int) -> Int {
-        guard !ordered.isEmpty else { return 0 }
-        var n = 1
         // ordered[n] is O_{n+1}, so its bound is 1 - f / (n + 2).
-        while n < ordered.count && ordered[n] >= 1 - factor / Float(n + 2) { n += 1 }
-        return n
+        confidentPrefix(ordered) { n in 1 - factor / Float(n + 2) }
     }
     public func blockFinished(stepsTaken: Int, stepsPerBlock: Int, masksLeft: Int) -> Bool { masksLeft == 0 }
+}
+
+/// The top-1 plus the longest following run with ordered[n] >= bound(n) (0 when nothing is eligible).
+func confidentPrefix(_ ordered: [Float], bound: (Int) -> Float) -> Int {
+    guard !ordered.isEmpty else { return 0 }
+    var n = 1
+    while n < ordered.count && ordered[n] >= bound(n) { n += 1 }
+    return n
 }

@@ -20,7 +20,8 @@ public final class Trainer {
         self.recipe = recipe
         self.output = output
         mix = try recipe.taskMix()
-        model = LLaDAModel.random(config: recipe.modelConfig, seed: recipe.seed, std: Float(recipe.model.initStd))
+        model = LLaDAModel.random(config: recipe.modelConfig, seed: recipe.seed, std: Float(recipe.model.initStd),
+                                  scheme: recipe.model.initScheme)
         optimizer = Self.makeOptimizer(recipe, model)
         state = TrainingState(recipe: recipe)
     }

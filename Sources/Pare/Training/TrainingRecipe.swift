@@ -13,10 +13,12 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         public var ropeTheta = 10_000.0
         public var normEps = 1e-5
         public var initStd = 0.02
+        public var initScheme: InitScheme = .normal
 
         enum CodingKeys: String, CodingKey {
             case dModel = "d_model", nLayers = "n_layers", nHeads = "n_heads", nKVHeads = "n_kv_heads", dFF = "d_ff"
             case maxSeqLen = "max_seq_len", ropeTheta = "rope_theta", normEps = "norm_eps", initStd = "init_std"
+            case initScheme = "init"
         }
 
         public init() {}
@@ -33,6 +35,7 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
             ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? d.ropeTheta
             normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
             initStd = try c.decodeIfPresent(Double.self, forKey: .initStd) ?? d.initStd
+            initScheme = try c.decodeIfPresent(InitScheme.self, forKey: .initScheme) ?? d.initScheme
         }
     }
 
