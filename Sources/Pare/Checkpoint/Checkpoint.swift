@@ -1,3 +1,5 @@
+import Foundation
+
 /// Storage precision of a tensor in a pare-dlm file.
 public enum StorageDType: String, Codable, Sendable {
     case float32, float16
@@ -21,6 +23,12 @@ public struct Checkpoint: Sendable {
         self.vocab = vocab
         self.tensors = tensors
         self.provenance = provenance
+    }
+
+    /// One `/provenance` history entry as compact JSON text with sorted keys.
+    public static func provenanceEntry(_ entry: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// HDF5 dataset path of an HF tensor name: dots become slashes under the root.

@@ -36,8 +36,7 @@ public enum BlockDropper {
                                     "kept": (0..<total).filter { !dropped.contains($0) }]
         if let criterion { entry["criterion"] = criterion }
         if let scores { entry["scores"] = scores }
-        let data = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return Checkpoint.provenanceEntry(entry)
     }
 }
 

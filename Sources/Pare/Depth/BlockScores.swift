@@ -66,22 +66,15 @@ public struct DepthProbe {
     public func angularDistances(run n: Int) -> [Double] {
         // Answer-position hidden states at every boundary: [n_layers + 1][answer rows, d] (small).
         var x = model.embed(sequences)
-        var boundaries = [Self.gather(x, rows: answerRows)]
+        var boundaries = [x.gatherRows(answerRows)]
         for block in model.blocks {
             x = block.forward(x, config: model.config, rope: model.rope, layout: layout)
-            boundaries.append(Self.gather(x, rows: answerRows))
+            boundaries.append(x.gatherRows(answerRows))
         }
         let rows = Array(0..<answerRows.count)
         return (0...(model.blocks.count - n)).map { l in
             let c = Self.cosines(boundaries[l], boundaries[l + n], rows: rows)
             return c.map { Foundation.acos(min(1, max(-1, $0))) / .pi }.reduce(0, +) / Double(max(1, c.count))
         }
-    }
-
-    static func gather(_ x: Tensor, rows: [Int]) -> Tensor {
-        let d = x.cols
-        var out = Tensor(zeros: [rows.count, d])
-        for (i, r) in rows.enumerated() { for j in 0..<d { out.data[i * d + j] = x.data[r * d + j] } }
-        return out
     }
 }

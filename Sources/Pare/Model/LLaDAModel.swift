@@ -50,33 +50,12 @@ public struct LLaDAModel: Sendable {
 
     /// Token embeddings of the packed batch: [tokens, d].
     public func embed(_ sequences: [[Int]]) -> Tensor {
-        let d = config.dModel
-        let flat = sequences.flatMap { $0 }
-        var x = Tensor(zeros: [flat.count, d])
-        wte.data.withUnsafeBufferPointer { ep in
-            x.data.withUnsafeMutableBufferPointer { xp in
-                for (r, id) in flat.enumerated() {
-                    (xp.baseAddress! + r * d).update(from: ep.baseAddress! + id * d, count: d)
-                }
-            }
-        }
-        return x
+        wte.gatherRows(sequences.flatMap { $0 })
     }
 
     /// Final norm and output head on the chosen rows of the hidden states: [rows, vocab].
     public func head(_ hidden: Tensor, rows: [Int]? = nil) -> Tensor {
-        var x = hidden
-        if let rows {
-            let d = config.dModel
-            x = Tensor(zeros: [rows.count, d])
-            hidden.data.withUnsafeBufferPointer { hp in
-                x.data.withUnsafeMutableBufferPointer { xp in
-                    for (i, r) in rows.enumerated() {
-                        (xp.baseAddress! + i * d).update(from: hp.baseAddress! + r * d, count: d)
-                    }
-                }
-            }
-        }
+        let x = rows.map { hidden.gatherRows($0) } ?? hidden
         let n = Norm.rmsNormRows(x, weight: lnF, eps: Float(config.normEps))
         return BLAS.linear(n, head)
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How random weights are scaled.
 public enum InitScheme: String, Codable, Sendable {
     /// GPT-style: every matrix N(0, std^2), residual outputs (attn_out, ff_out) scaled by 1/sqrt(2 n_layers).
@@ -19,9 +21,9 @@ extension LLaDAModel {
                 while i < p.count {
                     // Box-Muller: two normals per pair of uniforms.
                     let u1 = rng.uniform(), u2 = rng.uniform()
-                    let r = (-2 * _log(u1)).squareRoot()
-                    p[i] = Float(r * _cos(2 * .pi * u2)) * s
-                    if i + 1 < p.count { p[i + 1] = Float(r * _sin(2 * .pi * u2)) * s }
+                    let r = (-2 * Foundation.log(u1)).squareRoot()
+                    p[i] = Float(r * Foundation.cos(2 * .pi * u2)) * s
+                    if i + 1 < p.count { p[i + 1] = Float(r * Foundation.sin(2 * .pi * u2)) * s }
                     i += 2
                 }
             }
@@ -57,15 +59,3 @@ extension LLaDAModel {
         Checkpoint(config: config, vocab: vocab, tensors: namedTensors, provenance: provenance)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-@inline(__always) private func _log(_ x: Double) -> Double { Glibc.log(x) }
-@inline(__always) private func _cos(_ x: Double) -> Double { Glibc.cos(x) }
-@inline(__always) private func _sin(_ x: Double) -> Double { Glibc.sin(x) }
-#else
-import Darwin
-@inline(__always) private func _log(_ x: Double) -> Double { Darwin.log(x) }
-@inline(__always) private func _cos(_ x: Double) -> Double { Darwin.cos(x) }
-@inline(__always) private func _sin(_ x: Double) -> Double { Darwin.sin(x) }
-#endif

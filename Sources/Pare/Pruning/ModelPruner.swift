@@ -30,8 +30,7 @@ public struct PruningReport: Sendable {
             "sparsity": spec.effectiveSparsity,
             "calibration": ["source": calibrationSource, "samples": calibrationSamples, "mask_ratio": calibrationMaskRatio],
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return Checkpoint.provenanceEntry(entry)
     }
 }
 

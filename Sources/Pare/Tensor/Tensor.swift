@@ -34,6 +34,21 @@ public struct Tensor: Equatable, Sendable {
         Array(data[(r * cols)..<((r + 1) * cols)])
     }
 
+    /// The chosen rows of a rank-2 tensor, stacked: [rows.count, cols] (embedding lookups,
+    /// picking positions for the output head or a probe).
+    public func gatherRows(_ rows: [Int]) -> Tensor {
+        let d = cols
+        var out = Tensor(zeros: [rows.count, d])
+        data.withUnsafeBufferPointer { src in
+            out.data.withUnsafeMutableBufferPointer { dst in
+                for (i, r) in rows.enumerated() {
+                    (dst.baseAddress! + i * d).update(from: src.baseAddress! + r * d, count: d)
+                }
+            }
+        }
+        return out
+    }
+
     /// True when every value is finite (no NaN, no infinity).
     public var isFinite: Bool {
         data.withUnsafeBufferPointer { p in

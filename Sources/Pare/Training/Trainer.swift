@@ -154,8 +154,7 @@ public final class Trainer {
                 ["step": p.step, "loss": (p.loss * 1e4).rounded() / 1e4, "accuracy": p.accuracy] as [String: Any]
             },
         ]
-        let json = (try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        try model.checkpoint(vocab: tokenizer.vocab, provenance: [json]).save(to: output, dtype: r.store)
+        try model.checkpoint(vocab: tokenizer.vocab, provenance: [Checkpoint.provenanceEntry(entry)]).save(to: output, dtype: r.store)
     }
 
     static func duration(_ s: Double) -> String {
