@@ -75,6 +75,10 @@ import Testing
         #expect(throws: TrainingError.self) { try TrainingRecipe.load(path: bad) }
         try "steps: 10\ntasks: {nope: 1}\n".write(toFile: bad, atomically: true, encoding: .utf8)
         #expect(throws: TrainingError.self) { try TrainingRecipe.load(path: bad) }
+        for line in ["pretrain_share: 1.5", "loss: pretrain\npretrain_share: 0.5", "kv_keyed_share: -0.1", "kv_keyed_until: -3"] {
+            try line.write(toFile: bad, atomically: true, encoding: .utf8)
+            #expect(throws: TrainingError.self, "\(line)") { try TrainingRecipe.load(path: bad) }
+        }
     }
 
     @Test func maskedDiffusionLossMatchesHandComputedCrossEntropy() {
@@ -86,6 +90,65 @@ import Testing
         #expect(d.data[0...2].allSatisfy { $0 == 0 })
         let p2 = Foundation.exp(3 - lse)
         #expect(abs(Double(d.data[5]) - 0.5 * (p2 - 1)) < 1e-6)
+    }
+
+    /// pretrain_share 1 masks prompt tokens too, weighting each by 1/p over the whole example;
+    /// share 0 draws exactly the batches of plain SFT.
+    @Test func pretrainShareMasksWholeSequences() {
+        let ex = PromptAnswer(prompt: [5, 6, 7], answer: [8, 9, 0, 0])
+        var a = SplitMix64(seed: 9), b = SplitMix64(seed: 9), c = SplitMix64(seed: 9)
+        var promptMasked = 0
+        for _ in 0..<50 {
+            let plain = MaskedDiffusionLoss.noise([ex], form: .sft, maskID: 1, rng: &a)
+            let zero = MaskedDiffusionLoss.noise([ex], form: .sft, maskID: 1, pretrainShare: 0, rng: &b)
+            #expect(plain.inputs == zero.inputs && plain.weights == zero.weights)
+            let whole = MaskedDiffusionLoss.noise([ex], form: .sft, maskID: 1, pretrainShare: 1, rng: &c)
+            promptMasked += whole.inputs[0].prefix(3).filter { $0 == 1 }.count
+            // Every masked token carries the same weight 1/p/7; unmasked ones none.
+            let w = Set(zip(whole.inputs[0], whole.weights).filter { $0.0 == 1 }.map(\.1))
+            #expect(w.count <= 1)
+            #expect(zip(whole.inputs[0], whole.weights).allSatisfy { $0.0 == 1 || $0.1 == 0 })
+        }
+        #expect(promptMasked > 0)
+    }
+
+    /// Keyed kv samples (curriculum) have value = letter index mod 10; plain ones are the task's.
+    @Test func keyedKVSamplesFollowTheirKeys() throws {
+        var rng = SplitMix64(seed: 4), same = SplitMix64(seed: 4)
+        for _ in 0..<100 {
+            let s = ReferenceTask.kvSample(&rng, keyed: true)
+            #expect(try ReferenceTaskTests.solve(s) == s.answer)
+            for pair in s.prompt.split(separator: "?")[0].split(separator: ",") {
+                let key = pair.first!.asciiValue! - Character("a").asciiValue!
+                #expect(Int(String(pair.last!)) == Int(key) % 10, "\(s.prompt)")
+            }
+            _ = ReferenceTask.kvSample(&same, keyed: true)
+        }
+        var r1 = SplitMix64(seed: 5), r2 = SplitMix64(seed: 5)
+        #expect((0..<20).map { _ in ReferenceTask.kvSample(&r1, keyed: false) }
+                == (0..<20).map { _ in ReferenceTask.kv.sample(&r2) })
+        var recipe = TrainingRecipe()
+        recipe.kvKeyedShare = 0.5; recipe.kvKeyedUntil = 100
+        #expect(recipe.kvKeyedShare(at: 1) > 0.49 && recipe.kvKeyedShare(at: 50) == 0.25 && recipe.kvKeyedShare(at: 100) == 0)
+    }
+
+    /// init_from starts from the given model's weights and refuses a model of another shape.
+    @Test func initFromStartsFromTheModel() throws {
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = dir.appendingPathComponent("first.h5").path
+        let stage1 = Self.tinyRecipe(steps: 3)
+        try Trainer(recipe: stage1, output: first).run()
+        var stage2 = Self.tinyRecipe(steps: 2)
+        stage2.initFrom = first
+        let trainer = try Trainer(recipe: stage2, output: dir.appendingPathComponent("second.h5").path)
+        let base = try LLaDAModel(checkpoint: Checkpoint.load(from: first))
+        for key in base.parameterKeys { #expect(trainer.model[key] == base[key]) }
+        try trainer.run()
+        let written = try Checkpoint.load(from: dir.appendingPathComponent("second.h5").path)
+        #expect(written.provenance.count == 2)
+        stage2.model.dFF = 32
+        #expect(throws: TrainingError.self) { try Trainer(recipe: stage2, output: dir.appendingPathComponent("x.h5").path) }
     }
 
     @Test func sftNoiseNeverMasksThePrompt() {

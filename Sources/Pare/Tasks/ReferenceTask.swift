@@ -27,16 +27,7 @@ public enum ReferenceTask: String, CaseIterable, Codable, Sendable {
             let a = int(0...99), b = int(0...99)
             return TaskSample(task: self, prompt: "\(a)+\(b)=", answer: "\(a + b)")
         case .kv:
-            let n = int(2...5)
-            var keys: [Character] = []
-            while keys.count < n {
-                let k = Self.letters[int(0...25)]
-                if !keys.contains(k) { keys.append(k) }
-            }
-            let values = keys.map { _ in int(0...9) }
-            let q = int(0...(n - 1))
-            let pairs = zip(keys, values).map { "\($0):\($1)" }.joined(separator: ",")
-            return TaskSample(task: self, prompt: "\(pairs)?\(keys[q])=", answer: "\(values[q])")
+            return Self.kvSample(&rng, keyed: false)
         case .rev:
             let s = String((0..<int(3...10)).map { _ in Self.letters[int(0...25)] })
             return TaskSample(task: self, prompt: "rev:\(s)=", answer: String(s.reversed()))
@@ -54,6 +45,29 @@ public enum ReferenceTask: String, CaseIterable, Codable, Sendable {
             }
             return TaskSample(task: self, prompt: prompt + "?\(names[hops])=", answer: "\(value)")
         }
+    }
+}
+
+extension ReferenceTask {
+    /// A kv sample. `keyed` (a training curriculum, never a test sample): every value is a fixed
+    /// function of its key (letter index mod 10) instead of a random digit, so the answer can be
+    /// read off the query key alone and a masked prompt value off its own key. Those two
+    /// "fetch the token two places back" circuits are what retrieval is built from; on random
+    /// values they are only rewarded once retrieval already works, which is why kv stalls.
+    public static func kvSample(_ rng: inout SplitMix64, keyed: Bool) -> TaskSample {
+        func int(_ range: ClosedRange<Int>) -> Int {
+            range.lowerBound + Int(rng.next() % UInt64(range.count))
+        }
+        let n = int(2...5)
+        var keys: [Character] = []
+        while keys.count < n {
+            let k = letters[int(0...25)]
+            if !keys.contains(k) { keys.append(k) }
+        }
+        let values = keys.map { keyed ? letters.firstIndex(of: $0)! % 10 : int(0...9) }
+        let q = int(0...(n - 1))
+        let pairs = zip(keys, values).map { "\($0):\($1)" }.joined(separator: ",")
+        return TaskSample(task: .kv, prompt: "\(pairs)?\(keys[q])=", answer: "\(values[q])")
     }
 }
 

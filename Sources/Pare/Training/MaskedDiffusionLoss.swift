@@ -28,21 +28,28 @@ public enum MaskedDiffusionLoss {
     }
 
     /// Masks a batch of examples with the forward process (seeded through `rng`).
-    public static func noise(_ examples: [PromptAnswer], form: Form, maskID: Int,
+    ///
+    /// `pretrainShare` (SFT form only): the share of examples noised in the pretraining form
+    /// instead (prompt maskable too, weight 1/p per masked token over the example's length).
+    /// It gives prompt positions a loss of their own, which is what teaches them to carry
+    /// their neighbours (see experiments/pare-tiny.yaml). 0 is the plain SFT form.
+    public static func noise(_ examples: [PromptAnswer], form: Form, maskID: Int, pretrainShare: Double = 0,
                              rng: inout SplitMix64) -> NoisedBatch {
         var inputs: [[Int]] = [], targets: [Int] = [], weights: [Float] = []
         var masked = 0
         let totalTokens = examples.reduce(0) { $0 + $1.prompt.count + $1.answer.count }
         for ex in examples {
+            // Drawn only when asked for, so plain SFT batches stay those of earlier versions.
+            let wholeSequence = form == .sft && pretrainShare > 0 && rng.uniform() < pretrainShare
             let t = rng.uniform()
             let p = (1 - eps) * t + eps
             let clean = ex.prompt + ex.answer
             var input = clean
-            let firstMaskable = form == .sft ? ex.prompt.count : 0
-            // Weight of one masked CE term: 1/p, normalised per example (SFT) or per batch (pretrain).
-            let w: Double = form == .sft
-                ? 1 / p / Double(ex.answer.count) / Double(examples.count)
-                : 1 / p / Double(totalTokens)
+            let firstMaskable = form == .sft && !wholeSequence ? ex.prompt.count : 0
+            // Weight of one masked CE term: 1/p, normalised per example (SFT, and whole-sequence
+            // examples inside an SFT batch) or per batch (pretrain).
+            let w: Double = form == .pretrain ? 1 / p / Double(totalTokens)
+                : 1 / p / Double(wholeSequence ? clean.count : ex.answer.count) / Double(examples.count)
             var rowWeights = [Float](repeating: 0, count: clean.count)
             for i in firstMaskable..<clean.count where rng.uniform() < p {
                 input[i] = maskID

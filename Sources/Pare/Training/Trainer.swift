@@ -13,6 +13,8 @@ public final class Trainer {
     public private(set) var state: TrainingState
     let tokenizer = CharTokenizer(vocab: CharTokenizer.referenceVocab)
     let mix: [(ReferenceTask, Double)]
+    /// History of the `init_from` model, continued by this run's entry.
+    var baseProvenance: [String] = []
 
     /// A fresh run from a random initialisation.
     public init(recipe: TrainingRecipe, output: String) throws {
@@ -20,8 +22,18 @@ public final class Trainer {
         self.recipe = recipe
         self.output = output
         mix = try recipe.taskMix()
-        model = LLaDAModel.random(config: recipe.modelConfig, seed: recipe.seed, std: Float(recipe.model.initStd),
-                                  scheme: recipe.model.initScheme)
+        if let base = recipe.initFrom {
+            let checkpoint = try Checkpoint.load(from: base)
+            guard checkpoint.config == recipe.modelConfig else {
+                throw TrainingError.recipe("", "init_from \(base): its config differs from the recipe's model "
+                                           + "(\(checkpoint.config) vs \(recipe.modelConfig))")
+            }
+            model = try LLaDAModel(checkpoint: checkpoint)
+            baseProvenance = checkpoint.provenance
+        } else {
+            model = LLaDAModel.random(config: recipe.modelConfig, seed: recipe.seed, std: Float(recipe.model.initStd),
+                                      scheme: recipe.model.initScheme)
+        }
         optimizer = Self.makeOptimizer(recipe, model)
         state = TrainingState(recipe: recipe)
     }
@@ -32,6 +44,7 @@ public final class Trainer {
         self.output = output
         mix = try recipe.taskMix()
         let (m, opt, st) = try TrainingCheckpoint.load(output: output)
+        if let base = recipe.initFrom { baseProvenance = try Checkpoint.load(from: base).provenance }
         guard st.recipe == recipe else {
             throw TrainingError.state(TrainingCheckpoint.directory(for: output),
                                       "the recipe differs from the one this checkpoint was trained with; start a fresh run")
@@ -56,11 +69,14 @@ public final class Trainer {
     /// The examples of step k (1-based), drawn by task weight.
     func batch(step: Int, rng: inout SplitMix64) -> [PromptAnswer] {
         let total = mix.reduce(0) { $0 + $1.1 }
+        let keyedShare = recipe.kvKeyedShare(at: step)
         return (0..<recipe.batchSize).map { _ in
             var u = rng.uniform() * total
             var task = mix.last!.0
             for (t, w) in mix { if u < w { task = t; break }; u -= w }
-            let s = task.sample(&rng)
+            // The extra draw happens only while the curriculum runs, so plain recipes keep their batches.
+            let s = task == .kv && keyedShare > 0 && rng.uniform() < keyedShare
+                ? ReferenceTask.kvSample(&rng, keyed: true) : task.sample(&rng)
             // The reference vocabulary covers every task character, so encoding cannot fail.
             let prompt = (try? tokenizer.encode(s.prompt)) ?? []
             let answer = (try? s.answerTokens(tokenizer, eos: model.config.eosTokenID)) ?? []
@@ -68,11 +84,13 @@ public final class Trainer {
         }
     }
 
-    /// One optimizer step; returns the loss and the lengths of the sequences processed.
-    func trainStep(_ step: Int) throws -> (loss: Double, lengths: [Int]) {
+    /// One optimizer step; returns the loss, the gradient norm before clipping and the lengths
+    /// of the sequences processed.
+    func trainStep(_ step: Int) throws -> (loss: Double, gradNorm: Double, lengths: [Int]) {
         var rng = DataSplit.train.stream(seed: recipe.seed, index: UInt64(step))
         let examples = batch(step: step, rng: &rng)
-        let noised = MaskedDiffusionLoss.noise(examples, form: recipe.loss, maskID: model.config.maskTokenID, rng: &rng)
+        let noised = MaskedDiffusionLoss.noise(examples, form: recipe.loss, maskID: model.config.maskTokenID,
+                                               pretrainShare: recipe.pretrainShare, rng: &rng)
         let (logits, cache) = model.forwardForTraining(noised.inputs)
         let (loss, dLogits) = MaskedDiffusionLoss.loss(logits: logits, targets: noised.targets, weights: noised.weights)
         guard loss.isFinite else { throw TrainingError.diverged(step: step, loss: loss) }
@@ -80,7 +98,7 @@ public final class Trainer {
         let norm = grads.globalNorm
         if norm > recipe.gradClip { grads.scale(by: Float(recipe.gradClip / norm)) }
         optimizer.update(&model, gradients: grads, learningRate: Float(schedule.rate(at: step)))
-        return (loss, noised.inputs.map(\.count))
+        return (loss, norm, noised.inputs.map(\.count))
     }
 
     /// Accuracy per task on `evalSamples` test samples, one token per step (fixed sampler).
@@ -101,19 +119,20 @@ public final class Trainer {
         while state.step < lastStep {
             let step = state.step + 1
             let t0 = Date()
-            let (loss, lengths) = try trainStep(step)
+            let (loss, gradNorm, lengths) = try trainStep(step)
             let tokens = lengths.reduce(0, +)
             state.elapsedSeconds += Date().timeIntervalSince(t0)
             state.step = step
             state.tokensSeen += tokens
             let flops = 3 * ForwardFLOPs.count(config: model.config, lengths: lengths)
-            log.add(loss: loss, tokens: tokens, flops: flops)
-            sinceEval.add(loss: loss, tokens: tokens, flops: flops)
+            log.add(loss: loss, tokens: tokens, flops: flops, gradNorm: gradNorm, clipped: gradNorm > recipe.gradClip)
+            sinceEval.add(loss: loss, tokens: tokens, flops: flops, gradNorm: gradNorm, clipped: gradNorm > recipe.gradClip)
 
             if step % recipe.logEvery == 0 || step == lastStep {
                 let eta = log.seconds / Double(log.steps) * Double(recipe.steps - step)
-                progress(String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  %.2f GFLOP/s  ETA %@",
-                                step, recipe.steps, log.meanLoss, schedule.rate(at: step),
+                // Mean gradient norm before clipping, and the share of steps that clipping scaled down.
+                progress(String(format: "step %d/%d  loss %.4f  |g| %.2f (%.0f%% clipped)  lr %.2e  %.0f tok/s  %.2f GFLOP/s  ETA %@",
+                                step, recipe.steps, log.meanLoss, log.meanGradNorm, log.clippedShare * 100, schedule.rate(at: step),
                                 log.tokensPerSecond, log.gflops, Self.duration(eta)))
                 log = ThroughputWindow()
             }
@@ -145,8 +164,9 @@ public final class Trainer {
     public func writeFinalModel() throws {
         let r = recipe
         let entry: [String: Any] = [
-            "op": "train", "steps": r.steps, "batch_size": r.batchSize, "learning_rate": r.learningRate,
-            "loss": r.loss.rawValue, "seed": r.seed, "tasks": r.tasks,
+            "op": "train", "init_from": r.initFrom ?? NSNull(), "steps": r.steps, "batch_size": r.batchSize, "learning_rate": r.learningRate,
+            "loss": r.loss.rawValue, "pretrain_share": r.pretrainShare,
+            "kv_keyed_share": r.kvKeyedShare, "kv_keyed_until": r.kvKeyedUntil, "seed": r.seed, "tasks": r.tasks,
             "train_seconds": (state.elapsedSeconds * 10).rounded() / 10, "tokens_seen": state.tokensSeen,
             "tokens_per_second": (Double(state.tokensSeen) / max(1e-9, state.elapsedSeconds)).rounded(),
             // The learning curve travels with the model: `pare inspect --json` shows it.
@@ -154,7 +174,8 @@ public final class Trainer {
                 ["step": p.step, "loss": (p.loss * 1e4).rounded() / 1e4, "accuracy": p.accuracy] as [String: Any]
             },
         ]
-        try model.checkpoint(vocab: tokenizer.vocab, provenance: [Checkpoint.provenanceEntry(entry)]).save(to: output, dtype: r.store)
+        try model.checkpoint(vocab: tokenizer.vocab, provenance: baseProvenance + [Checkpoint.provenanceEntry(entry)])
+            .save(to: output, dtype: r.store)
     }
 
     static func duration(_ s: Double) -> String {
@@ -167,11 +188,14 @@ public final class Trainer {
 /// Loss and throughput accumulated since the window opened.
 struct ThroughputWindow {
     let opened = Date()
-    var steps = 0, tokens = 0, lossSum = 0.0, flops = 0.0
+    var steps = 0, tokens = 0, lossSum = 0.0, flops = 0.0, gradNormSum = 0.0, clippedSteps = 0
 
-    mutating func add(loss: Double, tokens t: Int, flops f: Double) {
-        steps += 1; tokens += t; lossSum += loss; flops += f
+    mutating func add(loss: Double, tokens t: Int, flops f: Double, gradNorm: Double, clipped: Bool) {
+        steps += 1; tokens += t; lossSum += loss; flops += f; gradNormSum += gradNorm
+        if clipped { clippedSteps += 1 }
     }
+    var meanGradNorm: Double { steps > 0 ? gradNormSum / Double(steps) : 0 }
+    var clippedShare: Double { steps > 0 ? Double(clippedSteps) / Double(steps) : 0 }
     var seconds: Double { max(1e-9, Date().timeIntervalSince(opened)) }
     var meanLoss: Double { steps > 0 ? lossSum / Double(steps) : 0 }
     var tokensPerSecond: Double { Double(tokens) / seconds }

@@ -43,6 +43,15 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     /// Sampling weight of each reference task in a batch.
     public var tasks: [String: Double] = ["add": 1, "kv": 1, "rev": 1, "chain": 1]
     public var loss: MaskedDiffusionLoss.Form = .sft
+    /// With the SFT loss: share of examples masked in the pretraining form (prompt included).
+    public var pretrainShare = 0.0
+    /// kv curriculum: share of kv examples drawn keyed (`ReferenceTask.kvSample(keyed:)`) at
+    /// step 1, falling linearly to 0 at `kvKeyedUntil`.
+    public var kvKeyedShare = 0.0
+    /// Start from this model file instead of a random initialisation (a second training stage);
+    /// its shape must be the recipe's. Relative paths are taken from the working directory.
+    public var initFrom: String? = nil
+    public var kvKeyedUntil = 0
     public var batchSize = 64
     public var steps = 1000
     public var learningRate = 2e-3
@@ -63,7 +72,8 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case model, tasks, loss, steps, seed, store
+        case model, tasks, loss, steps, seed, store, pretrainShare = "pretrain_share"
+        case kvKeyedShare = "kv_keyed_share", kvKeyedUntil = "kv_keyed_until", initFrom = "init_from"
         case batchSize = "batch_size", learningRate = "learning_rate", minLearningRate = "min_learning_rate"
         case warmupSteps = "warmup_steps", weightDecay = "weight_decay", beta1, beta2, gradClip = "grad_clip"
         case checkpointEvery = "checkpoint_every", evalEvery = "eval_every", evalSamples = "eval_samples"
@@ -77,6 +87,10 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         model = try c.decodeIfPresent(ModelShape.self, forKey: .model) ?? d.model
         tasks = try c.decodeIfPresent([String: Double].self, forKey: .tasks) ?? d.tasks
         loss = try c.decodeIfPresent(MaskedDiffusionLoss.Form.self, forKey: .loss) ?? d.loss
+        pretrainShare = try c.decodeIfPresent(Double.self, forKey: .pretrainShare) ?? d.pretrainShare
+        kvKeyedShare = try c.decodeIfPresent(Double.self, forKey: .kvKeyedShare) ?? d.kvKeyedShare
+        kvKeyedUntil = try c.decodeIfPresent(Int.self, forKey: .kvKeyedUntil) ?? d.kvKeyedUntil
+        initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
@@ -109,6 +123,12 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         return recipe
     }
 
+    /// Share of kv examples drawn keyed at 1-based step `step`.
+    public func kvKeyedShare(at step: Int) -> Double {
+        guard kvKeyedUntil > 0, step < kvKeyedUntil else { return 0 }
+        return kvKeyedShare * Double(kvKeyedUntil - step) / Double(kvKeyedUntil)
+    }
+
     public var modelConfig: ModelConfig {
         let vocab = CharTokenizer.referenceVocab
         return ModelConfig(vocabSize: vocab.count, dModel: model.dModel, nLayers: model.nLayers, nHeads: model.nHeads,
@@ -127,6 +147,10 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     public func problem() -> String? {
         if let p = modelConfig.problem() { return "model: \(p)" }
         if (try? taskMix())?.isEmpty ?? true { return "tasks: name at least one of add, kv, rev, chain with a positive weight" }
+        if !(0...1).contains(pretrainShare) { return "pretrain_share must be in [0, 1]" }
+        if pretrainShare > 0 && loss != .sft { return "pretrain_share applies to loss: sft only" }
+        if !(0...1).contains(kvKeyedShare) { return "kv_keyed_share must be in [0, 1]" }
+        if kvKeyedUntil < 0 { return "kv_keyed_until must be >= 0" }
         if batchSize < 1 { return "batch_size must be at least 1" }
         if steps < 1 { return "steps must be at least 1" }
         if !(learningRate > 0) || minLearningRate < 0 || minLearningRate > learningRate {
