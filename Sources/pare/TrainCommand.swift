@@ -18,6 +18,7 @@ struct TrainCommand: ParsableCommand {
             let out = output ?? "models/" + URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent + ".h5"
             let trainer = resume ? try Trainer(resuming: recipe, output: out) : try Trainer(recipe: recipe, output: out)
             log("training \(trainer.model.parameterCount) parameters, \(recipe.steps) steps of \(recipe.batchSize)"
+                + (recipe.initFrom.map { ", starting from \($0)" } ?? "")
                 + (resume ? ", resuming at step \(trainer.state.step)" : ""))
             let finished = try trainer.run(maxSeconds: maxMinutes.map { $0 * 60 }, progress: log)
             if finished {

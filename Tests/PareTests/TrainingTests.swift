@@ -129,7 +129,7 @@ import Testing
                 == (0..<20).map { _ in ReferenceTask.kv.sample(&r2) })
         var recipe = TrainingRecipe()
         recipe.kvKeyedShare = 0.5; recipe.kvKeyedUntil = 100
-        #expect(recipe.kvKeyedShare(at: 1) > 0.49 && recipe.kvKeyedShare(at: 50) == 0.25 && recipe.kvKeyedShare(at: 100) == 0)
+        #expect(recipe.kvKeyedShare(at: 1) == 0.5 && recipe.kvKeyedShare(at: 99) == 0.5 && recipe.kvKeyedShare(at: 100) == 0)
     }
 
     /// init_from starts from the given model's weights and refuses a model of another shape.

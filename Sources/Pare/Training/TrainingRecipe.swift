@@ -45,8 +45,9 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     public var loss: MaskedDiffusionLoss.Form = .sft
     /// With the SFT loss: share of examples masked in the pretraining form (prompt included).
     public var pretrainShare = 0.0
-    /// kv curriculum: share of kv examples drawn keyed (`ReferenceTask.kvSample(keyed:)`) at
-    /// step 1, falling linearly to 0 at `kvKeyedUntil`.
+    /// kv curriculum: share of kv examples drawn keyed (`ReferenceTask.kvSample(keyed:)`) in
+    /// every step before `kvKeyedUntil`; plain kv from that step on. Held constant on purpose:
+    /// the keyed examples keep the two fetch circuits rewarded until retrieval is built on them.
     public var kvKeyedShare = 0.0
     /// Start from this model file instead of a random initialisation (a second training stage);
     /// its shape must be the recipe's. Relative paths are taken from the working directory.
@@ -125,8 +126,7 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
 
     /// Share of kv examples drawn keyed at 1-based step `step`.
     public func kvKeyedShare(at step: Int) -> Double {
-        guard kvKeyedUntil > 0, step < kvKeyedUntil else { return 0 }
-        return kvKeyedShare * Double(kvKeyedUntil - step) / Double(kvKeyedUntil)
+        step < kvKeyedUntil ? kvKeyedShare : 0
     }
 
     public var modelConfig: ModelConfig {
