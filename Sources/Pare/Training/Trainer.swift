@@ -25,8 +25,16 @@ public final class Trainer {
         if let base = recipe.initFrom {
             let checkpoint = try Checkpoint.load(from: base)
             guard checkpoint.config == recipe.modelConfig else {
-                throw TrainingError.recipe("", "init_from \(base): its config differs from the recipe's model "
-                                           + "(\(checkpoint.config) vs \(recipe.modelConfig))")
+                let (a, b) = (checkpoint.config, recipe.modelConfig)
+                let fields: [(String, Any, Any)] = [
+                    ("vocab_size", a.vocabSize, b.vocabSize), ("d_model", a.dModel, b.dModel),
+                    ("n_layers", a.nLayers, b.nLayers), ("n_heads", a.nHeads, b.nHeads),
+                    ("n_kv_heads", a.nKVHeads, b.nKVHeads), ("d_ff", a.dFF, b.dFF),
+                    ("max_seq_len", a.maxSeqLen, b.maxSeqLen), ("rope_theta", a.ropeTheta, b.ropeTheta),
+                    ("norm_eps", a.normEps, b.normEps)]
+                let differing = fields.filter { "\($0.1)" != "\($0.2)" }.map { "\($0.0) \($0.1) in the file, \($0.2) in the recipe" }
+                throw TrainingError.recipe("", "init_from \(base) does not have the recipe's shape: "
+                                           + (differing.isEmpty ? "the configs differ" : differing.joined(separator: ", ")))
             }
             model = try LLaDAModel(checkpoint: checkpoint)
             baseProvenance = checkpoint.provenance
