@@ -149,6 +149,12 @@ import Testing
         #expect(written.provenance.count == 2)
         stage2.model.dFF = 32
         #expect(throws: TrainingError.self) { try Trainer(recipe: stage2, output: dir.appendingPathComponent("x.h5").path) }
+        // The error names the differing attribute with both values.
+        do {
+            _ = try Trainer(recipe: stage2, output: dir.appendingPathComponent("x.h5").path)
+        } catch {
+            #expect("\(error)".contains("d_ff 24 in the file, 32 in the recipe"), "\(error)")
+        }
     }
 
     @Test func sftNoiseNeverMasksThePrompt() {

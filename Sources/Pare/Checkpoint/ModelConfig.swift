@@ -1,3 +1,5 @@
+import Foundation
+
 /// The `/config` attributes of a pare-dlm file (DESIGN.md), i.e. the architecture hyper-parameters.
 public struct ModelConfig: Codable, Equatable, Sendable {
     public var architecture: String = "llada"
@@ -32,6 +34,24 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     public var headDim: Int { dModel / nHeads }
+
+    /// The `/config` attributes whose values differ from `other`'s, by stored name, in
+    /// `CodingKeys` order (empty when the configs are equal).
+    public func differences(from other: ModelConfig) -> [(name: String, mine: String, theirs: String)] {
+        let (a, b) = (attributeTexts, other.attributeTexts)
+        return CodingKeys.allCases.compactMap { key in
+            let (x, y) = (a[key.rawValue] ?? "?", b[key.rawValue] ?? "?")
+            return x == y ? nil : (key.rawValue, x, y)
+        }
+    }
+
+    /// Each attribute's value as text, keyed by its stored name (through the Codable encoding,
+    /// so the names are `CodingKeys`' and no field is listed twice).
+    private var attributeTexts: [String: String] {
+        guard let data = try? JSONEncoder().encode(self),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object.mapValues { "\($0)" }
+    }
 
     /// Checks the config is internally consistent; returns a description of the first problem.
     public func problem() -> String? {

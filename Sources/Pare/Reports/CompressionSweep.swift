@@ -31,11 +31,11 @@ public struct CompressionSweep {
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Recipe()
-            samples = try c.decodeIfPresent(Int.self, forKey: .samples) ?? d.samples
-            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-            calibrationSamples = try c.decodeIfPresent(Int.self, forKey: .calibrationSamples) ?? d.calibrationSamples
-            calibrationMaskRatio = try c.decodeIfPresent(Double.self, forKey: .calibrationMaskRatio) ?? d.calibrationMaskRatio
-            variants = try c.decodeIfPresent([Variant].self, forKey: .variants) ?? []
+            samples = try c.decode(.samples, or: d.samples)
+            seed = try c.decode(.seed, or: d.seed)
+            calibrationSamples = try c.decode(.calibrationSamples, or: d.calibrationSamples)
+            calibrationMaskRatio = try c.decode(.calibrationMaskRatio, or: d.calibrationMaskRatio)
+            variants = try c.decode(.variants, or: [])
         }
     }
 

@@ -32,7 +32,7 @@ public enum MaskedDiffusionLoss {
     /// `pretrainShare` (SFT form only): the share of examples noised in the pretraining form
     /// instead (prompt maskable too, weight 1/p per masked token over the example's length).
     /// It gives prompt positions a loss of their own, which is what teaches them to carry
-    /// their neighbours (see experiments/pare-tiny.yaml). 0 is the plain SFT form.
+    /// their neighbours (models/README.md, "Why kv stalls"). 0 is the plain SFT form.
     public static func noise(_ examples: [PromptAnswer], form: Form, maskID: Int, pretrainShare: Double = 0,
                              rng: inout SplitMix64) -> NoisedBatch {
         var inputs: [[Int]] = [], targets: [Int] = [], weights: [Float] = []

@@ -16,26 +16,22 @@ public final class Trainer {
     /// History of the `init_from` model, continued by this run's entry.
     var baseProvenance: [String] = []
 
-    /// A fresh run from a random initialisation.
+    /// A fresh run: from a random initialisation, or from the recipe's `init_from` model.
     public init(recipe: TrainingRecipe, output: String) throws {
         if let p = recipe.problem() { throw TrainingError.recipe("", p) }
         self.recipe = recipe
         self.output = output
         mix = try recipe.taskMix()
         if let base = recipe.initFrom {
-            let checkpoint = try Checkpoint.load(from: base)
-            guard checkpoint.config == recipe.modelConfig else {
-                let (a, b) = (checkpoint.config, recipe.modelConfig)
-                let fields: [(String, Any, Any)] = [
-                    ("vocab_size", a.vocabSize, b.vocabSize), ("d_model", a.dModel, b.dModel),
-                    ("n_layers", a.nLayers, b.nLayers), ("n_heads", a.nHeads, b.nHeads),
-                    ("n_kv_heads", a.nKVHeads, b.nKVHeads), ("d_ff", a.dFF, b.dFF),
-                    ("max_seq_len", a.maxSeqLen, b.maxSeqLen), ("rope_theta", a.ropeTheta, b.ropeTheta),
-                    ("norm_eps", a.normEps, b.normEps)]
-                let differing = fields.filter { "\($0.1)" != "\($0.2)" }.map { "\($0.0) \($0.1) in the file, \($0.2) in the recipe" }
+            // The header alone decides a shape mismatch; the weights are read only when they fit.
+            let reader = try CheckpointReader(path: base)
+            guard reader.header.config == recipe.modelConfig else {
+                let differing = reader.header.config.differences(from: recipe.modelConfig)
+                    .map { "\($0.name) \($0.mine) in the file, \($0.theirs) in the recipe" }
                 throw TrainingError.recipe("", "init_from \(base) does not have the recipe's shape: "
-                                           + (differing.isEmpty ? "the configs differ" : differing.joined(separator: ", ")))
+                    + (differing.isEmpty ? "the configs differ" : differing.joined(separator: ", ")))
             }
+            let checkpoint = try reader.readAll()
             model = try LLaDAModel(checkpoint: checkpoint)
             baseProvenance = checkpoint.provenance
         } else {
@@ -52,7 +48,7 @@ public final class Trainer {
         self.output = output
         mix = try recipe.taskMix()
         let (m, opt, st) = try TrainingCheckpoint.load(output: output)
-        if let base = recipe.initFrom { baseProvenance = try Checkpoint.load(from: base).provenance }
+        if let base = recipe.initFrom { baseProvenance = try CheckpointReader.inspect(path: base).provenance }
         guard st.recipe == recipe else {
             throw TrainingError.state(TrainingCheckpoint.directory(for: output),
                                       "the recipe differs from the one this checkpoint was trained with; start a fresh run")

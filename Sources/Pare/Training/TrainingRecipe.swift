@@ -26,16 +26,16 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = ModelShape()
-            dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
-            nLayers = try c.decodeIfPresent(Int.self, forKey: .nLayers) ?? d.nLayers
-            nHeads = try c.decodeIfPresent(Int.self, forKey: .nHeads) ?? d.nHeads
+            dModel = try c.decode(.dModel, or: d.dModel)
+            nLayers = try c.decode(.nLayers, or: d.nLayers)
+            nHeads = try c.decode(.nHeads, or: d.nHeads)
             nKVHeads = try c.decodeIfPresent(Int.self, forKey: .nKVHeads)
-            dFF = try c.decodeIfPresent(Int.self, forKey: .dFF) ?? d.dFF
-            maxSeqLen = try c.decodeIfPresent(Int.self, forKey: .maxSeqLen) ?? d.maxSeqLen
-            ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? d.ropeTheta
-            normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
-            initStd = try c.decodeIfPresent(Double.self, forKey: .initStd) ?? d.initStd
-            initScheme = try c.decodeIfPresent(InitScheme.self, forKey: .initScheme) ?? d.initScheme
+            dFF = try c.decode(.dFF, or: d.dFF)
+            maxSeqLen = try c.decode(.maxSeqLen, or: d.maxSeqLen)
+            ropeTheta = try c.decode(.ropeTheta, or: d.ropeTheta)
+            normEps = try c.decode(.normEps, or: d.normEps)
+            initStd = try c.decode(.initStd, or: d.initStd)
+            initScheme = try c.decode(.initScheme, or: d.initScheme)
         }
     }
 
@@ -49,10 +49,10 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     /// every step before `kvKeyedUntil`; plain kv from that step on. Held constant on purpose:
     /// the keyed examples keep the two fetch circuits rewarded until retrieval is built on them.
     public var kvKeyedShare = 0.0
+    public var kvKeyedUntil = 0
     /// Start from this model file instead of a random initialisation (a second training stage);
     /// its shape must be the recipe's. Relative paths are taken from the working directory.
     public var initFrom: String? = nil
-    public var kvKeyedUntil = 0
     public var batchSize = 64
     public var steps = 1000
     public var learningRate = 2e-3
@@ -85,28 +85,28 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TrainingRecipe()
-        model = try c.decodeIfPresent(ModelShape.self, forKey: .model) ?? d.model
-        tasks = try c.decodeIfPresent([String: Double].self, forKey: .tasks) ?? d.tasks
-        loss = try c.decodeIfPresent(MaskedDiffusionLoss.Form.self, forKey: .loss) ?? d.loss
-        pretrainShare = try c.decodeIfPresent(Double.self, forKey: .pretrainShare) ?? d.pretrainShare
-        kvKeyedShare = try c.decodeIfPresent(Double.self, forKey: .kvKeyedShare) ?? d.kvKeyedShare
-        kvKeyedUntil = try c.decodeIfPresent(Int.self, forKey: .kvKeyedUntil) ?? d.kvKeyedUntil
+        model = try c.decode(.model, or: d.model)
+        tasks = try c.decode(.tasks, or: d.tasks)
+        loss = try c.decode(.loss, or: d.loss)
+        pretrainShare = try c.decode(.pretrainShare, or: d.pretrainShare)
+        kvKeyedShare = try c.decode(.kvKeyedShare, or: d.kvKeyedShare)
+        kvKeyedUntil = try c.decode(.kvKeyedUntil, or: d.kvKeyedUntil)
         initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
-        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
-        minLearningRate = try c.decodeIfPresent(Double.self, forKey: .minLearningRate) ?? d.minLearningRate
-        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
-        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay
-        beta1 = try c.decodeIfPresent(Double.self, forKey: .beta1) ?? d.beta1
-        beta2 = try c.decodeIfPresent(Double.self, forKey: .beta2) ?? d.beta2
-        gradClip = try c.decodeIfPresent(Double.self, forKey: .gradClip) ?? d.gradClip
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
-        evalSamples = try c.decodeIfPresent(Int.self, forKey: .evalSamples) ?? d.evalSamples
-        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
-        store = try c.decodeIfPresent(StorageDType.self, forKey: .store) ?? d.store
+        batchSize = try c.decode(.batchSize, or: d.batchSize)
+        steps = try c.decode(.steps, or: d.steps)
+        learningRate = try c.decode(.learningRate, or: d.learningRate)
+        minLearningRate = try c.decode(.minLearningRate, or: d.minLearningRate)
+        warmupSteps = try c.decode(.warmupSteps, or: d.warmupSteps)
+        weightDecay = try c.decode(.weightDecay, or: d.weightDecay)
+        beta1 = try c.decode(.beta1, or: d.beta1)
+        beta2 = try c.decode(.beta2, or: d.beta2)
+        gradClip = try c.decode(.gradClip, or: d.gradClip)
+        seed = try c.decode(.seed, or: d.seed)
+        checkpointEvery = try c.decode(.checkpointEvery, or: d.checkpointEvery)
+        evalEvery = try c.decode(.evalEvery, or: d.evalEvery)
+        evalSamples = try c.decode(.evalSamples, or: d.evalSamples)
+        logEvery = try c.decode(.logEvery, or: d.logEvery)
+        store = try c.decode(.store, or: d.store)
     }
 
     /// Reads and validates a YAML recipe.
