@@ -40,8 +40,8 @@ results: build
 	@awk 'BEGIN{skip=0} /<!-- results:begin -->/{print; while((getline line < "reports/results.md")>0) print line; skip=1; next} /<!-- results:end -->/{skip=0} !skip' README.md > README.md.tmp && mv README.md.tmp README.md
 
 # Retrains the bundled model from its four committed recipes: three kv-curriculum stages
-# (outputs in .build/, skipped when up to date), then all four tasks on top. About 75 minutes of
-# compute on a quiet 2-core machine. RESUME=1 continues an interrupted stage from its checkpoint.
+# (outputs in .build/, skipped when up to date), then all four tasks on top. About 80 minutes
+# on a quiet 2-core machine. RESUME=1 continues an interrupted stage from its checkpoint.
 KV_STAGES := .build/pare-tiny-kv1.h5 .build/pare-tiny-kv2.h5 .build/pare-tiny-kv3.h5
 resume_flag = $(if $(RESUME),$(if $(wildcard $@.train),--resume,),)
 
