@@ -43,17 +43,18 @@ results: build
 # (outputs in .build/, skipped when up to date), then all four tasks on top. About 80 minutes
 # on a quiet 2-core machine. RESUME=1 continues an interrupted stage from its checkpoint.
 KV_STAGES := .build/pare-tiny-kv1.h5 .build/pare-tiny-kv2.h5 .build/pare-tiny-kv3.h5
-resume_flag = $(if $(RESUME),$(if $(wildcard $@.train),--resume,),)
+# --resume for the output $(1) when RESUME is set and its checkpoint folder exists.
+resume_flag = $(if $(RESUME),$(if $(wildcard $(1).train),--resume,),)
 
 .build/pare-tiny-kv1.h5: experiments/pare-tiny-kv1.yaml | build
-	$(PARE) train --config $< --output $@ $(resume_flag)
+	$(PARE) train --config $< --output $@ $(call resume_flag,$@)
 .build/pare-tiny-kv2.h5: experiments/pare-tiny-kv2.yaml .build/pare-tiny-kv1.h5 | build
-	$(PARE) train --config $< --output $@ $(resume_flag)
+	$(PARE) train --config $< --output $@ $(call resume_flag,$@)
 .build/pare-tiny-kv3.h5: experiments/pare-tiny-kv3.yaml .build/pare-tiny-kv2.h5 | build
-	$(PARE) train --config $< --output $@ $(resume_flag)
+	$(PARE) train --config $< --output $@ $(call resume_flag,$@)
 
 model: $(KV_STAGES) | build
-	$(PARE) train --config experiments/pare-tiny.yaml --output $(MODEL) $(if $(RESUME),$(if $(wildcard $(MODEL).train),--resume,),)
+	$(PARE) train --config experiments/pare-tiny.yaml --output $(MODEL) $(call resume_flag,$(MODEL))
 
 clean:
 	rm -rf .build
