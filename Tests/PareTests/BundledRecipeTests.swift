@@ -20,9 +20,9 @@ import Testing
 
     @Test func stagesChainIntoTheBundledModel() throws {
         let bundled = try CheckpointReader.inspect(path: Self.path("models/pare-tiny.h5"))
+        let recipes = try Self.stages.map { try TrainingRecipe.load(path: Self.path($0.0)) }
         var previousOutput: String? = nil
-        for (recipePath, output) in Self.stages {
-            let recipe = try TrainingRecipe.load(path: Self.path(recipePath))
+        for ((recipePath, output), recipe) in zip(Self.stages, recipes) {
             #expect(recipe.initFrom == previousOutput, "\(recipePath) starts from \(recipe.initFrom ?? "scratch")")
             let differing = bundled.config.differences(from: recipe.modelConfig)
             #expect(differing.isEmpty, "\(recipePath): \(differing)")
@@ -33,8 +33,7 @@ import Testing
             (try? JSONSerialization.jsonObject(with: Data(entry.utf8))) as? [String: Any]
         }.filter { $0["op"] as? String == "train" }
         #expect(history.count == Self.stages.count)
-        for ((recipePath, _), entry) in zip(Self.stages, history) {
-            let recipe = try TrainingRecipe.load(path: Self.path(recipePath))
+        for (((recipePath, _), recipe), entry) in zip(zip(Self.stages, recipes), history) {
             #expect(entry["steps"] as? Int == recipe.steps, "\(recipePath)")
             #expect((entry["seed"] as? NSNumber)?.uint64Value == recipe.seed, "\(recipePath)")
         }
