@@ -29,6 +29,7 @@ static inline hid_t pare_H5T_IEEE_F32BE(void) { return H5T_IEEE_F32BE; }
 static inline hid_t pare_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
 static inline hid_t pare_H5T_STD_I32LE(void) { return H5T_STD_I32LE; }
 static inline hid_t pare_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
+static inline hid_t pare_H5T_STD_U16LE(void) { return H5T_STD_U16LE; }
 static inline hid_t pare_H5T_C_S1(void) { return H5T_C_S1; }
 
 // Frees the memory HDF5 allocated while reading variable-length data (H5Treclaim since 1.12).

@@ -39,21 +39,23 @@ struct ForwardBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        var shape = ForwardBenchmark.Shape()
-        shape.dModel = dModel; shape.nHeads = nHeads; shape.nKVHeads = nKvHeads ?? nHeads
-        shape.dFF = dFF; shape.nLayers = nLayers; shape.tokens = tokens; shape.vocab = vocab
-        shape.sequences = sequences
-        let r = ForwardBenchmark(shape: shape, repeats: repeats).run(progress: log)
-        if json {
-            printJSON(["forward_gflops": r.forwardGflops, "sgemm_gflops": r.sgemmGflops, "ratio": r.ratio,
-                       "forward_seconds": r.forwardSeconds, "sgemm_seconds": r.sgemmSeconds,
-                       "gflop_per_forward": r.gflopPerForward, "threads": r.threads,
-                       "shape": ["d_model": dModel, "n_heads": nHeads, "n_kv_heads": shape.nKVHeads, "d_ff": dFF,
-                                 "n_layers": nLayers, "tokens": tokens, "vocab": vocab, "sequences": sequences]] as [String: Any])
-        } else {
-            print(String(format: "forward  %.1f GFLOP/s (%.3f s for %.1f GFLOP)", r.forwardGflops, r.forwardSeconds, r.gflopPerForward))
-            print(String(format: "sgemm    %.1f GFLOP/s on the same matmul shapes (%.3f s)", r.sgemmGflops, r.sgemmSeconds))
-            print(String(format: "ratio    %.3f  (OpenBLAS threads: %d)", r.ratio, r.threads))
+        try runReportingErrors {
+            var shape = ForwardBenchmark.Shape()
+            shape.dModel = dModel; shape.nHeads = nHeads; shape.nKVHeads = nKvHeads ?? nHeads
+            shape.dFF = dFF; shape.nLayers = nLayers; shape.tokens = tokens; shape.vocab = vocab
+            shape.sequences = sequences
+            let r = try ForwardBenchmark(shape: shape, repeats: repeats).run(progress: log)
+            if json {
+                printJSON(["forward_gflops": r.forwardGflops, "sgemm_gflops": r.sgemmGflops, "ratio": r.ratio,
+                           "forward_seconds": r.forwardSeconds, "sgemm_seconds": r.sgemmSeconds,
+                           "gflop_per_forward": r.gflopPerForward, "threads": r.threads,
+                           "shape": ["d_model": dModel, "n_heads": nHeads, "n_kv_heads": shape.nKVHeads, "d_ff": dFF,
+                                     "n_layers": nLayers, "tokens": tokens, "vocab": vocab, "sequences": sequences]] as [String: Any])
+            } else {
+                print(String(format: "forward  %.1f GFLOP/s (%.3f s for %.1f GFLOP)", r.forwardGflops, r.forwardSeconds, r.gflopPerForward))
+                print(String(format: "sgemm    %.1f GFLOP/s on the same matmul shapes (%.3f s)", r.sgemmGflops, r.sgemmSeconds))
+                print(String(format: "ratio    %.3f  (OpenBLAS threads: %d)", r.ratio, r.threads))
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ struct CalibrationArguments: ParsableArguments {
         }
     }
 
-    func calibrationSet(tokenizer: CharTokenizer, eos: Int) throws -> CalibrationSet {
+    func calibrationSet(tokenizer: any Tokenizer, eos: Int) throws -> CalibrationSet {
         if let calibration {
             return try CalibrationSet.file(calibration, limit: calibrationSamples, maskRatio: calibrationMaskRatio,
                                            seed: seed, tokenizer: tokenizer)

@@ -13,11 +13,14 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Confidence threshold of the threshold sampler.") var threshold = 0.9
     @Option(help: "Also write the table as Markdown to this file.") var markdown: String?
     @Flag(help: "Print one JSON object on stdout.") var json = false
+    @Flag(help: "Stream each model's blocks from its file.") var stream = false
+    @Flag(help: "Hold each model wholly in memory.") var resident = false
 
     func validate() throws {
         if models.isEmpty { throw ValidationError("name at least one model") }
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
         if !(threshold > 0 && threshold <= 1) { throw ValidationError("--threshold must be in (0, 1]") }
+        if stream && resident { throw ValidationError("give at most one of --stream and --resident") }
     }
 
     func run() throws {
@@ -28,9 +31,8 @@ struct CompareCommand: ParsableCommand {
             for spec in models {
                 let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
                 let (label, path) = parts.count == 2 ? (parts[0], parts[1]) : (URL(fileURLWithPath: spec).lastPathComponent, spec)
-                let checkpoint = try Checkpoint.load(from: path)
-                let model = try LLaDAModel(checkpoint: checkpoint)
-                rows.append(try comparison.evaluate(label: label, model: model, tokenizer: CharTokenizer(vocab: checkpoint.vocab),
+                let loaded = try ModelFile.open(path, residency: stream ? .streamed : resident ? .resident : .auto)
+                rows.append(try comparison.evaluate(label: label, model: loaded.weights, tokenizer: loaded.tokenizer,
                                                     progress: log))
             }
             if let markdown {

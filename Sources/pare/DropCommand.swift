@@ -24,9 +24,9 @@ struct DropCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let path = modelOptions.resolvedPath()
-            let (checkpoint, model) = try modelOptions.load()
-            let calib = try calibrationOptions.calibrationSet(tokenizer: CharTokenizer(vocab: checkpoint.vocab),
-                                                               eos: model.config.eosTokenID)
+            let loaded = try modelOptions.load()
+            let model = loaded.weights
+            let calib = try calibrationOptions.calibrationSet(tokenizer: loaded.tokenizer, eos: model.config.eosTokenID)
             let selection = DepthSelection(criterion: by, calibration: calib)
             if rank {
                 let scores = try selection.scores(model: model, count: count ?? 1)
@@ -41,18 +41,17 @@ struct DropCommand: ParsableCommand {
             }
             let dropped = try layers.map { try BlockDropper.parseLayers($0) } ?? selection.select(count: count!, model: model, progress: log)
             let smaller = try BlockDropper.drop(dropped, from: model)
-            var out = checkpoint
-            out.config = smaller.config
-            out.tensors = smaller.namedTensors
-            out.provenance.append(BlockDropper.provenanceJSON(dropped: dropped, total: model.blocks.count,
-                                                              criterion: layers == nil ? by.rawValue : nil, scores: nil))
+            let entry = BlockDropper.provenanceJSON(dropped: dropped, total: model.blockCount,
+                                                    criterion: layers == nil ? by.rawValue : nil, scores: nil)
             let file = output ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 + ".drop-" + dropped.map(String.init).joined(separator: "_") + ".h5"
-            try out.save(to: file)
+            try ModelFile.write(smaller, vocab: loaded.header.vocab, to: file,
+                                dtype: ModelFile.dtypes(like: loaded.header) { smaller.kept[$0] },
+                                provenance: { loaded.header.provenance + [entry] })
             if modelOptions.json {
                 printJSON(["output": file, "dropped": dropped, "n_layers": smaller.config.nLayers])
             } else {
-                print("dropped blocks \(dropped.map(String.init).joined(separator: ", ")) of \(model.blocks.count); wrote \(file)")
+                print("dropped blocks \(dropped.map(String.init).joined(separator: ", ")) of \(model.blockCount); wrote \(file)")
             }
         }
     }

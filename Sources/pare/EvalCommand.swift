@@ -33,8 +33,8 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let (checkpoint, model) = try modelOptions.load()
-            var evaluator = TaskEvaluator(model: model, tokenizer: CharTokenizer(vocab: checkpoint.vocab), sampling: sampling.options)
+            let loaded = try modelOptions.load()
+            var evaluator = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options)
             evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
             evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
             let report = try evaluator.run(tasks: try parsedTasks(), progress: log)

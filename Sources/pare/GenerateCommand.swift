@@ -10,26 +10,38 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "One prompt.") var prompt: String?
     @Option(help: "A file with one prompt per line.") var prompts: String?
+    @Option(help: "One prompt as token ids, comma-separated, e.g. 3,17,5.") var promptIds: String?
     @Option(help: "Prompts decoded together in one batch.") var batchSize = 32
     @OptionGroup var sampling: SamplingArguments
 
     func validate() throws {
-        if (prompt == nil) == (prompts == nil) { throw ValidationError("give exactly one of --prompt or --prompts") }
+        if [prompt, prompts, promptIds].compactMap({ $0 }).count != 1 {
+            throw ValidationError("give exactly one of --prompt, --prompts or --prompt-ids")
+        }
+        if let promptIds, Self.parseIDs(promptIds) == nil {
+            throw ValidationError("--prompt-ids must be comma-separated token ids, e.g. 3,17,5 (got \(promptIds))")
+        }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
     func run() throws {
         try runReportingErrors {
+            let loaded = try modelOptions.load()
+            let model = loaded.weights, tokenizer = loaded.tokenizer
             let texts: [String]
-            if let prompt { texts = [prompt] } else {
-                guard let data = FileManager.default.contents(atPath: prompts!) else {
-                    throw CLIError("cannot read prompts file \(prompts!)")
+            let ids: [[Int]]
+            if let promptIds {
+                ids = [Self.parseIDs(promptIds)!]
+                texts = [tokenizer.decode(ids[0])]
+            } else {
+                if let prompt { texts = [prompt] } else {
+                    guard let data = FileManager.default.contents(atPath: prompts!) else {
+                        throw CLIError("cannot read prompts file \(prompts!)")
+                    }
+                    texts = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
                 }
-                texts = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+                ids = try texts.map { try tokenizer.encode($0) }
             }
-            let (checkpoint, model) = try modelOptions.load()
-            let tokenizer = CharTokenizer(vocab: checkpoint.vocab)
-            let ids = try texts.map { try tokenizer.encode($0) }
             let sampler = try MaskedDiffusionSampler(model: model, options: sampling.options)
             let start = Date()
             var results: [Generation] = []
@@ -47,6 +59,15 @@ struct GenerateCommand: ParsableCommand {
             }
             log(String(format: "%d prompt(s) in %.3f s", texts.count, wall))
         }
+    }
+}
+
+extension GenerateCommand {
+    /// "3,17,5" -> [3, 17, 5]; nil unless every part is an integer.
+    static func parseIDs(_ text: String) -> [Int]? {
+        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        return parts.map { $0! }
     }
 }
 

@@ -5,7 +5,7 @@ import Pare
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Write a randomly initialised LLaDA model with the reference-task tokenizer.")
+        abstract: "Write a randomly initialised LLaDA model of any shape (written block by block).")
 
     @Option(help: "Output model file.") var output: String
     @Option(help: "Model width.") var dModel = 128
@@ -13,21 +13,44 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Attention heads.") var nHeads = 4
     @Option(help: "Key/value heads (grouped-query attention when < heads).") var nKvHeads: Int?
     @Option(help: "MLP width.") var dFF = 344
+    @Option(help: "Vocabulary size: the reference characters, then synthetic tokens <t45>, <t46>, ... (default: the reference vocabulary).")
+    var vocab: Int?
     @Option(help: "Longest sequence.") var maxSeqLen = 64
+    @Option(help: "Storage precision: f32, f16 or bf16.") var dtype = "f32"
     @Option(help: "Seed of the initialisation.") var seed: UInt64 = 0
-    @Flag(help: "Store tensors as float16.") var float16 = false
+    @Flag(help: "Store tensors as float16 (same as --dtype f16).") var float16 = false
+
+    var storage: StorageDType? { float16 ? .float16 : StorageDType(shortName: dtype) }
+
+    func validate() throws {
+        if storage == nil { throw ValidationError("--dtype must be f32, f16 or bf16 (got \(dtype))") }
+        let reference = CharTokenizer.referenceVocab.count
+        if let vocab, vocab < reference {
+            throw ValidationError("--vocab must be at least \(reference), the reference characters (got \(vocab))")
+        }
+    }
 
     func run() throws {
         try runReportingErrors {
-            let vocab = CharTokenizer.referenceVocab
-            let config = ModelConfig(vocabSize: vocab.count, dModel: dModel, nLayers: nLayers, nHeads: nHeads,
+            let tokens = CharTokenizer.syntheticVocab(size: vocab ?? CharTokenizer.referenceVocab.count)
+            let config = ModelConfig(vocabSize: tokens.count, dModel: dModel, nLayers: nLayers, nHeads: nHeads,
                                      nKVHeads: nKvHeads ?? nHeads, dFF: dFF, maxSeqLen: maxSeqLen,
                                      maskTokenID: 1, eosTokenID: 0)
             if let p = config.problem() { throw CLIError("invalid model shape: \(p)") }
-            let model = LLaDAModel.random(config: config, seed: seed)
-            let entry = #"{"op": "init", "seed": \#(seed)}"#
-            try model.checkpoint(vocab: vocab, provenance: [entry]).save(to: output, dtype: float16 ? .float16 : .float32)
-            log("wrote \(output): \(model.parameterCount) parameters, random weights (seed \(seed))")
+            let storage = self.storage!
+            let writer = try ModelWriter(path: output, config: config, vocab: tokens) { _ in storage }
+            var written = 0
+            try LLaDAModel.randomTensors(config: config, seed: seed) { key, tensor in
+                try writer.write(key, tensor)
+                written += 1
+                if key.hasSuffix("ff_out.weight") && key.contains("blocks.") {
+                    log("block \(key.split(separator: ".")[3]) of \(config.nLayers) written")
+                }
+            }
+            let entry = Checkpoint.provenanceEntry(["op": "init", "seed": seed, "dtype": storage.rawValue])
+            try writer.finish(provenance: [entry])
+            let parameters = config.expectedTensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+            log("wrote \(output): \(parameters) parameters (\(storage.rawValue)), random weights (seed \(seed))")
         }
     }
 }

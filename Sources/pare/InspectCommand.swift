@@ -12,8 +12,8 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let path = modelOptions.resolvedPath()
-            let (checkpoint, model) = try modelOptions.load()
-            let report = ModelSummary(path: path, checkpoint: checkpoint, model: model)
+            let loaded = try modelOptions.load()
+            let report = try ModelSummary(path: path, header: loaded.header, model: loaded.weights)
             if modelOptions.json {
                 printJSON(report.json)
             } else {

@@ -19,6 +19,18 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON object on stdout; logs go to stderr.")
     var json = false
 
+    @Flag(name: .long, help: "Stream the blocks from the file one at a time (default: when the model would take over half the free memory).")
+    var stream = false
+
+    @Flag(name: .long, help: "Hold the whole model in memory.")
+    var resident = false
+
+    func validate() throws {
+        if stream && resident { throw ValidationError("give at most one of --stream and --resident") }
+    }
+
+    var residency: Residency { stream ? .streamed : resident ? .resident : .auto }
+
     /// The model path: --model, else $PARE_MODEL, else the bundled model found from the
     /// current folder or from the executable's location inside a checkout.
     func resolvedPath() -> String {
@@ -35,9 +47,11 @@ struct ModelOptions: ParsableArguments {
         return bundled
     }
 
-    func load() throws -> (Checkpoint, LLaDAModel) {
-        let checkpoint = try Checkpoint.load(from: resolvedPath())
-        return (checkpoint, try LLaDAModel(checkpoint: checkpoint))
+    /// Opens the model, resident or streamed as asked (or as its size decides).
+    func load() throws -> LoadedModel {
+        let loaded = try ModelFile.open(resolvedPath(), residency: residency)
+        if loaded.isStreamed && !json { log("streaming \(resolvedPath()) block by block") }
+        return loaded
     }
 }
 

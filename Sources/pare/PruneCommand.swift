@@ -40,17 +40,21 @@ struct PruneCommand: ParsableCommand {
             spec.sparsity = sparsity ?? spec.effectiveSparsity
             spec.magnitudePerRow = perRow
             let path = modelOptions.resolvedPath()
-            let (checkpoint, dense) = try modelOptions.load()
-            if let p = spec.problem(for: dense.config) { throw CLIError(p) }
+            let loaded = try modelOptions.load()
+            if let p = spec.problem(for: loaded.config) { throw CLIError(p) }
             let out = output ?? Self.defaultOutput(model: path, spec: spec)
-            let tokenizer = CharTokenizer(vocab: checkpoint.vocab)
-            let calib = try calibrationOptions.calibrationSet(tokenizer: tokenizer, eos: dense.config.eosTokenID)
-            var model = dense
-            let report = try ModelPruner(spec: spec, calibration: calib).prune(&model, progress: modelOptions.json ? { _ in } : log)
-            var pruned = checkpoint
-            pruned.tensors = model.namedTensors
-            pruned.provenance.append(report.provenanceJSON)
-            try pruned.save(to: out)
+            let calib = try calibrationOptions.calibrationSet(tokenizer: loaded.tokenizer, eos: loaded.config.eosTokenID)
+            let pruner = ModelPruner(spec: spec, calibration: calib)
+            var pruning: PruningReport?
+            // Each block is written as soon as it is pruned; the file appears only when complete.
+            try ModelFile.write(loaded.weights, vocab: loaded.header.vocab, to: out,
+                                dtype: ModelFile.dtypes(like: loaded.header),
+                                blocks: { emit in
+                                    pruning = try pruner.prune(loaded.weights, progress: modelOptions.json ? { _ in } : log,
+                                                               emit: emit)
+                                },
+                                provenance: { loaded.header.provenance + [pruning!.provenanceJSON] })
+            let report = pruning!
             let memory = peakResidentMemoryMiB()
             if modelOptions.json {
                 var obj: [String: Any] = [

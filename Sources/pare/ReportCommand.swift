@@ -22,9 +22,9 @@ struct ReportCommand: ParsableCommand {
                 throw CLIError("\(config): \(error)")
             }
             let path = modelOptions.resolvedPath()
-            let (checkpoint, model) = try modelOptions.load()
+            let loaded = try modelOptions.load()
             let sweep = CompressionSweep(recipe: recipe)
-            let (rows, costs) = try sweep.run(model: model, tokenizer: CharTokenizer(vocab: checkpoint.vocab), progress: log)
+            let (rows, costs) = try sweep.run(model: try LLaDAModel(loaded.weights), tokenizer: loaded.tokenizer, progress: log)
             try AtomicFile.write(sweep.markdown(rows: rows, costs: costs, modelPath: path), to: output)
             log("wrote \(output)")
             if modelOptions.json { printJSON(["output": output, "variants": rows.count]) }

@@ -72,17 +72,17 @@ import Testing
         return model.backward(dLogits(logits, r: r), cache: cache)
     }
 
-    @Test func trainingForwardMatchesInference() {
+    @Test func trainingForwardMatchesInference() throws {
         let (train, _) = Self.model.forwardForTraining(Self.sequences)
-        let infer = Self.model.logits(Self.sequences)
+        let infer = try Self.model.logits(Self.sequences)
         #expect(train.shape == infer.shape)
         let diff = zip(train.data, infer.data).map { abs($0 - $1) }.max() ?? .infinity
         #expect(diff <= 1e-5, "training forward differs from logits by \(diff)")
     }
 
     /// The Double oracle computes the same function as the fp32 model.
-    @Test func float64ForwardMatchesModel() {
-        let ours = Self.rows(Self.model.logits(Self.sequences))
+    @Test func float64ForwardMatchesModel() throws {
+        let ours = Self.rows(try Self.model.logits(Self.sequences))
         let ref = Float64Forward(Self.model).logits(Self.sequences)
         let diff = zip(ours.joined(), ref.joined()).map { abs($0 - $1) }.max() ?? .infinity
         let scale = ref.joined().map(abs).max() ?? 0

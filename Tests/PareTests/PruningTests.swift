@@ -55,13 +55,12 @@ import Testing
         let (ckpt, dense) = try Self.tinyModel()
         let seqs = try Self.calibration(ckpt).sequences(maskID: dense.config.maskTokenID)
         let layout = SequenceLayout(lengths: seqs.map(\.count))
-        let inputs = dense.blocks[0].forwardCapturingInputs(dense.embed(seqs), config: dense.config,
-                                                            rope: dense.rope, layout: layout).inputs
-        for linear in ["q_proj", "attn_out", "ff_proj", "ff_out"] {
-            let x = inputs.input(of: linear)
+        let inputs = dense.blocks[0].forward(try dense.embed(seqs), dense.context(layout), recording: .linearInputs).activations!
+        for linear in [BlockLinear.qProj, .attnOut, .ffProj, .ffOut] {
+            let x = inputs[linear.site]
             var s = LinearStatistics(inFeatures: x.cols)
             for i in 0..<layout.count { s.add(x, rows: layout.rows(of: i)) }
-            let want = ref.scaler_row["model.transformer.blocks.0.\(linear).weight"]!
+            let want = ref.scaler_row[linear.key(block: 0)]!
             let worst = zip(s.scalerRow, want).map { abs(Double($0) - $1) / max(abs($1), 1e-12) }.max()!
             #expect(worst < 1e-5, "\(linear): relative error \(worst)")
         }
@@ -105,10 +104,11 @@ import Testing
     }
 
     @Test func magnitudeWholeMatrixZeroesTheGlobalSmallest() throws {
-        var w = Tensor(shape: [2, 4], data: [0.1, -5, 3, 0.2, 4, -0.05, 6, 7])
+        let w = Tensor(shape: [2, 4], data: [0.1, -5, 3, 0.2, 4, -0.05, 6, 7])
         var spec = PruningSpec(); spec.method = .magnitude; spec.sparsity = 0.5
-        try MagnitudePruner().prune(&w, statistics: LinearStatistics(inFeatures: 4), spec: spec)
-        #expect(w.data == [0, -5, 0, 0, 4, 0, 6, 7])   // row 0 loses three, row 1 one
+        let pruned = try MagnitudePruner().prune(w, statistics: LinearStatistics(inFeatures: 4), spec: spec)
+        #expect(pruned.weight.data == [0, -5, 0, 0, 4, 0, 6, 7])   // row 0 loses three, row 1 one
+        #expect(pruned.mask == Mask(keep: [false, true, false, false, true, false, true, true], rows: 2, cols: 4))
     }
 
     @Test func reconstructionErrorOrdersTheMethods() throws {

@@ -51,7 +51,7 @@ public struct ForwardBenchmark {
         return (0..<s.nLayers).flatMap { _ in perBlock } + [GEMM(m: N, n: s.vocab, k: s.dModel, count: 1)]
     }
 
-    public func run(progress: (String) -> Void = { _ in }) -> Result {
+    public func run(progress: (String) -> Void = { _ in }) throws -> Result {
         let s = shape
         let config = ModelConfig(vocabSize: s.vocab, dModel: s.dModel, nLayers: s.nLayers, nHeads: s.nHeads,
                                  nKVHeads: s.nKVHeads, dFF: s.dFF, maxSeqLen: s.tokens,
@@ -77,17 +77,17 @@ public struct ForwardBenchmark {
                 }
             }}}
         }
-        func time(_ body: () -> Void) -> Double {
+        func time(_ body: () throws -> Void) rethrows -> Double {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
+            try body()
             return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         }
 
         // Warm up both, then interleave them so machine noise hits both sides alike.
-        _ = model.logits(batch); sgemmPass()
+        _ = try model.logits(batch); sgemmPass()
         var fwd: [Double] = [], gemm: [Double] = []
         for r in 0..<repeats {
-            fwd.append(time { _ = model.logits(batch) })
+            fwd.append(try time { _ = try model.logits(batch) })
             gemm.append(time { sgemmPass() })
             progress("round \(r + 1)/\(repeats): forward \(String(format: "%.3f", fwd.last!)) s, sgemm \(String(format: "%.3f", gemm.last!)) s")
         }

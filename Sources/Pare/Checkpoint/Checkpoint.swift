@@ -1,8 +1,33 @@
 import Foundation
 
 /// Storage precision of a tensor in a pare-dlm file.
-public enum StorageDType: String, Codable, Sendable {
-    case float32, float16
+public enum StorageDType: String, Codable, CaseIterable, Sendable {
+    case float32, float16, bfloat16
+
+    /// Bytes per stored value.
+    public var byteCount: Int { self == .float32 ? 4 : 2 }
+
+    /// The short names the CLI takes: f32, f16, bf16.
+    public init?(shortName: String) {
+        switch shortName {
+        case "f32", "float32": self = .float32
+        case "f16", "float16": self = .float16
+        case "bf16", "bfloat16": self = .bfloat16
+        default: return nil
+        }
+    }
+
+    /// How the values sit in HDF5: bfloat16 as raw uint16 words marked by an attribute.
+    var scalar: H5Scalar {
+        switch self {
+        case .float32: return .float32
+        case .float16: return .float16
+        case .bfloat16: return .uint16
+        }
+    }
+
+    /// The dataset attribute that marks uint16 words as bfloat16 (docs/format.md).
+    static let bfloat16Attribute = (name: "dtype", value: "bfloat16")
 }
 
 /// Everything a pare-dlm v1 file holds, in memory (DESIGN.md "The model file").

@@ -14,7 +14,7 @@ public struct TensorInfo: Equatable, Sendable {
     }
 
     public var count: Int { shape.reduce(1, *) }
-    public var byteCount: Int { count * (dtype == .float16 ? 2 : 4) }
+    public var byteCount: Int { count * dtype.byteCount }
 }
 
 /// Everything in a pare-dlm file except the tensor values: what `pare inspect` shows, and what a

@@ -117,9 +117,10 @@ struct CheckpointHeaderParser {
             guard try isDataset(datasetPath) else {
                 throw CheckpointError.wrongDType(file: path, tensor: name, found: "a group or link, not a dataset")
             }
-            let (shape, stored, checksummed) = try reading(name) {
+            let (shape, stored, checksummed, marker) = try reading(name) {
                 let dataset = try file.openDataset(datasetPath)
-                return (try dataset.shape(), try dataset.storedElement(), try dataset.isChecksummed())
+                return (try dataset.shape(), try dataset.storedElement(), try dataset.isChecksummed(),
+                        try? dataset.readAttribute(StorageDType.bfloat16Attribute.name))
             }
             guard shape == expected else {
                 throw CheckpointError.wrongShape(file: path, tensor: name, shape: shape, expected: expected)
@@ -127,6 +128,11 @@ struct CheckpointHeaderParser {
             switch stored {
             case .scalar(.float32): return TensorInfo(name: name, shape: shape, dtype: .float32, checksummed: checksummed)
             case .scalar(.float16): return TensorInfo(name: name, shape: shape, dtype: .float16, checksummed: checksummed)
+            case .scalar(.uint16) where marker == .string(StorageDType.bfloat16Attribute.value):
+                return TensorInfo(name: name, shape: shape, dtype: .bfloat16, checksummed: checksummed)
+            case .scalar(.uint16):
+                throw CheckpointError.wrongDType(file: path, tensor: name,
+                                                 found: "uint16 without the attribute dtype = \"bfloat16\"")
             default: throw CheckpointError.wrongDType(file: path, tensor: name, found: stored.description)
             }
         }

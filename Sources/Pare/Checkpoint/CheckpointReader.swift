@@ -63,6 +63,28 @@ public final class CheckpointReader: @unchecked Sendable {
         return Tensor(shape: info.shape, data: values)
     }
 
+    /// Chosen rows of a 2-D tensor (an embedding lookup), [rows.count, cols], checked finite.
+    /// Only the stored chunks that hold those rows are read.
+    public func rows(of name: String, _ rows: [Int]) throws -> Tensor {
+        guard let info = infoByName[name], info.shape.count == 2 else {
+            throw CheckpointError.missingTensor(file: path, tensor: name)
+        }
+        let cols = info.shape[1]
+        let unique = Array(Set(rows)).sorted()
+        if let bad = unique.first(where: { !(0..<info.shape[0]).contains($0) }) {
+            throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: "row \(bad) is out of range")
+        }
+        let values: [Float]
+        do {
+            values = try file.openDataset(Checkpoint.datasetPath(for: name)).readRows(unique, cols: cols)
+        } catch let problem as HDF5Problem {
+            throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: problem.summary)
+        }
+        try checkFinite(values, TensorInfo(name: name, shape: [unique.count, cols], dtype: info.dtype))
+        let slot = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($1, $0) })
+        return Tensor(shape: [unique.count, cols], data: values).gatherRows(rows.map { slot[$0]! })
+    }
+
     /// The nine tensors of transformer block `index`, keyed by HF name.
     public func tensors(inBlock index: Int) throws -> [String: Tensor] {
         let prefix = "model.transformer.blocks.\(index)."

@@ -1,120 +1,149 @@
 import Foundation
 
-/// Writes pare-dlm files (DESIGN.md "The model file").
+/// Writes a pare-dlm file tensor by tensor (docs/format.md), so a model never has to be whole
+/// in memory to be saved: a pruner hands over each block as it finishes it.
 ///
-/// The checkpoint is validated first (a file Pare writes must load again), then written to a
-/// temporary name in the destination directory and renamed into place only after HDF5 closed it
-/// and the bytes were synced, so a crash or error never leaves a half-written model behind and
-/// never clobbers the previous file.
-enum CheckpointWriter {
-    static func write(_ checkpoint: Checkpoint, to path: String, dtype: StorageDType?) throws {
-        func fail(_ reason: String) -> CheckpointError { .writeFailed(file: path, reason: reason) }
+///     let writer = try ModelWriter(path: out, config: config, vocab: vocab, dtype: { _ in .bfloat16 })
+///     try writer.write(GlobalTensor.wte.key, wte)      // any order
+///     try writer.writeBlock(block, index: 0) ...
+///     try writer.finish(provenance: history)            // checks completeness, then renames
+///
+/// Everything goes to a temporary name in the destination folder, and only `finish` renames it
+/// into place, after HDF5 closed the file and its bytes were synced: a failure or an abandoned
+/// writer never leaves a half-written model behind and never clobbers the previous file.
+public final class ModelWriter {
+    public let path: String
+    public let config: ModelConfig
+    private let temporary: String
+    private var file: H5Handle?
+    private let expected: [String: [Int]]
+    private let dtype: (String) -> StorageDType
+    private var written: Set<String> = []
+
+    /// Creates the temporary file and writes the format, config and tokenizer. `dtype` gives the
+    /// storage precision of each tensor by key.
+    public init(path: String, config: ModelConfig, vocab: [String], dtype: @escaping (String) -> StorageDType) throws {
+        self.path = path
+        self.config = config
+        self.dtype = dtype
+        if let problem = config.problem() { throw CheckpointError.writeFailed(file: path, reason: "inconsistent config: \(problem)") }
+        guard vocab.count == config.vocabSize else {
+            throw CheckpointError.writeFailed(file: path, reason: "vocab has \(vocab.count) entries but vocab_size is \(config.vocabSize)")
+        }
+        expected = Dictionary(uniqueKeysWithValues: config.expectedTensors.map { ($0.name, $0.shape) })
+        temporary = "\(path).\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        try attempt {
+            let file = try H5Handle.createFile(temporary)
+            self.file = file
+            try file.writeAttribute("format", .string("pare-dlm"))
+            try file.writeAttribute("format_version", .int(1))
+            let group = try file.createGroup("/config")
+            for (name, value) in config.attributes { try group.writeAttribute(name, value) }
+            try group.close()
+            let tokenizer = try file.createGroup("/tokenizer")
+            try tokenizer.writeAttribute("kind", .string("char"))
+            // An extension of the v1 layout: the vocabulary's strings sit in HDF5's unchecksummed
+            // global heap, so a flipped bit there would silently change a token's text without this.
+            try tokenizer.writeAttribute("vocab_crc32", .int(Int64(CRC32.vocabulary(vocab))))
+            try tokenizer.close()
+            try file.createStringDataset("/tokenizer/vocab", vocab)
+        }
+    }
+
+    deinit { abandon() }
+
+    /// Writes one tensor under its HF key, checked against the config and the storage precision.
+    public func write(_ key: String, _ tensor: Tensor) throws {
+        guard let shape = expected[key] else { throw fail("tensor \(key) is not part of the config") }
+        guard tensor.shape == shape else { throw fail("tensor \(key) has shape \(tensor.shape), expected \(shape)") }
+        guard !written.contains(key) else { throw fail("tensor \(key) is written twice") }
+        let storage = dtype(key)
+        let bad = tensor.data.withUnsafeBufferPointer { p in p.firstIndex { !$0.isFinite } }
+            ?? (storage == .float32 ? nil : HalfPrecision.firstOverflow(tensor.data, bfloat: storage == .bfloat16))
+        if let bad {
+            let value = tensor.data[bad]
+            throw fail(value.isFinite ? "tensor \(key) value \(value) at flat index \(bad) overflows \(storage.rawValue)"
+                                      : "tensor \(key) holds \(value) at flat index \(bad)")
+        }
+        try attempt {
+            guard let file else { throw H5ContentProblem("the writer is closed") }
+            let dataset = try file.createDataset(Checkpoint.datasetPath(for: key), of: storage.scalar, shape: shape)
+            switch storage {
+            case .float32:
+                try tensor.data.withUnsafeBytes { try dataset.write($0, as: .float32) }
+            case .float16, .bfloat16:
+                let bits = HalfPrecision.narrow(tensor.data, bfloat: storage == .bfloat16)
+                try bits.withUnsafeBytes { try dataset.write($0, as: storage.scalar) }
+                if storage == .bfloat16 {
+                    try dataset.writeFixedStringAttribute(StorageDType.bfloat16Attribute.name, StorageDType.bfloat16Attribute.value)
+                }
+            }
+            try dataset.close()
+        }
+        written.insert(key)
+    }
+
+    /// Writes the nine tensors of block `index`.
+    public func writeBlock(_ block: LLaDABlock, index: Int) throws {
+        for (key, tensor) in block.namedTensors(index: index) { try write(key, tensor) }
+    }
+
+    /// Writes the provenance, checks that every tensor of the config was written, closes and
+    /// syncs the file and renames it into place.
+    public func finish(provenance: [String]) throws {
+        if let missing = config.expectedTensors.first(where: { !written.contains($0.name) }) {
+            throw fail("tensor \(missing.name) is missing")
+        }
         let history: String
         do {
-            try validate(checkpoint, dtype: dtype)
-            history = try ProvenanceHistory.join(checkpoint.provenance)
-        } catch let problem as Problem {
-            throw fail(problem.reason)
+            history = try ProvenanceHistory.join(provenance)
         } catch let problem as ProvenanceHistory.Problem {
             throw fail("provenance \(problem.reason)")
         }
-
-        let temporary = "\(path).\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
-        do {
-            try writeFile(checkpoint, to: temporary, dtype: dtype, history: history)
-            try sync(temporary)
+        try attempt {
+            guard let file else { throw H5ContentProblem("the writer is closed") }
+            let group = try file.createGroup("/provenance")
+            try group.writeAttribute("history", .string(history))
+            try group.close()
+            self.file = nil
+            try file.close()
+            try Self.sync(temporary)
             guard rename(temporary, path) == 0 else {
-                throw Problem(reason: "cannot rename into place: \(String(cString: strerror(errno)))")
+                throw H5ContentProblem("cannot rename into place: \(String(cString: strerror(errno)))")
             }
+        }
+    }
+
+    /// Drops the temporary file (a writer that is not finished leaves nothing behind).
+    public func abandon() {
+        if let file { try? file.close() }
+        file = nil
+        unlink(temporary)
+    }
+
+    private func fail(_ reason: String) -> CheckpointError { .writeFailed(file: path, reason: reason) }
+
+    /// Runs HDF5 work; any failure abandons the file and becomes one `writeFailed` error.
+    private func attempt(_ body: () throws -> Void) throws {
+        do {
+            try body()
         } catch {
-            unlink(temporary)
+            abandon()
             switch error {
             case let failure as HDF5Failure: throw fail(failure.description)
             case let problem as H5ContentProblem: throw fail(problem.description)
-            case let problem as Problem: throw fail(problem.reason)
+            case let e as CheckpointError: throw e
             default: throw fail("\(error)")
             }
         }
     }
 
-    private struct Problem: Error { let reason: String }
-
-    private static func storage(of name: String, in checkpoint: Checkpoint, dtype: StorageDType?) -> StorageDType {
-        dtype ?? checkpoint.storedDTypes[name] ?? .float32
-    }
-
-    /// Everything the reader would reject, caught before anything touches the disk.
-    private static func validate(_ checkpoint: Checkpoint, dtype: StorageDType?) throws {
-        let config = checkpoint.config
-        if let problem = config.problem() { throw Problem(reason: "inconsistent config: \(problem)") }
-        guard checkpoint.vocab.count == config.vocabSize else {
-            throw Problem(reason: "vocab has \(checkpoint.vocab.count) entries but vocab_size is \(config.vocabSize)")
-        }
-        let expected = config.expectedTensors
-        let expectedNames = Set(expected.map(\.name))
-        if let extra = checkpoint.tensors.keys.sorted().first(where: { !expectedNames.contains($0) }) {
-            throw Problem(reason: "tensor \(extra) is not part of the config")
-        }
-        for (name, shape) in expected {
-            guard let tensor = checkpoint.tensors[name] else { throw Problem(reason: "tensor \(name) is missing") }
-            guard tensor.shape == shape else {
-                throw Problem(reason: "tensor \(name) has shape \(tensor.shape), expected \(shape)")
-            }
-            let half = storage(of: name, in: checkpoint, dtype: dtype) == .float16
-            // Floats of magnitude 65520 and above round to infinity in float16.
-            let limit: Float = half ? 65520 : .infinity
-            let bad = tensor.data.withUnsafeBufferPointer { values in values.firstIndex { !(abs($0) < limit) } }
-            if let bad {
-                let value = tensor.data[bad]
-                throw Problem(reason: value.isFinite ? "tensor \(name) value \(value) at flat index \(bad) overflows float16"
-                                                     : "tensor \(name) holds \(value) at flat index \(bad)")
-            }
-        }
-    }
-
-    private static func writeFile(_ checkpoint: Checkpoint, to path: String, dtype: StorageDType?, history: String) throws {
-        let file = try H5Handle.createFile(path)
-        try file.writeAttribute("format", .string("pare-dlm"))
-        try file.writeAttribute("format_version", .int(1))
-
-        let config = try file.createGroup("/config")
-        for (name, value) in checkpoint.config.attributes { try config.writeAttribute(name, value) }
-        try config.close()
-
-        let tokenizer = try file.createGroup("/tokenizer")
-        try tokenizer.writeAttribute("kind", .string("char"))
-        // An extension of the v1 layout: the vocabulary's strings sit in HDF5's unchecksummed global
-        // heap, so a flipped bit there would silently change a token's text without this.
-        try tokenizer.writeAttribute("vocab_crc32", .int(Int64(CRC32.vocabulary(checkpoint.vocab))))
-        try tokenizer.close()
-        try file.createStringDataset("/tokenizer/vocab", checkpoint.vocab)
-
-        // expectedTensors order keeps each block's tensors together on disk for streaming reads.
-        for (name, shape) in checkpoint.config.expectedTensors {
-            guard let tensor = checkpoint.tensors[name] else { throw Problem(reason: "tensor \(name) is missing") }
-            let scalar: H5Scalar = storage(of: name, in: checkpoint, dtype: dtype) == .float16 ? .float16 : .float32
-            let dataset = try file.createDataset(Checkpoint.datasetPath(for: name), of: scalar, shape: shape)
-            if scalar == .float16 {
-                let halves = tensor.data.map { Float16($0).bitPattern }
-                try halves.withUnsafeBytes { try dataset.write($0, as: .float16) }
-            } else {
-                try tensor.data.withUnsafeBytes { try dataset.write($0, as: .float32) }
-            }
-            try dataset.close()
-        }
-
-        let provenance = try file.createGroup("/provenance")
-        try provenance.writeAttribute("history", .string(history))
-        try provenance.close()
-        try file.close()
-    }
-
     /// Forces the file's bytes to disk before the rename makes it visible under its real name.
     private static func sync(_ path: String) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw Problem(reason: "cannot reopen \(path) to sync it") }
+        guard fd >= 0 else { throw H5ContentProblem("cannot reopen \(path) to sync it") }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw Problem(reason: "cannot sync: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw H5ContentProblem("cannot sync: \(String(cString: strerror(errno)))") }
     }
 }
 
@@ -122,9 +151,21 @@ extension Checkpoint {
     /// Writes this checkpoint as a pare-dlm file (temporary name, then rename into place).
     ///
     /// - Parameter dtype: storage precision for every tensor; nil keeps each tensor's
-    ///   `storedDTypes` entry (float32 when it has none), so a model loaded from a float16 file is
-    ///   written back as float16.
+    ///   `storedDTypes` entry (float32 when it has none), so a model loaded from a bfloat16 file
+    ///   is written back as bfloat16.
     public func save(to path: String, dtype: StorageDType? = nil) throws {
-        try CheckpointWriter.write(self, to: path, dtype: dtype)
+        // Everything the reader would reject is caught before anything touches the disk.
+        let expected = Set(config.expectedTensors.map(\.name))
+        if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
+            throw CheckpointError.writeFailed(file: path, reason: "tensor \(extra) is not part of the config")
+        }
+        if let missing = config.expectedTensors.first(where: { tensors[$0.name] == nil }) {
+            throw CheckpointError.writeFailed(file: path, reason: "tensor \(missing.name) is missing")
+        }
+        let stored = storedDTypes
+        let writer = try ModelWriter(path: path, config: config, vocab: vocab) { dtype ?? stored[$0] ?? .float32 }
+        // File order keeps each block's tensors together on disk for streaming reads.
+        for (name, _) in config.expectedTensors { try writer.write(name, tensors[name]!) }
+        try writer.finish(provenance: provenance)
     }
 }

@@ -108,4 +108,22 @@ extension H5Handle {
             }
         }
     }
+
+    /// Writes the scalar attribute `name` as a fixed-length ASCII string. Its bytes live in the
+    /// checksummed object header, not in the global heap (h5py reads it as `bytes`).
+    func writeFixedStringAttribute(_ name: String, _ value: String) throws {
+        try HDF5.locked {
+            let bytes = Array(value.utf8)
+            try HDF5.scoped(H5Screate(H5S_SCALAR), .dataspace, "creating a dataspace") { space in
+                try HDF5.scoped(H5Tcopy(pare_H5T_C_S1()), .datatype, "creating a string type") { type in
+                    try HDF5.check(H5Tset_size(type, max(1, bytes.count)), "sizing a string type")
+                    try HDF5.check(H5Tset_strpad(type, H5T_STR_NULLPAD), "padding a string type")
+                    try HDF5.scoped(H5Acreate2(id, name, type, space, pare_H5P_DEFAULT(), pare_H5P_DEFAULT()),
+                                    .attribute, "cannot create attribute \(name)") { attribute in
+                        try HDF5.check(H5Awrite(attribute, type, bytes), "cannot write attribute \(name)")
+                    }
+                }
+            }
+        }
+    }
 }

@@ -67,8 +67,9 @@ extension H5Handle {
         }
     }
 
-    /// All values of a float32 or float16 dataset as Float, in row-major order. Half floats are
-    /// read raw and widened here: exact, and much faster than HDF5's soft float conversion.
+    /// All values of a float32, float16 or bfloat16 (uint16 bits) dataset as Float, in row-major
+    /// order. Half floats are read raw and widened here: exact, and much faster than HDF5's soft
+    /// float conversion. The caller has checked that a uint16 dataset is marked bfloat16.
     func readFloats() throws -> [Float] {
         try HDF5.locked {
             let count = try elementCount()
@@ -76,23 +77,54 @@ extension H5Handle {
             switch stored {
             case .scalar(.float32):
                 return try readRaw(count: count, as: Float.self, memoryType: .float32)
-            case .scalar(.float16):
-                let halves = try readRaw(count: count, as: UInt16.self, memoryType: .float16)
-                return Self.widen(halves)
+            case .scalar(.float16), .scalar(.uint16):
+                let halves = try readRaw(count: count, as: UInt16.self, memoryType: stored == .scalar(.uint16) ? .uint16 : .float16)
+                return HalfPrecision.widen(halves, bfloat: stored == .scalar(.uint16))
             default:
-                throw H5ContentProblem("dataset holds \(stored.description), expected float32 or float16")
+                throw H5ContentProblem("dataset holds \(stored.description), expected float32, float16 or bfloat16")
             }
         }
     }
 
-    /// Every half-precision value as Float, indexed by bit pattern (256 KiB). Looking values up
-    /// is several times faster than converting them where the CPU has no half-float instructions
-    /// enabled (x86-64 baseline), and exact by construction.
-    private static let halfToFloat: [Float] = (0...UInt16.max).map { Float(Float16(bitPattern: $0)) }
-
-    static func widen(_ halves: [UInt16]) -> [Float] {
-        halfToFloat.withUnsafeBufferPointer { table in
-            halves.map { table[Int($0)] }
+    /// Rows `rows` (ascending, distinct) of a 2-D float dataset [n, cols], as Float [rows.count, cols],
+    /// read in one selection so each stored chunk is read and checksummed once.
+    func readRows(_ rows: [Int], cols: Int) throws -> [Float] {
+        try HDF5.locked {
+            let stored = try storedElement()
+            let half: Bool
+            switch stored {
+            case .scalar(.float32): half = false
+            case .scalar(.float16), .scalar(.uint16): half = true
+            default: throw H5ContentProblem("dataset holds \(stored.description), expected float32, float16 or bfloat16")
+            }
+            let memory: H5Scalar = stored == .scalar(.uint16) ? .uint16 : (half ? .float16 : .float32)
+            let total = rows.count * cols
+            guard total > 0 else { return [] }
+            return try HDF5.scoped(H5Dget_space(id), .dataspace, "cannot read a dataset shape") { fileSpace in
+                try HDF5.check(H5Sselect_none(fileSpace), "clearing a selection")
+                for r in rows {
+                    try HDF5.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_OR, [hsize_t(r), 0], nil, [1, hsize_t(cols)], nil),
+                                   "selecting row \(r)")
+                }
+                return try HDF5.scoped(H5Screate_simple(1, [hsize_t(total)], nil), .dataspace, "creating a dataspace") { memSpace in
+                    try HDF5.scoped(memory.makeType(forMemory: true), .datatype, "creating a memory type") { memoryType in
+                        func read<T>(_ type: T.Type) throws -> [T] {
+                            var failure: Error?
+                            let values = [T](unsafeUninitializedCapacity: total) { buffer, initialized in
+                                initialized = total
+                                do {
+                                    try HDF5.check(H5Dread(id, memoryType, memSpace, fileSpace, pare_H5P_DEFAULT(), buffer.baseAddress!),
+                                                   "cannot read dataset rows")
+                                } catch { failure = error }
+                            }
+                            if let failure { throw failure }
+                            return values
+                        }
+                        if !half { return try read(Float.self) }
+                        return HalfPrecision.widen(try read(UInt16.self), bfloat: stored == .scalar(.uint16))
+                    }
+                }
+            }
         }
     }
 

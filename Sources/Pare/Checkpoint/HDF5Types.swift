@@ -7,10 +7,12 @@ import Foundation
 /// bytes on the way if the two differ.
 enum H5Scalar: String, CaseIterable {
     case float32, float16, float64, int32, int64
+    /// Raw 16-bit words: how bfloat16 weights are stored (with a `dtype = "bfloat16"` attribute).
+    case uint16
 
     var byteCount: Int {
         switch self {
-        case .float16: return 2
+        case .float16, .uint16: return 2
         case .float32, .int32: return 4
         case .float64, .int64: return 8
         }
@@ -26,6 +28,7 @@ enum H5Scalar: String, CaseIterable {
             case .float64: type = H5Tcopy(pare_H5T_IEEE_F64LE())
             case .int32: type = H5Tcopy(pare_H5T_STD_I32LE())
             case .int64: type = H5Tcopy(pare_H5T_STD_I64LE())
+            case .uint16: type = H5Tcopy(pare_H5T_STD_U16LE())
             }
             let big = forMemory ? (1.bigEndian == 1) : bigEndian
             if type >= 0 && big && H5Tset_order(type, H5T_ORDER_BE) < 0 {

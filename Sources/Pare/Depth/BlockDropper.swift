@@ -18,17 +18,15 @@ public enum BlockDropper {
         return out.sorted()
     }
 
-    /// The model without the given blocks.
-    public static func drop(_ layers: [Int], from model: LLaDAModel) throws -> LLaDAModel {
-        let n = model.blocks.count
+    /// The model without the given blocks: a view that reads the kept blocks of `model`
+    /// (resident or streamed) and numbers them 0..n-1.
+    public static func drop(_ layers: [Int], from model: any ModelWeights) throws -> KeptBlocks {
+        let n = model.blockCount
         if let bad = layers.first(where: { !(0..<n).contains($0) }) {
-            throw DepthError.badLayers("block \(bad) is out of range: the model has blocks 0...\(n - 1)")
+            throw DepthError.badLayers("block \(bad) is out of range: the model has blocks 0...\(max(0, n - 1))")
         }
         if Set(layers).count >= n { throw DepthError.badLayers("cannot drop every block (the model has \(n))") }
-        var out = model
-        out.blocks = model.blocks.enumerated().filter { !layers.contains($0.offset) }.map(\.element)
-        out.config.nLayers = out.blocks.count
-        return out
+        return KeptBlocks(base: model, kept: (0..<n).filter { !layers.contains($0) })
     }
 
     public static func provenanceJSON(dropped: [Int], total: Int, criterion: String?, scores: [Double]?) -> String {
@@ -54,26 +52,30 @@ public struct DepthSelection {
 
     /// One score per candidate (lower = dropped first): BI per block, d(l, count) per start l,
     /// or the calibration NLL per token after dropping each single block.
-    public func scores(model: LLaDAModel, count: Int = 1) throws -> [Double] {
+    public func scores(model: any ModelWeights, count: Int = 1) throws -> [Double] {
         switch criterion {
         case .blockInfluence: return try DepthProbe(model: model, calibration: calibration).blockInfluence()
-        case .angular: return try DepthProbe(model: model, calibration: calibration).angularDistances(run: count)
+        case .angular:
+            if count < 1 || count > model.blockCount {
+                throw DepthError.badLayers("a run of \(count) blocks does not fit a model of \(model.blockCount)")
+            }
+            return try DepthProbe(model: model, calibration: calibration).angularDistances(run: count)
         case .measured:
-            return try model.blocks.indices.map { try nll(BlockDropper.drop([$0], from: model)) }
+            return try (0..<model.blockCount).map { try nll(BlockDropper.drop([$0], from: model)) }
         }
     }
 
     /// Mean Monte-Carlo NLL per answer token on the calibration samples.
-    func nll(_ model: LLaDAModel) -> Double {
+    func nll(_ model: any ModelWeights) throws -> Double {
         let est = LikelihoodEstimator(draws: 4, seed: seed)
-        let values = est.negativeLogLikelihood(model: model, examples: calibration.samples)
+        let values = try est.negativeLogLikelihood(model: model, examples: calibration.samples)
         let tokens = calibration.samples.reduce(0) { $0 + $1.answer.count }
         return values.reduce(0, +) / Double(max(1, tokens))
     }
 
     /// The `count` blocks to drop, in the input model's numbering.
-    public func select(count: Int, model: LLaDAModel, progress: (String) -> Void = { _ in }) throws -> [Int] {
-        let n = model.blocks.count
+    public func select(count: Int, model: any ModelWeights, progress: (String) -> Void = { _ in }) throws -> [Int] {
+        let n = model.blockCount
         if count < 1 || count >= n { throw DepthError.badLayers("--count must be in 1...\(n - 1) for a model of \(n) blocks") }
         switch criterion {
         case .blockInfluence:
@@ -84,7 +86,8 @@ public struct DepthSelection {
             let start = d.indices.min { d[$0] < d[$1] }!
             return Array(start..<(start + count))
         case .measured:
-            var remaining = Array(0..<n), current = model, dropped: [Int] = []
+            var remaining = Array(0..<n), dropped: [Int] = []
+            var current: any ModelWeights = model
             for round in 0..<count {
                 let s = try scores(model: current)
                 let best = s.indices.min { s[$0] < s[$1] }!

@@ -12,13 +12,13 @@ public enum DepthCriterion: String, CaseIterable, Codable, Sendable {
 
 /// Hidden states at every block boundary, and the similarity scores derived from them.
 public struct DepthProbe {
-    public let model: LLaDAModel
+    public let model: any ModelWeights
     public let sequences: [[Int]]
     public let layout: SequenceLayout
     /// Rows of answer positions in the packed batch (angular distance reads only these).
     public let answerRows: [Int]
 
-    public init(model: LLaDAModel, calibration: CalibrationSet) throws {
+    public init(model: any ModelWeights, calibration: CalibrationSet) throws {
         self.model = model
         sequences = calibration.sequences(maskID: model.config.maskTokenID)
         try model.validate(sequences)
@@ -51,11 +51,12 @@ public struct DepthProbe {
 
     /// Block influence of every block: 1 - mean cosine between its input and output, all tokens.
     /// One pass, holding one block's activations at a time.
-    public func blockInfluence() -> [Double] {
-        var x = model.embed(sequences)
+    public func blockInfluence() throws -> [Double] {
+        let ctx = model.context(layout)
+        var x = try model.embed(sequences)
         let all = Array(0..<layout.totalTokens)
-        return model.blocks.map { block in
-            let y = block.forward(x, config: model.config, rope: model.rope, layout: layout)
+        return try (0..<model.blockCount).map { i in
+            let y = try model.block(i).forward(x, ctx)
             let c = Self.cosines(x, y, rows: all)
             x = y
             return 1 - c.reduce(0, +) / Double(max(1, c.count))
@@ -63,16 +64,17 @@ public struct DepthProbe {
     }
 
     /// d(l, n) for every start l (0...n_layers - n): mean over answer positions of arccos(cos) / pi.
-    public func angularDistances(run n: Int) -> [Double] {
+    public func angularDistances(run n: Int) throws -> [Double] {
         // Answer-position hidden states at every boundary: [n_layers + 1][answer rows, d] (small).
-        var x = model.embed(sequences)
+        let ctx = model.context(layout)
+        var x = try model.embed(sequences)
         var boundaries = [x.gatherRows(answerRows)]
-        for block in model.blocks {
-            x = block.forward(x, config: model.config, rope: model.rope, layout: layout)
+        for i in 0..<model.blockCount {
+            x = try model.block(i).forward(x, ctx)
             boundaries.append(x.gatherRows(answerRows))
         }
         let rows = Array(0..<answerRows.count)
-        return (0...(model.blocks.count - n)).map { l in
+        return (0...(model.blockCount - n)).map { l in
             let c = Self.cosines(boundaries[l], boundaries[l + n], rows: rows)
             return c.map { Foundation.acos(min(1, max(-1, $0))) / .pi }.reduce(0, +) / Double(max(1, c.count))
         }

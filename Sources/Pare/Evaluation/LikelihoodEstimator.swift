@@ -16,7 +16,7 @@ public struct LikelihoodEstimator {
     }
 
     /// NLL estimate (nats) of each example's answer given its prompt.
-    public func negativeLogLikelihood(model: LLaDAModel, examples: [PromptAnswer], batchSize: Int = 64) -> [Double] {
+    public func negativeLogLikelihood(model: any ModelWeights, examples: [PromptAnswer], batchSize: Int = 64) throws -> [Double] {
         var result: [Double] = []
         // Every (example, draw) is one masked input; they are independent, so batch them freely.
         var rng = SplitMix64(seed: seed)
@@ -52,9 +52,9 @@ public struct LikelihoodEstimator {
                     rowOwner.append(i)
                 }
             }
-            let h = model.hidden(batch, layout: layout)
-            let logits = model.head(h, rows: rows)
-            let ce = MaskedDiffusionLoss.crossEntropy(logits: logits, rows: Array(0..<rows.count), targets: targets)
+            let h = try model.hidden(batch, layout: layout)
+            let logits = try model.head(h, rows: rows)
+            let ce = CrossEntropy.perRow(logits: logits, rows: Array(0..<rows.count), targets: targets)
             for (r, i) in rowOwner.enumerated() { sums[owner[i]] += scales[i] * ce[r] }
         }
         for e in examples.indices { result.append(sums[e] / Double(draws)) }

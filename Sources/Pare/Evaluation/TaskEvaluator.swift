@@ -34,8 +34,8 @@ public struct TaskEvaluator {
         }
     }
 
-    public var model: LLaDAModel
-    public var tokenizer: CharTokenizer
+    public var model: any ModelWeights
+    public var tokenizer: any Tokenizer
     public var sampling: SamplingOptions
     public var samples = 500
     public var seed: UInt64 = 0
@@ -43,7 +43,7 @@ public struct TaskEvaluator {
     public var likelihoodDraws = 16
     public var batchSize = 64
 
-    public init(model: LLaDAModel, tokenizer: CharTokenizer, sampling: SamplingOptions) {
+    public init(model: any ModelWeights, tokenizer: any Tokenizer, sampling: SamplingOptions) {
         self.model = model
         self.tokenizer = tokenizer
         self.sampling = sampling
@@ -76,7 +76,7 @@ public struct TaskEvaluator {
                 let examples = try zip(data, prompts).map { sample, prompt in
                     PromptAnswer(prompt: prompt, answer: try sample.answerTokens(tokenizer, eos: eos, length: sampling.genLength))
                 }
-                let nll = LikelihoodEstimator(draws: likelihoodDraws, seed: seed)
+                let nll = try LikelihoodEstimator(draws: likelihoodDraws, seed: seed)
                     .negativeLogLikelihood(model: model, examples: examples, batchSize: batchSize)
                 let perToken = nll.reduce(0, +) / Double(max(1, nll.count)) / Double(sampling.genLength)
                 r.nllPerToken = perToken

@@ -1,16 +1,14 @@
-/// The LLaDA model (ALGORITHMS.md §1): embedding, a stack of blocks, final norm, output head.
-///
-/// The forward pass is split into `embed`, one `LLaDABlock.forward` per block and `head`,
-/// so that block-by-block passes (calibration, depth scoring) reuse the same pieces.
-public struct LLaDAModel: Sendable {
+/// A LLaDA model held in memory (docs/algorithms.md §1): embedding, a stack of blocks, final
+/// norm, output head. Training and tests work on this; the forward pass is `ModelWeights`'.
+public struct LLaDAModel: ModelWeights, Equatable {
     public var config: ModelConfig
-    public var wte: Tensor     // [vocab, d]
-    public var blocks: [LLaDABlock]
-    public var lnF: Tensor     // [d]
-    public var head: Tensor    // [vocab, d]  (model.transformer.ff_out, not tied to wte)
+    public var wte: Tensor          // model.transformer.wte.weight     [vocab, d]
+    public var blocks: [LLaDABlock] // model.transformer.blocks.N.*
+    public var lnF: Tensor          // model.transformer.ln_f.weight    [d]
+    public var head: Linear         // model.transformer.ff_out.weight  [vocab, d] (not tied to wte)
     public var rope: RoPE
 
-    public init(config: ModelConfig, wte: Tensor, blocks: [LLaDABlock], lnF: Tensor, head: Tensor) {
+    public init(config: ModelConfig, wte: Tensor, blocks: [LLaDABlock], lnF: Tensor, head: Linear) {
         self.config = config
         self.wte = wte; self.blocks = blocks; self.lnF = lnF; self.head = head
         rope = RoPE(headDim: config.headDim, theta: config.ropeTheta, maxPositions: config.maxSeqLen)
@@ -18,63 +16,45 @@ public struct LLaDAModel: Sendable {
 
     /// Builds the model from a validated checkpoint.
     public init(checkpoint: Checkpoint) throws {
-        let t = checkpoint.tensors
-        func get(_ n: String) throws -> Tensor {
-            guard let v = t["model.transformer." + n] else { throw ModelError.missingTensor("model.transformer." + n) }
-            return v
+        try self.init(config: checkpoint.config) { key in
+            guard let t = checkpoint.tensors[key] else { throw ModelError.missingTensor(key) }
+            return t
         }
-        let blocks = try (0..<checkpoint.config.nLayers).map { try LLaDABlock(index: $0, tensors: t) }
-        self.init(config: checkpoint.config, wte: try get("wte.weight"), blocks: blocks,
-                  lnF: try get("ln_f.weight"), head: try get("ff_out.weight"))
     }
 
-    /// All tensors under their HF names (blocks numbered 0..n-1), for writing a checkpoint.
+    /// Builds the model from tensors looked up by HF key.
+    public init(config: ModelConfig, tensor: (String) throws -> Tensor) throws {
+        let blocks = try (0..<config.nLayers).map { i in try LLaDABlock(index: i, tensor: tensor) }
+        self.init(config: config, wte: try tensor(GlobalTensor.wte.key), blocks: blocks,
+                  lnF: try tensor(GlobalTensor.lnF.key), head: Linear(try tensor(GlobalTensor.head.key)))
+    }
+
+    /// Reads every tensor of a model (resident or streamed) into memory.
+    public init(_ weights: any ModelWeights) throws {
+        if let resident = weights as? LLaDAModel { self = resident; return }
+        let blocks = try (0..<weights.blockCount).map { try weights.block($0) }
+        self.init(config: weights.config, wte: try weights.embeddingTable(),
+                  blocks: blocks, lnF: try weights.finalNorm(), head: try weights.outputHead())
+    }
+
+    /// All tensors under their HF keys (blocks numbered 0..n-1), for writing a checkpoint.
     public var namedTensors: [String: Tensor] {
-        var out = ["model.transformer.wte.weight": wte, "model.transformer.ln_f.weight": lnF,
-                   "model.transformer.ff_out.weight": head]
-        for (i, b) in blocks.enumerated() { out.merge(b.namedTensors(index: i)) { a, _ in a } }
+        var out = [GlobalTensor.wte.key: wte, GlobalTensor.lnF.key: lnF, GlobalTensor.head.key: head.weight]
+        for (i, b) in blocks.enumerated() {
+            for (key, t) in b.namedTensors(index: i) { out[key] = t }
+        }
         return out
     }
 
-    public var parameterCount: Int { namedTensors.values.reduce(0) { $0 + $1.count } }
-
-    /// Checks token ids and lengths before a forward pass.
-    public func validate(_ sequences: [[Int]]) throws {
-        for s in sequences {
-            if s.count > config.maxSeqLen { throw ModelError.sequenceTooLong(s.count, max: config.maxSeqLen) }
-            if let bad = s.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-                throw ModelError.tokenOutOfRange(bad, vocabSize: config.vocabSize)
-            }
-        }
+    public static func == (a: LLaDAModel, b: LLaDAModel) -> Bool {
+        a.config == b.config && a.wte == b.wte && a.blocks == b.blocks && a.lnF == b.lnF && a.head == b.head
     }
 
-    /// Token embeddings of the packed batch: [tokens, d].
-    public func embed(_ sequences: [[Int]]) -> Tensor {
-        wte.gatherRows(sequences.flatMap { $0 })
-    }
+    // MARK: ModelWeights
 
-    /// Final norm and output head on the chosen rows of the hidden states: [rows, vocab].
-    public func head(_ hidden: Tensor, rows: [Int]? = nil) -> Tensor {
-        let x = rows.map { hidden.gatherRows($0) } ?? hidden
-        let n = Norm.rmsNormRows(x, weight: lnF, eps: Float(config.normEps))
-        return BLAS.linear(n, head)
-    }
-
-    /// Hidden states after every block: [tokens, d].
-    public func hidden(_ sequences: [[Int]], layout: SequenceLayout) -> Tensor {
-        var x = embed(sequences)
-        for block in blocks { x = block.forward(x, config: config, rope: rope, layout: layout) }
-        return x
-    }
-
-    /// Logits of a ragged batch. `outputRows[s]` picks positions of sequence s (all when nil);
-    /// the result stacks the chosen rows sequence by sequence: [chosen rows, vocab].
-    public func logits(_ sequences: [[Int]], outputRows: [Range<Int>]? = nil) -> Tensor {
-        let layout = SequenceLayout(lengths: sequences.map(\.count))
-        let h = hidden(sequences, layout: layout)
-        guard let outputRows else { return head(h) }
-        var rows: [Int] = []
-        for (s, r) in outputRows.enumerated() { rows += r.map { layout.offsets[s] + $0 } }
-        return head(h, rows: rows)
-    }
+    public func embeddings(_ ids: [Int]) throws -> Tensor { wte.gatherRows(ids) }
+    public func block(_ index: Int) throws -> LLaDABlock { blocks[index] }
+    public func finalNorm() throws -> Tensor { lnF }
+    public func outputHead() throws -> Linear { head }
+    public func embeddingTable() throws -> Tensor { wte }
 }

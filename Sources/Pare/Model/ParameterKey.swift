@@ -1,22 +1,23 @@
-/// Names one parameter tensor of a LLaDA model, so optimizers and pruners can walk them all.
+/// Names one parameter tensor of a LLaDA model, so optimizers can walk them all.
 public enum ParameterKey: Hashable, Sendable, CustomStringConvertible {
     case wte, lnF, head
-    /// A block tensor: `name` is one of the seven linears or the two norms.
-    case block(Int, String)
+    case norm(Int, BlockNorm)
+    case linear(Int, BlockLinear)
 
     /// The HF tensor name.
     public var description: String {
         switch self {
-        case .wte: return "model.transformer.wte.weight"
-        case .lnF: return "model.transformer.ln_f.weight"
-        case .head: return "model.transformer.ff_out.weight"
-        case .block(let i, let n): return "model.transformer.blocks.\(i).\(n).weight"
+        case .wte: return GlobalTensor.wte.key
+        case .lnF: return GlobalTensor.lnF.key
+        case .head: return GlobalTensor.head.key
+        case .norm(let i, let n): return n.key(block: i)
+        case .linear(let i, let l): return l.key(block: i)
         }
     }
 
     /// True for the seven block linears (what pruning and SEFT touch).
     public var isBlockLinear: Bool {
-        if case .block(_, let n) = self { return LLaDABlock.linearNames.contains(n) }
+        if case .linear = self { return true }
         return false
     }
 }
@@ -26,7 +27,7 @@ extension LLaDAModel {
     public var parameterKeys: [ParameterKey] {
         var keys: [ParameterKey] = [.wte]
         for i in blocks.indices {
-            keys += (LLaDABlock.normNames + LLaDABlock.linearNames).map { .block(i, $0) }
+            keys += BlockNorm.allCases.map { .norm(i, $0) } + BlockLinear.allCases.map { .linear(i, $0) }
         }
         return keys + [.lnF, .head]
     }
@@ -36,20 +37,18 @@ extension LLaDAModel {
             switch key {
             case .wte: return wte
             case .lnF: return lnF
-            case .head: return head
-            case .block(let i, "attn_norm"): return blocks[i].attnNorm
-            case .block(let i, "ff_norm"): return blocks[i].ffNorm
-            case .block(let i, let n): return blocks[i][linear: n]
+            case .head: return head.weight
+            case .norm(let i, let n): return blocks[i][n]
+            case .linear(let i, let l): return blocks[i][l].weight
             }
         }
         set {
             switch key {
             case .wte: wte = newValue
             case .lnF: lnF = newValue
-            case .head: head = newValue
-            case .block(let i, "attn_norm"): blocks[i].attnNorm = newValue
-            case .block(let i, "ff_norm"): blocks[i].ffNorm = newValue
-            case .block(let i, let n): blocks[i][linear: n] = newValue
+            case .head: head.weight = newValue
+            case .norm(let i, let n): blocks[i][n] = newValue
+            case .linear(let i, let l): blocks[i][l].weight = newValue
             }
         }
     }

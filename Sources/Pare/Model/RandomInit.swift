@@ -13,6 +13,17 @@ public enum InitScheme: String, Codable, Sendable {
 extension LLaDAModel {
     /// Deterministic in `seed`; norms start at 1.
     public static func random(config: ModelConfig, seed: UInt64, std: Float = 0.02, scheme: InitScheme = .normal) -> LLaDAModel {
+        var tensors: [String: Tensor] = [:]
+        randomTensors(config: config, seed: seed, std: std, scheme: scheme) { tensors[$0] = $1 }
+        // Every key was just generated, so the lookup cannot fail.
+        return try! LLaDAModel(config: config) { tensors[$0]! }
+    }
+
+    /// The tensors of `random(...)`, one at a time, so a model larger than memory can be written
+    /// as it is generated. Order (and so the random stream): block by block (norms, then the
+    /// seven linears in table order), then the embedding, the final norm and the head.
+    public static func randomTensors(config: ModelConfig, seed: UInt64, std: Float = 0.02, scheme: InitScheme = .normal,
+                                     emit: (String, Tensor) throws -> Void) rethrows {
         var rng = SplitMix64(seed: seed)
         func normal(_ shape: [Int], _ s: Float) -> Tensor {
             var t = Tensor(zeros: shape)
@@ -29,29 +40,25 @@ extension LLaDAModel {
             }
             return t
         }
-        let d = config.dModel, hd = config.headDim
+        let d = config.dModel
         let ones = Tensor(shape: [d], data: [Float](repeating: 1, count: d))
         let residualStd = std / Float(2 * max(1, config.nLayers)).squareRoot()
-        /// A linear [out, in]; `residual` marks the projections back into the residual stream.
-        func linear(_ out: Int, _ inF: Int, residual: Bool = false) -> Tensor {
+        /// A linear [out, in]; attn_out and ff_out project back into the residual stream.
+        func linear(_ shape: [Int], residual: Bool) -> Tensor {
             switch scheme {
-            case .normal: return normal([out, inF], residual ? residualStd : std)
-            case .fanIn: return normal([out, inF], 1 / Float(3 * inF).squareRoot())
+            case .normal: return normal(shape, residual ? residualStd : std)
+            case .fanIn: return normal(shape, 1 / Float(3 * shape[1]).squareRoot())
             }
         }
-        let blocks = (0..<config.nLayers).map { _ in
-            LLaDABlock(attnNorm: ones,
-                       qProj: linear(config.nHeads * hd, d),
-                       kProj: linear(config.nKVHeads * hd, d),
-                       vProj: linear(config.nKVHeads * hd, d),
-                       attnOut: linear(d, config.nHeads * hd, residual: true),
-                       ffNorm: ones,
-                       ffProj: linear(config.dFF, d),
-                       upProj: linear(config.dFF, d),
-                       ffOut: linear(d, config.dFF, residual: true))
+        for i in 0..<config.nLayers {
+            for norm in BlockNorm.allCases { try emit(norm.key(block: i), ones) }
+            for l in BlockLinear.allCases {
+                try emit(l.key(block: i), linear(l.shape(config), residual: l == .attnOut || l == .ffOut))
+            }
         }
-        let wte = normal([config.vocabSize, d], scheme == .fanIn ? 1 : std)
-        return LLaDAModel(config: config, wte: wte, blocks: blocks, lnF: ones, head: linear(config.vocabSize, d))
+        try emit(GlobalTensor.wte.key, normal([config.vocabSize, d], scheme == .fanIn ? 1 : std))
+        try emit(GlobalTensor.lnF.key, ones)
+        try emit(GlobalTensor.head.key, linear([config.vocabSize, d], residual: false))
     }
 
     /// The model as a checkpoint with the given tokenizer vocabulary and provenance.

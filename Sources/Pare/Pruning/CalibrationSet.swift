@@ -18,7 +18,7 @@ public struct CalibrationSet: Sendable {
 
     /// `count` samples from the reference tasks' training split, cycling add, kv, rev, chain.
     public static func referenceTasks(count: Int = defaultSamples, maskRatio: Double = defaultMaskRatio,
-                                      seed: UInt64 = 0, tokenizer: CharTokenizer, eos: Int) throws -> CalibrationSet {
+                                      seed: UInt64 = 0, tokenizer: any Tokenizer, eos: Int) throws -> CalibrationSet {
         let perTask = (count + ReferenceTask.allCases.count - 1) / ReferenceTask.allCases.count
         let lists = ReferenceTask.allCases.map { $0.samples(perTask, split: .train, seed: seed) }
         var samples: [PromptAnswer] = []
@@ -36,7 +36,7 @@ public struct CalibrationSet: Sendable {
     /// One sample per non-empty line. `PROMPT<TAB>ANSWER` marks the answer (the part that
     /// masking may touch); a line without a tab is all answer.
     public static func file(_ path: String, limit: Int?, maskRatio: Double = defaultMaskRatio,
-                            seed: UInt64 = 0, tokenizer: CharTokenizer) throws -> CalibrationSet {
+                            seed: UInt64 = 0, tokenizer: any Tokenizer) throws -> CalibrationSet {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PruningError.calibration("cannot read calibration file \(path)")
         }

@@ -35,10 +35,13 @@ public enum MaskSelection {
         for i in order.prefix(k) { keep[i] = false }
     }
 
-    /// Zeroes the weights whose mask entry is false.
-    public static func apply(_ keep: [Bool], to w: inout Tensor) {
-        w.data.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count where !keep[i] { p[i] = 0 }
-        }
+    /// W with its lowest-scoring weights zeroed, and the mask that zeroed them.
+    public static func pruned(_ w: Tensor, scores: [Float], pattern: SparsityPattern, sparsity: Double,
+                              perRow: Bool) -> PrunedWeight {
+        let mask = Mask(keep: keepMask(scores: scores, rows: w.rows, cols: w.cols, pattern: pattern,
+                                       sparsity: sparsity, perRow: perRow), rows: w.rows, cols: w.cols)
+        var weight = w
+        mask.apply(to: &weight)
+        return PrunedWeight(weight: weight, mask: mask)
     }
 }

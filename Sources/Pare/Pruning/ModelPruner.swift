@@ -35,16 +35,20 @@ public struct PruningReport: Sendable {
 }
 
 /// Prunes the seven linears of every block, block by block, sharing one calibration pass
-/// among all pruners (ALGORITHMS.md §4):
+/// among all pruners (docs/algorithms.md §4):
 ///
 ///   for block i: one pass through the still-dense block collects the statistics of its
 ///   seven linears; all seven are pruned; the pruned block is re-run to make the inputs of
 ///   block i+1 (so block i+1 is calibrated on the outputs of the pruned blocks 0..i).
 ///
-/// Only one block's activations [calibration tokens, width] are alive at a time.
+/// Memory: one block's weights, the hidden states of the calibration tokens [tokens, d], and
+/// running statistics per linear input. The linears' inputs themselves are made and folded
+/// into the statistics `samplesPerPass` samples at a time, never for the whole set at once.
 public struct ModelPruner {
     public var spec: PruningSpec
     public var calibration: CalibrationSet
+    /// Calibration samples run through a block together.
+    public var samplesPerPass = 16
 
     public init(spec: PruningSpec, calibration: CalibrationSet) {
         self.spec = spec
@@ -59,45 +63,97 @@ public struct ModelPruner {
         }
     }
 
+    /// Prunes a resident model in place.
     public func prune(_ model: inout LLaDAModel, progress: (String) -> Void = { _ in }) throws -> PruningReport {
+        var blocks = model.blocks
+        let report = try prune(model, progress: progress) { blocks[$0] = $1 }
+        model.blocks = blocks
+        return report
+    }
+
+    /// Prunes any model (resident or streamed), handing each pruned block to `emit` in order.
+    public func prune(_ model: any ModelWeights, progress: (String) -> Void = { _ in },
+                      emit: (Int, LLaDABlock) throws -> Void) throws -> PruningReport {
         if let p = spec.problem(for: model.config) { throw PruningError.badSpec(p) }
         let start = Date()
         let sequences = calibration.sequences(maskID: model.config.maskTokenID)
         try model.validate(sequences)
-        let layout = SequenceLayout(lengths: sequences.map(\.count))
-        var x = model.embed(sequences)                                     // [tokens, d]
+        let passes = CalibrationPasses(model: model, sequences: sequences, samplesPerPass: samplesPerPass)
+        var x = try model.embed(sequences)                                 // [tokens, d]
         var layers: [LayerPruningReport] = []
         let pruner = self.pruner
 
-        for i in model.blocks.indices {
-            var block = model.blocks[i]
+        for i in 0..<model.blockCount {
+            var block = try model.block(i)
             // 1. Statistics of every linear's input, from the dense block.
-            let inputs = block.forwardCapturingInputs(x, config: model.config, rope: model.rope, layout: layout).inputs
-            var stats: [LinearInputs.Site: LinearStatistics] = [:]
-            for site in LinearInputs.Site.allCases {
-                let tensor = inputs[site]
-                var s = LinearStatistics(inFeatures: tensor.cols)
-                for seq in 0..<layout.count { s.add(tensor, rows: layout.rows(of: seq)) }   // sample by sample
-                stats[site] = s
+            var stats = Dictionary(uniqueKeysWithValues: LinearSite.allCases.map {
+                ($0, LinearStatistics(inFeatures: block[$0.linears[0]].inFeatures))
+            })
+            passes.forEach(x) { slice, ctx in
+                let inputs = block.forward(slice, ctx, recording: .linearInputs).activations!
+                for site in LinearSite.allCases {
+                    for seq in 0..<ctx.layout.count { stats[site]!.add(inputs[site], rows: ctx.layout.rows(of: seq)) }
+                }
             }
             // 2. Prune the seven linears.
-            for name in LLaDABlock.linearNames {
-                let original = block[linear: name]
-                var w = original
-                let s = stats[LinearInputs.site(of: name)]!
-                try pruner.prune(&w, statistics: s, spec: spec)
-                layers.append(LayerPruningReport(block: i, linear: name, shape: w.shape, sparsity: w.sparsity,
-                                                 reconstructionError: s.reconstructionError(original: original, pruned: w)))
-                block[linear: name] = w
+            for linear in BlockLinear.allCases {
+                let original = block[linear].weight
+                let s = stats[linear.site]!
+                let pruned = try pruner.prune(original, statistics: s, spec: spec)
+                layers.append(LayerPruningReport(block: i, linear: linear.name, shape: original.shape,
+                                                 sparsity: pruned.mask.sparsity,
+                                                 reconstructionError: s.reconstructionError(original: original, pruned: pruned.weight)))
+                block[linear] = Linear(pruned.weight)
             }
-            model.blocks[i] = block
+            stats = [:]
             // 3. The pruned block makes the next block's calibration inputs.
-            x = block.forward(x, config: model.config, rope: model.rope, layout: layout)
-            progress(String(format: "block %d/%d pruned, mean reconstruction error %.4f", i + 1, model.blocks.count,
+            x = passes.map(x) { slice, ctx in block.forward(slice, ctx) }
+            try emit(i, block)
+            progress(String(format: "block %d/%d pruned, mean reconstruction error %.4f", i + 1, model.blockCount,
                             layers.suffix(7).map(\.reconstructionError).reduce(0, +) / 7))
         }
         return PruningReport(spec: spec, layers: layers, calibrationSource: calibration.source,
                              calibrationSamples: calibration.samples.count, calibrationMaskRatio: calibration.maskRatio,
                              seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// Runs a block over packed calibration hidden states a few samples at a time. Sequences are
+/// independent (no padding, attention within a sequence), so any grouping gives the same rows.
+struct CalibrationPasses {
+    let rope: RoPE
+    let config: ModelConfig
+    /// Each pass: its sequences' lengths, and the rows they occupy in the packed batch.
+    let passes: [(layout: SequenceLayout, rows: Range<Int>)]
+
+    init(model: any ModelWeights, sequences: [[Int]], samplesPerPass: Int) {
+        rope = model.rope
+        config = model.config
+        var passes: [(SequenceLayout, Range<Int>)] = []
+        var row = 0
+        for start in stride(from: 0, to: sequences.count, by: max(1, samplesPerPass)) {
+            let lengths = sequences[start..<min(start + max(1, samplesPerPass), sequences.count)].map(\.count)
+            let n = lengths.reduce(0, +)
+            passes.append((SequenceLayout(lengths: lengths), row..<(row + n)))
+            row += n
+        }
+        self.passes = passes
+    }
+
+    /// Calls `body` with each pass's rows of x [tokens, d] and its context.
+    func forEach(_ x: Tensor, _ body: (Tensor, ForwardContext) -> Void) {
+        for (layout, rows) in passes {
+            body(x.sliceRows(rows), ForwardContext(config: config, rope: rope, layout: layout))
+        }
+    }
+
+    /// x [tokens, d] -> [tokens, d], each pass's rows replaced by `body`'s output for them.
+    func map(_ x: Tensor, _ body: (Tensor, ForwardContext) -> Tensor) -> Tensor {
+        var out = Tensor(zeros: x.shape)
+        for (layout, rows) in passes {
+            let y = body(x.sliceRows(rows), ForwardContext(config: config, rope: rope, layout: layout))
+            out.setRows(startingAt: rows.lowerBound, y)
+        }
+        return out
     }
 }

@@ -1,17 +1,22 @@
+/// A pruned weight: the new values (exact zeros where removed) and which positions it keeps.
+public struct PrunedWeight: Sendable {
+    public var weight: Tensor   // [out, in]
+    public var mask: Mask
+}
+
 /// A pruner of one linear W [out, in], given the statistics of its calibration inputs.
 public protocol LinearPruner: Sendable {
-    func prune(_ w: inout Tensor, statistics: LinearStatistics, spec: PruningSpec) throws
+    func prune(_ w: Tensor, statistics: LinearStatistics, spec: PruningSpec) throws -> PrunedWeight
 }
 
 /// Magnitude pruning: score |W|, one comparison group for the whole matrix (reference
 /// behaviour) or one per output row.
 public struct MagnitudePruner: LinearPruner {
     public init() {}
-    public func prune(_ w: inout Tensor, statistics: LinearStatistics, spec: PruningSpec) throws {
+    public func prune(_ w: Tensor, statistics: LinearStatistics, spec: PruningSpec) throws -> PrunedWeight {
         let scores = w.data.map { abs($0) }
-        let keep = MaskSelection.keepMask(scores: scores, rows: w.rows, cols: w.cols, pattern: spec.pattern,
-                                          sparsity: spec.sparsity, perRow: spec.magnitudePerRow)
-        MaskSelection.apply(keep, to: &w)
+        return MaskSelection.pruned(w, scores: scores, pattern: spec.pattern, sparsity: spec.sparsity,
+                                    perRow: spec.magnitudePerRow)
     }
 }
 
@@ -29,10 +34,8 @@ public struct WandaPruner: LinearPruner {
         return s
     }
 
-    public func prune(_ w: inout Tensor, statistics: LinearStatistics, spec: PruningSpec) throws {
-        let keep = MaskSelection.keepMask(scores: Self.scores(w, scalerRow: statistics.scalerRow),
-                                          rows: w.rows, cols: w.cols, pattern: spec.pattern,
-                                          sparsity: spec.sparsity, perRow: true)
-        MaskSelection.apply(keep, to: &w)
+    public func prune(_ w: Tensor, statistics: LinearStatistics, spec: PruningSpec) throws -> PrunedWeight {
+        MaskSelection.pruned(w, scores: Self.scores(w, scalerRow: statistics.scalerRow), pattern: spec.pattern,
+                             sparsity: spec.sparsity, perRow: true)
     }
 }

@@ -1,6 +1,6 @@
 import CBLAS
 
-/// SparseGPT (ALGORITHMS.md §4): prune column block by column block, compensating each
+/// SparseGPT (docs/algorithms.md §4): prune column block by column block, compensating each
 /// removed weight with an update of the not-yet-processed columns through the inverse Hessian.
 ///
 ///   H = (2/n) X^T X (+ damping), U = upper Cholesky factor of H^-1
@@ -10,7 +10,8 @@ import CBLAS
 public struct SparseGPTPruner: LinearPruner {
     public init() {}
 
-    public func prune(_ w: inout Tensor, statistics: LinearStatistics, spec: PruningSpec) throws {
+    public func prune(_ w0: Tensor, statistics: LinearStatistics, spec: PruningSpec) throws -> PrunedWeight {
+        var w = w0
         let rows = w.rows, cols = w.cols
         var h = statistics.gram
         let scale = 2 / Float(max(1, statistics.samples))
@@ -84,6 +85,8 @@ public struct SparseGPTPruner: LinearPruner {
                 start = end
             }
         }}
+        // Dead input columns are zeroed as well as the pruned weights: the mask is the zero pattern.
+        return PrunedWeight(weight: w, mask: Mask(nonZerosOf: w))
     }
 
     /// U with H^-1 = U^T U (row-major, upper triangle), after damping

@@ -49,7 +49,7 @@ public struct CompressionSweep {
     public var recipe: Recipe
     public init(recipe: Recipe) { self.recipe = recipe }
 
-    public func run(model dense: LLaDAModel, tokenizer: CharTokenizer,
+    public func run(model dense: LLaDAModel, tokenizer: any Tokenizer,
                     progress: (String) -> Void = { _ in }) throws -> (rows: [ModelComparison.Row], costs: [PruningCost]) {
         var comparison = ModelComparison()
         comparison.samples = recipe.samples
@@ -60,7 +60,7 @@ public struct CompressionSweep {
         var rows = [try comparison.evaluate(label: "dense", model: dense, tokenizer: tokenizer, progress: progress)]
         var costs: [PruningCost] = []
         for v in recipe.variants {
-            var model = dense
+            var model: any ModelWeights = dense
             let label: String
             switch v.kind {
             case "prune":
@@ -70,7 +70,9 @@ public struct CompressionSweep {
                     throw PruningError.badSpec("sweep: bad prune variant \(v)")
                 }
                 spec.method = m; spec.pattern = p; spec.sparsity = v.sparsity ?? spec.effectiveSparsity
-                let report = try ModelPruner(spec: spec, calibration: calibration).prune(&model)
+                var pruned = dense
+                let report = try ModelPruner(spec: spec, calibration: calibration).prune(&pruned)
+                model = pruned
                 label = p == .unstructured ? String(format: "%@ %.0f %%", m.rawValue, spec.sparsity * 100) : "\(m.rawValue) \(p)"
                 costs.append(PruningCost(label: label, meanReconstructionError: report.meanReconstructionError,
                                          seconds: report.seconds))

@@ -22,7 +22,7 @@ public struct ModelComparison {
 
     public init() {}
 
-    public func evaluate(label: String, model: LLaDAModel, tokenizer: CharTokenizer,
+    public func evaluate(label: String, model: any ModelWeights, tokenizer: any Tokenizer,
                          progress: (String) -> Void = { _ in }) throws -> Row {
         var fixed = TaskEvaluator(model: model, tokenizer: tokenizer, sampling: SamplingOptions())
         fixed.samples = samples; fixed.seed = seed; fixed.likelihood = true

@@ -11,16 +11,18 @@ public struct ModelSummary {
     public let blockSparsity: [Double]
     public let provenance: [String]
 
-    public init(path: String, checkpoint: Checkpoint, model: LLaDAModel) {
+    /// Reads one block at a time, so a model larger than memory can be inspected.
+    public init(path: String, header: CheckpointHeader, model: any ModelWeights) throws {
         self.path = path
         config = model.config
         parameters = model.parameterCount
         var zeros = 0, total = 0
         var perBlock: [Double] = []
-        for block in model.blocks {
+        for i in 0..<model.blockCount {
+            let block = try model.block(i)
             var z = 0, n = 0
-            for name in LLaDABlock.linearNames {
-                let w = block[linear: name]
+            for linear in BlockLinear.allCases {
+                let w = block[linear].weight
                 z += Int((w.sparsity * Double(w.count)).rounded())
                 n += w.count
             }
@@ -29,7 +31,7 @@ public struct ModelSummary {
         }
         overallSparsity = total > 0 ? Double(zeros) / Double(total) : 0
         blockSparsity = perBlock
-        provenance = checkpoint.provenance
+        provenance = header.provenance
     }
 
     /// The DESIGN.md `inspect` JSON object.

@@ -1,30 +1,35 @@
-/// Per-position candidate tokens and their confidences from one forward pass (ALGORITHMS.md §3.2-3.3).
+/// Per-position candidate tokens and their confidences from one forward pass (docs/algorithms.md §3.2-3.3).
 struct Candidates {
     var tokens: [Int]        // x̂_i for each generation position
     var confidence: [Float]  // softmax(logits_i)[x̂_i], untempered
     var topGap: [Float]      // top-1 minus top-2 raw logit (Prophet's signal)
 
     /// logits: `rows` consecutive rows of `vocab` values. At temperature T > 0 the candidate is
-    /// argmax(logits + T * Gumbel), with noise drawn row by row, id by id, from `rng`.
-    init(logits: UnsafePointer<Float>, rows: Int, vocab: Int, temperature: Double, rng: inout SplitMix64) {
+    /// argmax(logits + T * Gumbel), with noise drawn row by row, id by id, from `rng`. The mask
+    /// id is never a candidate: a committed mask would never leave the canvas (§3.2).
+    init(logits: UnsafePointer<Float>, rows: Int, vocab: Int, maskID: Int, temperature: Double, rng: inout SplitMix64) {
         tokens = [Int](repeating: 0, count: rows)
         confidence = [Float](repeating: 0, count: rows)
         topGap = [Float](repeating: 0, count: rows)
         for r in 0..<rows {
             let row = logits + r * vocab
-            // Top-1 and top-2 of the raw logits; ties go to the lowest id.
-            var best = 0, top1 = row[0], top2 = -Float.infinity
+            // Top-1 and top-2 of the raw logits (Prophet's gap, over every id); ties go to the lowest id.
+            var top1 = row[0], top2 = -Float.infinity
             for v in 1..<max(1, vocab) {
                 let x = row[v]
-                if x > top1 { top2 = top1; top1 = x; best = v } else if x > top2 { top2 = x }
+                if x > top1 { top2 = top1; top1 = x } else if x > top2 { top2 = x }
             }
             topGap[r] = vocab > 1 ? top1 - top2 : 0
+            // The candidate: the best id other than the mask.
+            var best = maskID == 0 ? 1 : 0
             if temperature > 0 {
                 var bestNoisy = -Double.infinity
                 for v in 0..<vocab {
                     let y = Double(row[v]) + temperature * rng.gumbel()
-                    if y > bestNoisy { bestNoisy = y; best = v }
+                    if v != maskID && y > bestNoisy { bestNoisy = y; best = v }
                 }
+            } else {
+                for v in 0..<vocab where v != maskID && row[v] > row[best] { best = v }
             }
             tokens[r] = best
             confidence[r] = Self.probability(of: best, row: row, vocab: vocab, max: top1)
@@ -47,7 +52,7 @@ struct Candidates {
     }
 }
 
-/// Prophet early commit (ALGORITHMS.md §3.7): stop as soon as the answer window is decided.
+/// Prophet early commit (docs/algorithms.md §3.7): stop as soon as the answer window is decided.
 public struct ProphetEarlyCommit: Sendable {
     /// Answer window: the first `window` positions of the generation region.
     public var window = 5

@@ -16,11 +16,11 @@ public struct Generation: Sendable {
 /// a step commits, and Prophet (optional) may end decoding early. Each sequence keeps
 /// its own seeded generator, so a prompt decodes identically alone or inside a batch.
 public struct MaskedDiffusionSampler {
-    public let model: LLaDAModel
+    public let model: any ModelWeights
     public let options: SamplingOptions
     public var prophet = ProphetEarlyCommit()
 
-    public init(model: LLaDAModel, options: SamplingOptions) throws {
+    public init(model: any ModelWeights, options: SamplingOptions) throws {
         if let p = options.problem() { throw SamplingError.badOption(p) }
         self.model = model
         self.options = options
@@ -54,7 +54,7 @@ public struct MaskedDiffusionSampler {
             let active = states.indices.filter { !states[$0].done }
             if active.isEmpty { break }
             // One forward pass over every unfinished sequence; logits of the generation regions only.
-            let logits = model.logits(active.map { states[$0].canvas },
+            let logits = try model.logits(active.map { states[$0].canvas },
                                       outputRows: active.map { states[$0].promptLength..<(states[$0].promptLength + L) })
             logits.data.withUnsafeBufferPointer { lp in
                 for (slot, s) in active.enumerated() {
@@ -70,7 +70,7 @@ public struct MaskedDiffusionSampler {
     private func step(_ st: inout State, logits: UnsafePointer<Float>, policy: any CommitPolicy,
                       L: Int, B: Int, S: Int, stepsPerBlock: Int, nBlocks: Int) {
         let mask = model.config.maskTokenID, P = st.promptLength
-        let cand = Candidates(logits: logits, rows: L, vocab: model.config.vocabSize,
+        let cand = Candidates(logits: logits, rows: L, vocab: model.config.vocabSize, maskID: mask,
                               temperature: options.temperature, rng: &st.rng)
         var confidence = cand.confidence
         if policy.randomConfidence {

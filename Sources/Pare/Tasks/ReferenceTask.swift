@@ -82,7 +82,7 @@ public struct TaskSample: Equatable, Sendable {
     }
 
     /// Answer tokens: the answer's characters, then EOS up to the generation length.
-    public func answerTokens(_ tokenizer: CharTokenizer, eos: Int,
+    public func answerTokens(_ tokenizer: any Tokenizer, eos: Int,
                              length: Int = ReferenceTask.generationLength) throws -> [Int] {
         let ids = try tokenizer.encode(answer)
         return ids + [Int](repeating: eos, count: max(0, length - ids.count))

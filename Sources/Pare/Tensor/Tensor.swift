@@ -49,6 +49,23 @@ public struct Tensor: Equatable, Sendable {
         return out
     }
 
+    /// Rows `range` of a rank-2 tensor, copied out: [range.count, cols].
+    public func sliceRows(_ range: Range<Int>) -> Tensor {
+        Tensor(shape: [range.count, cols], data: Array(data[(range.lowerBound * cols)..<(range.upperBound * cols)]))
+    }
+
+    /// Overwrites rows start..<start + rows.rows with `rows` [n, cols].
+    public mutating func setRows(startingAt start: Int, _ rows: Tensor) {
+        precondition(rows.cols == cols && start + rows.rows <= self.rows, "setRows: shape mismatch")
+        let d = cols
+        data.withUnsafeMutableBufferPointer { dst in
+            rows.data.withUnsafeBufferPointer { src in
+                guard let s = src.baseAddress else { return }
+                (dst.baseAddress! + start * d).update(from: s, count: src.count)
+            }
+        }
+    }
+
     /// True when every value is finite (no NaN, no infinity).
     public var isFinite: Bool {
         data.withUnsafeBufferPointer { p in

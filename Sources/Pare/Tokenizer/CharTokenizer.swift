@@ -2,7 +2,7 @@
 ///
 /// Multi-character entries (such as "<eos>" and "<mask>") are special tokens: they are
 /// never produced by encoding text, only by the model.
-public struct CharTokenizer: Sendable {
+public struct CharTokenizer: Tokenizer {
     public let vocab: [String]
     private let ids: [Character: Int]
 
@@ -32,9 +32,13 @@ public struct CharTokenizer: Sendable {
         tokens.map { (0..<vocab.count).contains($0) ? vocab[$0] : "<?>" }.joined()
     }
 
-    /// Text before the first `eos` (the accuracy convention of DESIGN.md).
-    public func decodeAnswer(_ tokens: [Int], eos: Int) -> String {
-        decode(Array(tokens.prefix { $0 != eos }))
+    public var vocabularySize: Int { vocab.count }
+
+    /// The reference vocabulary padded with synthetic tokens `<t123>` up to `size` entries, for
+    /// synthetic models whose vocabulary is larger than the reference tasks need.
+    public static func syntheticVocab(size: Int) -> [String] {
+        let base = referenceVocab
+        return Array(base.prefix(size)) + (base.count..<max(base.count, size)).map { "<t\($0)>" }
     }
 }
 

@@ -23,9 +23,8 @@ public struct AdamW: Sendable {
     /// Decay applies to matrices other than the embedding; norms and embeddings are not decayed.
     static func decays(_ key: ParameterKey) -> Bool {
         switch key {
-        case .wte, .lnF: return false
-        case .head: return true
-        case .block(_, let n): return LLaDABlock.linearNames.contains(n)
+        case .wte, .lnF, .norm: return false
+        case .head, .linear: return true
         }
     }
 

@@ -13,16 +13,17 @@ extension LLaDAModel {
         precondition(cache.blocks.count == blocks.count, "backward: cache is from a model with another depth")
 
         // logits = ln_f(hidden) head^T
-        let dHead = LinearBackward.weightGradient(dLogits, input: cache.finalNormed)     // [vocab, d]
-        let dNormed = LinearBackward.inputGradient(dLogits, weight: head)                // [T, d]
+        let dHead = Linear.weightGradient(dLogits, input: cache.finalNormed)             // [vocab, d]
+        let dNormed = head.inputGradient(dLogits)                                        // [T, d]
         var dHidden = Tensor(zeros: cache.hidden.shape)                                  // [T, d]
-        let dLnF = Norm.rmsNormBackward(dNormed, x: cache.hidden, weight: lnF, invRMS: cache.finalInvRMS,
+        let dLnF = Norm.backward(dNormed, x: cache.hidden, weight: lnF, invRMS: cache.finalInvRMS,
                                         accumulatingInto: &dHidden)                      // [d]
 
         var blockGrads: [LLaDABlock] = []
         blockGrads.reserveCapacity(blocks.count)
-        for (block, blockCache) in zip(blocks, cache.blocks).reversed() {
-            let (dX, g) = block.backward(dHidden, cache: blockCache, config: config, rope: rope, layout: layout)
+        let ctx = context(layout)
+        for (block, activations) in zip(blocks, cache.blocks).reversed() {
+            let (dX, g) = block.backward(dHidden, activations: activations, ctx)
             blockGrads.append(g)
             dHidden = dX
         }
@@ -30,7 +31,7 @@ extension LLaDAModel {
 
         let dWte = embeddingBackward(dHidden, tokens: cache.tokens)                      // [vocab, d]
         var grads = self
-        grads.wte = dWte; grads.blocks = blockGrads; grads.lnF = dLnF; grads.head = dHead
+        grads.wte = dWte; grads.blocks = blockGrads; grads.lnF = dLnF; grads.head = Linear(dHead)
         return grads
     }
 

@@ -88,19 +88,4 @@ public enum MaskedDiffusionLoss {
         }
         return (total, d)
     }
-
-    /// Per-row cross-entropy -log softmax(logits_r)[target_r] (no gradient).
-    public static func crossEntropy(logits: Tensor, rows: [Int], targets: [Int]) -> [Double] {
-        let V = logits.cols
-        return logits.data.withUnsafeBufferPointer { lp in
-            zip(rows, targets).map { r, t in
-                let row = lp.baseAddress! + r * V
-                var mx = -Float.infinity
-                for v in 0..<V { mx = max(mx, row[v]) }
-                var sum = 0.0
-                for v in 0..<V { sum += Double(VectorMath.exp(row[v] - mx)) }
-                return Foundation.log(sum) + Double(mx) - Double(row[t])
-            }
-        }
-    }
 }

@@ -1,15 +1,15 @@
 import CBLAS
 
-/// RMSNorm for training: the forward that keeps each row's reciprocal RMS, and its backward.
+/// Row-wise RMSNorm, forward and backward.
 ///
-/// y = w * x * r with r = 1 / sqrt(mean(x^2) + eps), all in fp32 (ALGORITHMS.md §1).
+/// y = w * x * r with r = 1 / sqrt(mean(x^2) + eps), all in fp32 (docs/algorithms.md §1).
 /// With x̂ = x * r and g = w * dy, the gradients of one row of n values are
 ///   dx = r * (g - x̂ * mean(g * x̂))
 ///   dw = sum over rows of dy * x̂
-extension Norm {
-    /// Same values as `rmsNormRows` (the same `VectorMath.rmsNorm` per row), plus the
-    /// reciprocal RMS of every row, which the backward pass reuses: (y [T, d], r [T]).
-    public static func rmsNormRowsKeepingScale(_ x: Tensor, weight: Tensor, eps: Float) -> (y: Tensor, invRMS: [Float]) {
+public enum Norm {
+    /// x [T, d] -> (y [T, d], r [T]): the normed rows and each row's reciprocal RMS, which the
+    /// backward pass reuses.
+    public static func forward(_ x: Tensor, weight: Tensor, eps: Float) -> (y: Tensor, invRMS: [Float]) {
         let d = x.cols
         var y = Tensor(zeros: x.shape)
         var inv = [Float](repeating: 0, count: x.rows)
@@ -29,8 +29,8 @@ extension Norm {
 
     /// Backward of `y = rmsNorm(x, w)`: adds dL/dx into `dX` (the residual stream's gradient,
     /// so the norm branch accumulates onto the skip branch) and returns dL/dw [d].
-    /// dY, x, dX: [T, d]; invRMS: [T] from `rmsNormRowsKeepingScale`.
-    public static func rmsNormBackward(_ dY: Tensor, x: Tensor, weight: Tensor, invRMS: [Float],
+    /// dY, x, dX: [T, d]; invRMS: [T] from `forward`.
+    public static func backward(_ dY: Tensor, x: Tensor, weight: Tensor, invRMS: [Float],
                                        accumulatingInto dX: inout Tensor) -> Tensor {
         precondition(dY.shape == x.shape && dX.shape == x.shape && invRMS.count == x.rows && weight.count == x.cols,
                      "rmsNormBackward: shape mismatch")

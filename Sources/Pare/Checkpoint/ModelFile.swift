@@ -1,0 +1,95 @@
+import Foundation
+
+/// Whether a model's weights are held in memory or streamed from the file block by block.
+public enum Residency: String, CaseIterable, Sendable {
+    case auto, resident, streamed
+}
+
+/// A model opened from a pare-dlm file: its header, its weights (resident or streamed) and
+/// its tokenizer.
+public struct LoadedModel: Sendable {
+    public let header: CheckpointHeader
+    public let weights: any ModelWeights
+    public let tokenizer: any Tokenizer
+    public var isStreamed: Bool { weights is StreamedModel }
+    public var config: ModelConfig { header.config }
+}
+
+/// Model I/O: opening a file resident or streamed, and writing a model (or a transformed copy
+/// of one) block by block with its provenance. `prune`, `drop` and `init` all write through here.
+public enum ModelFile {
+    /// Opens and validates `path`. `.auto` streams when the fp32 weights would take more than
+    /// half of the memory available now.
+    public static func open(_ path: String, residency: Residency = .auto) throws -> LoadedModel {
+        let reader = try CheckpointReader(path: path)
+        let header = reader.header
+        let tokenizer = CharTokenizer(vocab: header.vocab)
+        let stream: Bool
+        switch residency {
+        case .resident: stream = false
+        case .streamed: stream = true
+        case .auto: stream = !fitsInMemory(header)
+        }
+        if stream { return LoadedModel(header: header, weights: try StreamedModel(reader: reader), tokenizer: tokenizer) }
+        let model = try LLaDAModel(config: header.config) { try reader.tensor(named: $0) }
+        return LoadedModel(header: header, weights: model, tokenizer: tokenizer)
+    }
+
+    /// True when the model's fp32 weights fit in half of the memory available.
+    public static func fitsInMemory(_ header: CheckpointHeader) -> Bool {
+        guard let available = availableMemoryBytes() else { return true }
+        return Double(header.parameterCount * 4) <= 0.5 * Double(available)
+    }
+
+    /// Writes a model to `path`, tensor by tensor, in file order: embedding, blocks, final norm,
+    /// head. `blocks` hands each output block to its `emit` argument in order 0, 1, ... (a
+    /// pruner does its work there); by default the blocks of `weights` are copied. Each tensor
+    /// is stored in `dtype(key)`. `provenance` is asked for after the last block, so it can
+    /// record what the blocks' work measured.
+    public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
+                             dtype: @escaping (String) -> StorageDType,
+                             blocks: ((_ emit: (Int, LLaDABlock) throws -> Void) throws -> Void)? = nil,
+                             provenance: () -> [String]) throws {
+        let config = weights.config
+        let writer = try ModelWriter(path: path, config: config, vocab: vocab, dtype: dtype)
+        try writer.write(GlobalTensor.wte.key, try weights.embeddingTable())
+        var next = 0
+        let emit: (Int, LLaDABlock) throws -> Void = { index, block in
+            precondition(index == next, "ModelFile.write: block \(index) emitted out of order")
+            try writer.writeBlock(block, index: index)
+            next += 1
+        }
+        if let blocks {
+            try blocks(emit)
+        } else {
+            for i in 0..<config.nLayers { try emit(i, try weights.block(i)) }
+        }
+        try writer.write(GlobalTensor.lnF.key, try weights.finalNorm())
+        try writer.write(GlobalTensor.head.key, try weights.outputHead().weight)
+        try writer.finish(provenance: provenance())
+    }
+
+    /// The storage precision of every tensor of an output model, taken from the tensor it came
+    /// from in the source file; `sourceBlock` maps an output block index to the source's
+    /// (block dropping renumbers).
+    public static func dtypes(like header: CheckpointHeader, sourceBlock: @escaping (Int) -> Int = { $0 })
+        -> (String) -> StorageDType {
+        let stored = header.storedDTypes
+        let prefix = "model.transformer.blocks."
+        return { key in
+            guard key.hasPrefix(prefix) else { return stored[key] ?? .float32 }
+            let rest = key.dropFirst(prefix.count)
+            guard let dot = rest.firstIndex(of: "."), let index = Int(rest[..<dot]) else { return .float32 }
+            return stored[prefix + "\(sourceBlock(index))" + rest[dot...]] ?? .float32
+        }
+    }
+
+    /// MemAvailable from /proc/meminfo, in bytes; nil where unavailable.
+    public static func availableMemoryBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+        }
+        return nil
+    }
+}

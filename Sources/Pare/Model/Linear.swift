@@ -1,0 +1,88 @@
+/// A bias-free linear layer y = x W^T, forward and backward side by side.
+///
+/// How the weight is stored is the linear's own business: blocks call `apply` and
+/// `applyAccumulate` and never look inside. Dense fp32 is the one storage today; sparse
+/// (CSR, N:M) and half-precision storages become new `Storage` cases, chosen per weight at load.
+public struct Linear: Equatable, Sendable {
+    public enum Storage: Equatable, Sendable {
+        /// W [out, in], row-major fp32; a pruned weight holds exact zeros.
+        case dense(Tensor)
+    }
+
+    public var storage: Storage
+
+    public init(_ weight: Tensor) {
+        precondition(weight.rank == 2, "Linear: weight must be [out, in], got \(weight.shape)")
+        storage = .dense(weight)
+    }
+
+    public var outFeatures: Int { weight.rows }
+    public var inFeatures: Int { weight.cols }
+    public var shape: [Int] { [outFeatures, inFeatures] }
+
+    /// The weight as a dense [out, in] tensor (zeros where pruned).
+    public var weight: Tensor {
+        get { switch storage { case .dense(let w): return w } }
+        set { storage = .dense(newValue) }
+    }
+
+    /// The kept positions (non-zeros) of the weight.
+    public var mask: Mask { Mask(nonZerosOf: weight) }
+
+    // MARK: forward
+
+    /// y [T, out] = x [T, in] W^T.
+    public func apply(_ x: Tensor) -> Tensor {
+        switch storage {
+        case .dense(let w): return BLAS.linear(x, w)
+        }
+    }
+
+    /// y [T, out] += x [T, in] W^T (a residual connection fused into the product).
+    public func applyAccumulate(_ x: Tensor, into y: inout Tensor) {
+        switch storage {
+        case .dense(let w): BLAS.linearAccumulate(x, w, into: &y)
+        }
+    }
+
+    // MARK: backward
+
+    /// dX [T, in] = dY [T, out] W, written into `dX` (added to it when `accumulate`: inputs
+    /// shared by several linears, like q/k/v reading the same normed rows, sum their gradients).
+    public func inputGradient(_ dY: Tensor, into dX: inout Tensor, accumulate: Bool) {
+        let w = weight
+        precondition(dY.cols == w.rows && dX.rows == dY.rows && dX.cols == w.cols, "Linear.inputGradient: shape mismatch")
+        let tokens = dY.rows, inF = w.cols, outF = w.rows
+        guard tokens > 0 else { return }
+        dY.data.withUnsafeBufferPointer { gp in
+        w.data.withUnsafeBufferPointer { wp in
+        dX.data.withUnsafeMutableBufferPointer { xp in
+            guard let g = gp.baseAddress, let wb = wp.baseAddress, let x = xp.baseAddress else { return }
+            BLAS.gemm(m: tokens, n: inF, k: outF, a: g, lda: outF, b: wb, ldb: inF,
+                      beta: accumulate ? 1 : 0, c: x, ldc: inF)
+        }}}
+    }
+
+    /// dX [T, in] = dY W as a new tensor.
+    public func inputGradient(_ dY: Tensor) -> Tensor {
+        var dX = Tensor(zeros: [dY.rows, inFeatures])
+        inputGradient(dY, into: &dX, accumulate: false)
+        return dX
+    }
+
+    /// dW [out, in] = dY^T X, for dY [T, out] and the forward's input X [T, in].
+    public static func weightGradient(_ dY: Tensor, input x: Tensor) -> Tensor {
+        precondition(dY.rows == x.rows, "Linear.weightGradient: dY has \(dY.rows) rows, input \(x.rows)")
+        let tokens = x.rows, inF = x.cols, outF = dY.cols
+        var dW = Tensor(zeros: [outF, inF])
+        guard tokens > 0 else { return dW }
+        dY.data.withUnsafeBufferPointer { gp in
+        x.data.withUnsafeBufferPointer { xp in
+        dW.data.withUnsafeMutableBufferPointer { wp in
+            guard let g = gp.baseAddress, let xb = xp.baseAddress, let w = wp.baseAddress else { return }
+            BLAS.gemm(transA: true, m: outF, n: inF, k: tokens, a: g, lda: outF, b: xb, ldb: inF,
+                      c: w, ldc: inF)
+        }}}
+        return dW
+    }
+}

@@ -1,0 +1,96 @@
+/// The weights of a LLaDA model as one forward pass reads them: resident in memory
+/// (`LLaDAModel`) or streamed one block at a time from a file (`StreamedModel`).
+///
+/// The forward pass below is written once against this protocol, so a resident and a streamed
+/// model run the same operations in the same order and give bit-identical results.
+public protocol ModelWeights: Sendable {
+    var config: ModelConfig { get }
+    var rope: RoPE { get }
+    /// Token embeddings of the concatenated ids: [ids.count, d].
+    func embeddings(_ ids: [Int]) throws -> Tensor
+    /// Block `index` (0..<config.nLayers) with fp32 weights.
+    func block(_ index: Int) throws -> LLaDABlock
+    /// Final norm weight ln_f [d].
+    func finalNorm() throws -> Tensor
+    /// Output head [vocab, d].
+    func outputHead() throws -> Linear
+    /// The whole embedding table wte [vocab, d] (for writing a model out).
+    func embeddingTable() throws -> Tensor
+}
+
+extension ModelWeights {
+    public var blockCount: Int { config.nLayers }
+
+    /// The per-batch context every op of the forward pass reads.
+    public func context(_ layout: SequenceLayout) -> ForwardContext {
+        ForwardContext(config: config, rope: rope, layout: layout)
+    }
+
+    /// Checks token ids and lengths before a forward pass.
+    public func validate(_ sequences: [[Int]]) throws {
+        for s in sequences {
+            if s.count > config.maxSeqLen { throw ModelError.sequenceTooLong(s.count, max: config.maxSeqLen) }
+            if let bad = s.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
+                throw ModelError.tokenOutOfRange(bad, vocabSize: config.vocabSize)
+            }
+        }
+    }
+
+    /// Token embeddings of the packed batch: [tokens, d].
+    public func embed(_ sequences: [[Int]]) throws -> Tensor {
+        try embeddings(sequences.flatMap { $0 })
+    }
+
+    /// Hidden states after every block: [tokens, d].
+    public func hidden(_ sequences: [[Int]], layout: SequenceLayout) throws -> Tensor {
+        let ctx = context(layout)
+        var x = try embed(sequences)
+        for i in 0..<blockCount { x = try block(i).forward(x, ctx) }
+        return x
+    }
+
+    /// Final norm and output head on the chosen rows of the hidden states: [rows, vocab].
+    public func head(_ hidden: Tensor, rows: [Int]? = nil) throws -> Tensor {
+        let x = rows.map { hidden.gatherRows($0) } ?? hidden
+        let (n, _) = Norm.forward(x, weight: try finalNorm(), eps: Float(config.normEps))
+        return try outputHead().apply(n)
+    }
+
+    /// Logits of a ragged batch. `outputRows[s]` picks positions of sequence s (all when nil);
+    /// the result stacks the chosen rows sequence by sequence: [chosen rows, vocab].
+    public func logits(_ sequences: [[Int]], outputRows: [Range<Int>]? = nil) throws -> Tensor {
+        let layout = SequenceLayout(lengths: sequences.map(\.count))
+        let h = try hidden(sequences, layout: layout)
+        guard let outputRows else { return try head(h) }
+        var rows: [Int] = []
+        for (s, r) in outputRows.enumerated() { rows += r.map { layout.offsets[s] + $0 } }
+        return try head(h, rows: rows)
+    }
+
+    /// Total parameter count from the config's tensor shapes.
+    public var parameterCount: Int { config.expectedTensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+}
+
+/// A model seen without some of its blocks: block i of the view is block `kept[i]` of the base.
+/// Dropping blocks this way works the same on resident and streamed models.
+public struct KeptBlocks: ModelWeights {
+    public let base: any ModelWeights
+    /// Indices into the base model, ascending.
+    public let kept: [Int]
+    public let config: ModelConfig
+
+    public init(base: any ModelWeights, kept: [Int]) {
+        self.base = base
+        self.kept = kept
+        var c = base.config
+        c.nLayers = kept.count
+        config = c
+    }
+
+    public var rope: RoPE { base.rope }
+    public func embeddings(_ ids: [Int]) throws -> Tensor { try base.embeddings(ids) }
+    public func block(_ index: Int) throws -> LLaDABlock { try base.block(kept[index]) }
+    public func finalNorm() throws -> Tensor { try base.finalNorm() }
+    public func outputHead() throws -> Linear { try base.outputHead() }
+    public func embeddingTable() throws -> Tensor { try base.embeddingTable() }
+}
