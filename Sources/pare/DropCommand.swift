@@ -40,16 +40,11 @@ struct DropCommand: ParsableCommand {
                 return
             }
             let dropped = try layers.map { try BlockDropper.parseLayers($0) } ?? selection.select(count: count!, model: model, progress: log)
-            let smaller = try BlockDropper.drop(dropped, from: model)
-            let entry = BlockDropper.provenanceJSON(dropped: dropped, total: model.blockCount,
-                                                    criterion: layers == nil ? by.rawValue : nil, scores: nil)
             let file = output ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 + ".drop-" + dropped.map(String.init).joined(separator: "_") + ".h5"
-            try ModelFile.write(smaller, vocab: loaded.header.vocab, to: file,
-                                dtype: ModelFile.dtypes(like: loaded.header) { smaller.kept[$0] },
-                                provenance: { loaded.header.provenance + [entry] })
+            try BlockDropper.drop(dropped, from: loaded, criterion: layers == nil ? by.rawValue : nil, writingTo: file)
             if modelOptions.json {
-                printJSON(["output": file, "dropped": dropped, "n_layers": smaller.config.nLayers])
+                printJSON(["output": file, "dropped": dropped, "n_layers": model.blockCount - dropped.count])
             } else {
                 print("dropped blocks \(dropped.map(String.init).joined(separator: ", ")) of \(model.blockCount); wrote \(file)")
             }

@@ -44,17 +44,8 @@ struct PruneCommand: ParsableCommand {
             if let p = spec.problem(for: loaded.config) { throw CLIError(p) }
             let out = output ?? Self.defaultOutput(model: path, spec: spec)
             let calib = try calibrationOptions.calibrationSet(tokenizer: loaded.tokenizer, eos: loaded.config.eosTokenID)
-            let pruner = ModelPruner(spec: spec, calibration: calib)
-            var pruning: PruningReport?
-            // Each block is written as soon as it is pruned; the file appears only when complete.
-            try ModelFile.write(loaded.weights, vocab: loaded.header.vocab, to: out,
-                                dtype: ModelFile.dtypes(like: loaded.header),
-                                blocks: { emit in
-                                    pruning = try pruner.prune(loaded.weights, progress: modelOptions.json ? { _ in } : log,
-                                                               emit: emit)
-                                },
-                                provenance: { loaded.header.provenance + [pruning!.provenanceJSON] })
-            let report = pruning!
+            let report = try ModelPruner(spec: spec, calibration: calib)
+                .prune(loaded, writingTo: out, progress: modelOptions.json ? { _ in } : log)
             let memory = peakResidentMemoryMiB()
             if modelOptions.json {
                 var obj: [String: Any] = [

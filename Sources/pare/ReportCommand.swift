@@ -24,7 +24,8 @@ struct ReportCommand: ParsableCommand {
             let path = modelOptions.resolvedPath()
             let loaded = try modelOptions.load()
             let sweep = CompressionSweep(recipe: recipe)
-            let (rows, costs) = try sweep.run(model: try LLaDAModel(loaded.weights), tokenizer: loaded.tokenizer, progress: log)
+            let work = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            let (rows, costs) = try sweep.run(source: loaded, workDirectory: work.isEmpty ? "." : work, progress: log)
             try AtomicFile.write(sweep.markdown(rows: rows, costs: costs, modelPath: path), to: output)
             log("wrote \(output)")
             if modelOptions.json { printJSON(["output": output, "variants": rows.count]) }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Pare
 
-/// The sampling options of DESIGN.md, shared by `generate` and `eval`.
+/// The sampling options (README "Sampling"), shared by `generate` and `eval`.
 struct SamplingArguments: ParsableArguments {
     @Option(help: "Tokens to generate (the generation region).") var genLength = 12
     @Option(help: "Step budget S (default: gen length).") var steps: Int?

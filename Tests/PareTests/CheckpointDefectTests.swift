@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Pare
 
-/// Every defect DESIGN.md names gives its own `CheckpointError`, whose one-line message names the
+/// Every defect docs/format.md names gives its own `CheckpointError`, whose one-line message names the
 /// file and the tensor or attribute.
 @Suite("Checkpoint defects")
 struct CheckpointDefectTests {

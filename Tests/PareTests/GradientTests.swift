@@ -8,7 +8,7 @@ import Testing
 /// a few 1e-6 from one fp32 evaluation to the next, so a step of 1e-2 leaves ~1e-4 of noise on
 /// every numeric derivative, as large as many true gradient entries. The numeric side is
 /// therefore taken from `Float64Forward`, the same forward written again in Double from
-/// ALGORITHMS.md §1, which is first checked to give the fp32 model's logits. Its central
+/// docs/algorithms.md §1, which is first checked to give the fp32 model's logits. Its central
 /// differences are exact to ~1e-9, so the check measures the backward pass alone.
 @Suite struct GradientTests {
     static let config = ModelConfig(vocabSize: 11, dModel: 8, nLayers: 2, nHeads: 2, nKVHeads: 1, dFF: 12,
@@ -153,7 +153,7 @@ import Testing
     }
 }
 
-/// The LLaDA forward pass (ALGORITHMS.md §1) in Double with plain loops: the finite-difference
+/// The LLaDA forward pass (docs/algorithms.md §1) in Double with plain loops: the finite-difference
 /// oracle. Parameters are held by HF name so a test can perturb any entry in Double.
 private struct Float64Forward {
     let config: ModelConfig

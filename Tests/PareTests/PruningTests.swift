@@ -3,7 +3,7 @@ import Testing
 @testable import Pare
 
 /// Pruners against the independent numpy Wanda reference (Fixtures/wanda) and the
-/// structural guarantees of ALGORITHMS.md §4.
+/// structural guarantees of docs/algorithms.md §4.
 @Suite struct PruningTests {
     struct WandaReference: Decodable {
         struct Case: Decodable {

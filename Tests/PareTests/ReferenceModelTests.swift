@@ -3,7 +3,7 @@ import Testing
 @testable import Pare
 
 /// Golden tests against the independent numpy reference in Fixtures/reference
-/// (make_reference.py: float64 forward pass and sampler loop written from ALGORITHMS.md).
+/// (make_reference.py: float64 forward pass and sampler loop written from docs/algorithms.md).
 @Suite struct ReferenceModelTests {
     struct Reference: Decodable {
         struct LogitsCase: Decodable { let ids: [Int]; let logits: [[Double]] }

@@ -3,7 +3,7 @@ import Testing
 @testable import Pare
 
 /// Commit-policy arithmetic and option validation, checked against hand-worked cases
-/// from ALGORITHMS.md §3 (the numpy reference checks the whole loop).
+/// from docs/algorithms.md §3 (the numpy reference checks the whole loop).
 @Suite struct SamplingTests {
     @Test func fixedScheduleSpreadsTheRemainderOverTheFirstSteps() {
         let p = StepSchedulePolicy(randomConfidence: false)

@@ -30,7 +30,7 @@ public enum StorageDType: String, Codable, CaseIterable, Sendable {
     static let bfloat16Attribute = (name: "dtype", value: "bfloat16")
 }
 
-/// Everything a pare-dlm v1 file holds, in memory (DESIGN.md "The model file").
+/// Everything a pare-dlm v1 file holds, in memory (docs/format.md).
 public struct Checkpoint: Sendable {
     public var config: ModelConfig
     /// Row i is the text of token id i.

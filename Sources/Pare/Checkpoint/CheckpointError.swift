@@ -1,5 +1,5 @@
 /// Why a pare-dlm file could not be read or written. The description is one line that names the
-/// file and, where it applies, the tensor or attribute (DESIGN.md: "one clear error").
+/// file and, where it applies, the tensor or attribute (docs/format.md, "Loading").
 public enum CheckpointError: Error, CustomStringConvertible, Sendable {
     /// The file does not exist, is a directory, or cannot be opened.
     case cannotOpen(file: String, reason: String)

@@ -1,7 +1,7 @@
 import CHDF5
 
-/// Reads and validates everything in a pare-dlm file but the tensor values (DESIGN.md "The model
-/// file"). The vocabulary's string heap is verified first, before HDF5 dereferences any
+/// Reads and validates everything in a pare-dlm file but the tensor values (docs/format.md).
+/// The vocabulary's string heap is verified first, before HDF5 dereferences any
 /// variable-length string; then the checks run in the order that gives the most useful first
 /// error: format, config, tensors (a config that disagrees with consistent tensors before
 /// per-tensor errors), tokenizer, provenance.

@@ -126,7 +126,7 @@ public final class CheckpointReader: @unchecked Sendable {
 }
 
 extension Checkpoint {
-    /// Reads and validates a pare-dlm file (DESIGN.md); every defect is a `CheckpointError`.
+    /// Reads and validates a pare-dlm file (docs/format.md); every defect is a `CheckpointError`.
     public static func load(from path: String) throws -> Checkpoint {
         try CheckpointReader.read(path: path)
     }

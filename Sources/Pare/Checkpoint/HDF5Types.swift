@@ -3,7 +3,7 @@ import Foundation
 
 /// Numeric element types Pare writes, or meets in files and names in errors.
 ///
-/// Files hold them little-endian (DESIGN.md); memory holds them in host order, and HDF5 swaps
+/// Files hold them little-endian (docs/format.md); memory holds them in host order, and HDF5 swaps
 /// bytes on the way if the two differ.
 enum H5Scalar: String, CaseIterable {
     case float32, float16, float64, int32, int64
@@ -81,7 +81,7 @@ enum H5Scalar: String, CaseIterable {
     }
 }
 
-/// Variable-length UTF-8 strings, the encoding DESIGN.md prescribes (what h5py writes for `str`).
+/// Variable-length UTF-8 strings, the encoding docs/format.md prescribes (what h5py writes for `str`).
 enum H5Strings {
     static func makeVariableUTF8() -> hid_t {
         HDF5.locked {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The `/config` attributes of a pare-dlm file (DESIGN.md), i.e. the architecture hyper-parameters.
+/// The `/config` attributes of a pare-dlm file (docs/format.md), i.e. the architecture hyper-parameters.
 public struct ModelConfig: Codable, Equatable, Sendable {
     public var architecture: String = "llada"
     public var vocabSize: Int

@@ -41,14 +41,21 @@ public enum ModelFile {
         return Double(header.parameterCount * 4) <= 0.5 * Double(available)
     }
 
-    /// Writes a model to `path`, tensor by tensor, in file order: embedding, blocks, final norm,
-    /// head. `blocks` hands each output block to its `emit` argument in order 0, 1, ... (a
-    /// pruner does its work there); by default the blocks of `weights` are copied. Each tensor
-    /// is stored in `dtype(key)`. `provenance` is asked for after the last block, so it can
-    /// record what the blocks' work measured.
+    /// Writes a model to `path`, tensor by tensor: embedding, blocks, final norm, head, each
+    /// stored in `dtype(key)`.
+    public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
+                             dtype: @escaping (String) -> StorageDType, provenance: () -> [String]) throws {
+        try write(weights, vocab: vocab, to: path, dtype: dtype, blocks: { emit in
+            for i in 0..<weights.blockCount { try emit(i, try weights.block(i)) }
+        }, provenance: provenance)
+    }
+
+    /// Writes a model whose blocks are made as they are written: `blocks` hands each output
+    /// block to its `emit` argument in order 0, 1, ... (a pruner does its work there).
+    /// `provenance` is asked for after the last block, so it can record what that work measured.
     public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
                              dtype: @escaping (String) -> StorageDType,
-                             blocks: ((_ emit: (Int, LLaDABlock) throws -> Void) throws -> Void)? = nil,
+                             blocks: (_ emit: (Int, LLaDABlock) throws -> Void) throws -> Void,
                              provenance: () -> [String]) throws {
         let config = weights.config
         let writer = try ModelWriter(path: path, config: config, vocab: vocab, dtype: dtype)
@@ -59,11 +66,8 @@ public enum ModelFile {
             try writer.writeBlock(block, index: index)
             next += 1
         }
-        if let blocks {
-            try blocks(emit)
-        } else {
-            for i in 0..<config.nLayers { try emit(i, try weights.block(i)) }
-        }
+        try blocks(emit)
+        if next != config.nLayers { throw CheckpointError.writeFailed(file: path, reason: "\(next) of \(config.nLayers) blocks were made") }
         try writer.write(GlobalTensor.lnF.key, try weights.finalNorm())
         try writer.write(GlobalTensor.head.key, try weights.outputHead().weight)
         try writer.finish(provenance: provenance())

@@ -29,6 +29,17 @@ public enum BlockDropper {
         return KeptBlocks(base: model, kept: (0..<n).filter { !layers.contains($0) })
     }
 
+    /// Writes `source` without the blocks `layers` to `path`, the kept blocks renumbered 0..n-1,
+    /// each tensor in its source storage precision; `criterion` (if the blocks were chosen by
+    /// one) goes into the provenance entry.
+    public static func drop(_ layers: [Int], from source: LoadedModel, criterion: String?, writingTo path: String) throws {
+        let smaller = try drop(layers, from: source.weights)
+        let entry = provenanceJSON(dropped: layers, total: source.weights.blockCount, criterion: criterion, scores: nil)
+        try ModelFile.write(smaller, vocab: source.header.vocab, to: path,
+                            dtype: ModelFile.dtypes(like: source.header) { smaller.kept[$0] },
+                            provenance: { source.header.provenance + [entry] })
+    }
+
     public static func provenanceJSON(dropped: [Int], total: Int, criterion: String?, scores: [Double]?) -> String {
         var entry: [String: Any] = ["op": "drop", "dropped": dropped,
                                     "kept": (0..<total).filter { !dropped.contains($0) }]

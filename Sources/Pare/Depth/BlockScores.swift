@@ -1,6 +1,6 @@
 import Foundation
 
-/// Which blocks matter least (ALGORITHMS.md §5), scored on calibration data.
+/// Which blocks matter least (docs/algorithms.md §5), scored on calibration data.
 public enum DepthCriterion: String, CaseIterable, Codable, Sendable {
     /// ShortGPT: BI_i = 1 - mean over tokens of cos(h_in, h_out); drop the lowest.
     case blockInfluence = "block-influence"

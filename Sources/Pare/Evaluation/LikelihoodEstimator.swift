@@ -1,6 +1,6 @@
 import Foundation
 
-/// LLaDA's Monte-Carlo upper bound on -log p(answer | prompt) (ALGORITHMS.md §2).
+/// LLaDA's Monte-Carlo upper bound on -log p(answer | prompt) (docs/algorithms.md §2).
 ///
 /// Draw k of K takes l_k in 1...L stratified over the K draws, masks exactly l_k answer
 /// positions uniformly at random, and scores (L / l_k) * sum of CE over the masked positions;

@@ -20,7 +20,7 @@ public struct TaskEvaluator {
         public var macroAccuracy: Double { tasks.isEmpty ? 0 : tasks.map(\.accuracy).reduce(0, +) / Double(tasks.count) }
         public var wallSeconds: Double
 
-        /// The DESIGN.md `eval` JSON object.
+        /// The `eval` JSON object (README "JSON output").
         public var json: [String: Any] {
             var perTask: [String: Any] = [:]
             for t in tasks {

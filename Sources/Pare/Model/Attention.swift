@@ -1,7 +1,7 @@
 /// Bidirectional multi-head attention with grouped-query heads over a ragged batch.
 ///
 /// softmax(q k^T / sqrt(head_dim)) v, with no mask: every position of a sequence sees
-/// every position of the same sequence and nothing of the others (ALGORITHMS.md §1).
+/// every position of the same sequence and nothing of the others (docs/algorithms.md §1).
 /// Head h reads kv head h / (nHeads / nKVHeads).
 public enum Attention {
     /// q: [tokens, nHeads * hd], k and v: [tokens, nKVHeads * hd] (RoPE already applied).

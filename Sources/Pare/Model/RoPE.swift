@@ -1,6 +1,6 @@
 import Foundation
 
-/// Rotary position embedding, the "rotate-half" (NeoX) variant LLaDA uses (ALGORITHMS.md §1).
+/// Rotary position embedding, the "rotate-half" (NeoX) variant LLaDA uses (docs/algorithms.md §1).
 ///
 /// For head dim D and half = D/2, dimension pairs are (i, i + half) with
 /// inv_freq_i = theta^(-2i/D) and angle = position * inv_freq_i:

@@ -71,6 +71,18 @@ public struct ModelPruner {
         return report
     }
 
+    /// Prunes an opened model and writes the result to `path` block by block: each block is
+    /// written as soon as it is pruned, and the file appears under its name only when complete.
+    /// Tensors keep the source file's storage precision; the provenance gains this run's entry.
+    public func prune(_ source: LoadedModel, writingTo path: String,
+                      progress: (String) -> Void = { _ in }) throws -> PruningReport {
+        var report: PruningReport?
+        try ModelFile.write(source.weights, vocab: source.header.vocab, to: path, dtype: ModelFile.dtypes(like: source.header),
+                            blocks: { emit in report = try prune(source.weights, progress: progress, emit: emit) },
+                            provenance: { source.header.provenance + [report!.provenanceJSON] })
+        return report!
+    }
+
     /// Prunes any model (resident or streamed), handing each pruned block to `emit` in order.
     public func prune(_ model: any ModelWeights, progress: (String) -> Void = { _ in },
                       emit: (Int, LLaDABlock) throws -> Void) throws -> PruningReport {

@@ -1,4 +1,4 @@
-/// Which pruner and which zero pattern (ALGORITHMS.md §4).
+/// Which pruner and which zero pattern (docs/algorithms.md §4).
 public enum PruningMethod: String, CaseIterable, Codable, Sendable {
     case magnitude, wanda, sparsegpt
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The README's results table: the dense model against pruned and block-dropped variants,
-/// every variant made in memory from the same dense model and evaluated the same way.
+/// every variant made from the same dense model and evaluated the same way.
 public struct CompressionSweep {
     public struct Variant: Codable, Sendable {
         /// "prune" or "drop".
@@ -49,8 +49,12 @@ public struct CompressionSweep {
     public var recipe: Recipe
     public init(recipe: Recipe) { self.recipe = recipe }
 
-    public func run(model dense: LLaDAModel, tokenizer: any Tokenizer,
+    /// Evaluates the dense model and every variant. Pruned variants are written block by block
+    /// to a temporary file in `workDirectory` and read back the way the source is (resident or
+    /// streamed), so a sweep never holds two models; dropped variants are views of the source.
+    public func run(source: LoadedModel, workDirectory: String,
                     progress: (String) -> Void = { _ in }) throws -> (rows: [ModelComparison.Row], costs: [PruningCost]) {
+        let dense = source.weights, tokenizer = source.tokenizer
         var comparison = ModelComparison()
         comparison.samples = recipe.samples
         comparison.seed = recipe.seed
@@ -59,9 +63,11 @@ public struct CompressionSweep {
                                                             tokenizer: tokenizer, eos: dense.config.eosTokenID)
         var rows = [try comparison.evaluate(label: "dense", model: dense, tokenizer: tokenizer, progress: progress)]
         var costs: [PruningCost] = []
-        for v in recipe.variants {
-            var model: any ModelWeights = dense
+        for (n, v) in recipe.variants.enumerated() {
+            let model: any ModelWeights
             let label: String
+            var temporary: String?
+            defer { if let temporary { unlink(temporary) } }
             switch v.kind {
             case "prune":
                 var spec = PruningSpec()
@@ -70,9 +76,10 @@ public struct CompressionSweep {
                     throw PruningError.badSpec("sweep: bad prune variant \(v)")
                 }
                 spec.method = m; spec.pattern = p; spec.sparsity = v.sparsity ?? spec.effectiveSparsity
-                var pruned = dense
-                let report = try ModelPruner(spec: spec, calibration: calibration).prune(&pruned)
-                model = pruned
+                let path = workDirectory + "/sweep-\(getpid())-\(n).h5"
+                temporary = path
+                let report = try ModelPruner(spec: spec, calibration: calibration).prune(source, writingTo: path)
+                model = try ModelFile.open(path, residency: source.isStreamed ? .streamed : .resident).weights
                 label = p == .unstructured ? String(format: "%@ %.0f %%", m.rawValue, spec.sparsity * 100) : "\(m.rawValue) \(p)"
                 costs.append(PruningCost(label: label, meanReconstructionError: report.meanReconstructionError,
                                          seconds: report.seconds))

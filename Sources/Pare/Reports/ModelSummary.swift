@@ -34,7 +34,7 @@ public struct ModelSummary {
         provenance = header.provenance
     }
 
-    /// The DESIGN.md `inspect` JSON object.
+    /// The `inspect` JSON object (README "JSON output").
     public var json: [String: Any] {
         var cfg: [String: Any] = [:]
         if let data = try? JSONEncoder().encode(config),

@@ -1,4 +1,4 @@
-/// Decides how many of the ordered eligible positions a step commits (ALGORITHMS.md §3.6).
+/// Decides how many of the ordered eligible positions a step commits (docs/algorithms.md §3.6).
 ///
 /// The sampler loop orders the masked positions of the current block by confidence
 /// (descending, ties to the smaller position); every policy commits a prefix of that order.

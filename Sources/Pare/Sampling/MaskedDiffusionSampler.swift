@@ -10,7 +10,7 @@ public struct Generation: Sendable {
     public var tokensPerStep: Double { Double(tokens.count) / Double(max(nfe, 1)) }
 }
 
-/// The masked-diffusion decoding loop of ALGORITHMS.md §3, batched.
+/// The masked-diffusion decoding loop of docs/algorithms.md §3, batched.
 ///
 /// One loop serves every sampler: the commit policy decides how many ordered positions
 /// a step commits, and Prophet (optional) may end decoding early. Each sequence keeps

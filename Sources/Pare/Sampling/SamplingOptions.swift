@@ -1,4 +1,4 @@
-/// The sampler family of ALGORITHMS.md §3.
+/// The sampler family of docs/algorithms.md §3.
 public enum SamplerKind: String, CaseIterable, Codable, Sendable {
     /// LLaDA low-confidence remasking: a fixed number of commits per step.
     case fixed
@@ -10,7 +10,7 @@ public enum SamplerKind: String, CaseIterable, Codable, Sendable {
     case factor
 }
 
-/// Everything that decides how a generation is decoded (DESIGN.md "Sampling options").
+/// Everything that decides how a generation is decoded (README "Sampling").
 public struct SamplingOptions: Codable, Equatable, Sendable {
     public var genLength = 12
     /// Step budget S; nil means S = genLength.

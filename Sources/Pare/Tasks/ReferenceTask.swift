@@ -1,4 +1,4 @@
-/// The four reference tasks of DESIGN.md: the bundled model's world.
+/// The four reference tasks (README "The reference tasks"): the bundled model's world.
 ///
 /// Character-level and deterministic from a seed. Each answer is followed by EOS padding
 /// up to the 12-token generation region; accuracy is exact match of the text before EOS.

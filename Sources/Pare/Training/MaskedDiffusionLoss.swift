@@ -1,13 +1,6 @@
 import Foundation
 
-/// A prompt and its answer (answer = text tokens then EOS padding), as token ids.
-public struct PromptAnswer: Sendable {
-    public var prompt: [Int]
-    public var answer: [Int]
-    public init(prompt: [Int], answer: [Int]) { self.prompt = prompt; self.answer = answer }
-}
-
-/// The masked-diffusion training objective of ALGORITHMS.md §2.
+/// The masked-diffusion training objective of docs/algorithms.md §2.
 ///
 /// Forward process: t ~ U(0, 1), p = (1 - eps) t + eps, each token masked with probability p.
 /// - SFT form: only answer tokens (including EOS padding) can be masked;

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Masked-diffusion training on the reference tasks (ALGORITHMS.md §2), with AdamW,
+/// Masked-diffusion training on the reference tasks (docs/algorithms.md §2), with AdamW,
 /// warmup + cosine, gradient clipping, periodic evaluation and resumable checkpoints.
 ///
 /// Determinism: the batch and the masks of step k come from a generator seeded by

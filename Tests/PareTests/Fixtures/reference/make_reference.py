@@ -6,7 +6,7 @@ Writes, next to this script:
   reference.json                 expected logits and sampler outputs (see README.md)
   defects/*.h5                   copies of the tiny model with exactly one defect each
 
-Spec: /work/shared/DESIGN.md ("The model file") and ALGORITHMS.md sections 1 and 3, plus the
+Spec: docs/format.md and docs/algorithms.md sections 1 and 3, plus the
 contract details written in the comments below. Deterministic: every run writes the same bytes.
 """
 import json
