@@ -110,6 +110,30 @@ import Testing
         #expect(numpy.tensors.values.allSatisfy { $0.data.allSatisfy { $0.bitPattern & 0xFFFF == 0 } })
     }
 
+    /// Large tensors are copied in slabs of rows; slab boundaries must not show in the file.
+    @Test func slabWritesEqualWholeWrites() throws {
+        let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 16, nLayers: 1, nHeads: 2,
+                                 nKVHeads: 1, dFF: 24, maxSeqLen: 16, maskTokenID: 1, eosTokenID: 0)
+        let model = LLaDAModel.random(config: config, seed: 5)
+        for dtype in StorageDType.allCases {
+            let path = Fixtures.temporaryDirectory().appendingPathComponent("slabs.h5").path
+            let writer = try ModelWriter(path: path, config: config, vocab: CharTokenizer.referenceVocab) { _ in dtype }
+            for (key, tensor) in model.namedTensors.sorted(by: { $0.key < $1.key }) {
+                if tensor.rank == 2 && tensor.rows > 7 {
+                    try writer.write(key, rowsPerSlab: 7) { tensor.sliceRows($0) }   // 45 rows: 6 full slabs + 3
+                } else {
+                    try writer.write(key, tensor)
+                }
+            }
+            try writer.finish(provenance: [])
+            let whole = Fixtures.temporaryDirectory().appendingPathComponent("whole.h5").path
+            try model.checkpoint(vocab: CharTokenizer.referenceVocab, provenance: []).save(to: whole, dtype: dtype)
+            try Self.expectSameFile(path, whole)
+            let back = try ModelFile.open(path, residency: .streamed).weights
+            #expect(try back.rows(of: .wte, in: 10..<20) == CheckpointReader.read(path: whole).tensors[GlobalTensor.wte.key]!.sliceRows(10..<20))
+        }
+    }
+
     @Test func bfloat16RoundsToNearestEven() {
         // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even pattern (1.0).
         #expect(HalfPrecision.bfloat16Bits(1) == 0x3F80)

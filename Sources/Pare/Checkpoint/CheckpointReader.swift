@@ -74,15 +74,33 @@ public final class CheckpointReader: @unchecked Sendable {
         if let bad = unique.first(where: { !(0..<info.shape[0]).contains($0) }) {
             throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: "row \(bad) is out of range")
         }
+        let values = try read(name, ranges: unique.map { $0..<($0 + 1) }, cols: cols, dtype: info.dtype)
+        let slot = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($1, $0) })
+        return Tensor(shape: [unique.count, cols], data: values).gatherRows(rows.map { slot[$0]! })
+    }
+
+    /// Rows `range` of a 2-D tensor, [range.count, cols], checked finite (a slab of a large
+    /// embedding or head, copied without holding the whole tensor).
+    public func rows(of name: String, in range: Range<Int>) throws -> Tensor {
+        guard let info = infoByName[name], info.shape.count == 2 else {
+            throw CheckpointError.missingTensor(file: path, tensor: name)
+        }
+        guard range.lowerBound >= 0 && range.upperBound <= info.shape[0] else {
+            throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: "rows \(range) are out of range")
+        }
+        let cols = info.shape[1]
+        return Tensor(shape: [range.count, cols], data: try read(name, ranges: [range], cols: cols, dtype: info.dtype))
+    }
+
+    private func read(_ name: String, ranges: [Range<Int>], cols: Int, dtype: StorageDType) throws -> [Float] {
         let values: [Float]
         do {
-            values = try file.openDataset(Checkpoint.datasetPath(for: name)).readRows(unique, cols: cols)
+            values = try file.openDataset(Checkpoint.datasetPath(for: name)).readRows(ranges, cols: cols)
         } catch let problem as HDF5Problem {
             throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: problem.summary)
         }
-        try checkFinite(values, TensorInfo(name: name, shape: [unique.count, cols], dtype: info.dtype))
-        let slot = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($1, $0) })
-        return Tensor(shape: [unique.count, cols], data: values).gatherRows(rows.map { slot[$0]! })
+        try checkFinite(values, TensorInfo(name: name, shape: [values.count / max(1, cols), cols], dtype: dtype))
+        return values
     }
 
     /// The nine tensors of transformer block `index`, keyed by HF name.

@@ -56,30 +56,53 @@ public final class ModelWriter {
     public func write(_ key: String, _ tensor: Tensor) throws {
         guard let shape = expected[key] else { throw fail("tensor \(key) is not part of the config") }
         guard tensor.shape == shape else { throw fail("tensor \(key) has shape \(tensor.shape), expected \(shape)") }
+        try write(key, rowsPerSlab: shape[0]) { _ in tensor }
+    }
+
+    /// Writes a tensor slab by slab: `slab(range)` returns its rows `range` [range.count, ...],
+    /// so a large embedding or head is copied without ever being whole in memory.
+    public func write(_ key: String, rowsPerSlab: Int, slab: (Range<Int>) throws -> Tensor) throws {
+        guard let shape = expected[key] else { throw fail("tensor \(key) is not part of the config") }
         guard !written.contains(key) else { throw fail("tensor \(key) is written twice") }
         let storage = dtype(key)
-        let bad = tensor.data.withUnsafeBufferPointer { p in p.firstIndex { !$0.isFinite } }
-            ?? (storage == .float32 ? nil : HalfPrecision.firstOverflow(tensor.data, bfloat: storage == .bfloat16))
-        if let bad {
-            let value = tensor.data[bad]
-            throw fail(value.isFinite ? "tensor \(key) value \(value) at flat index \(bad) overflows \(storage.rawValue)"
-                                      : "tensor \(key) holds \(value) at flat index \(bad)")
-        }
+        let rows = shape[0], cols = shape.dropFirst().reduce(1, *)
+        var dataset: H5Handle?
         try attempt {
             guard let file else { throw H5ContentProblem("the writer is closed") }
-            let dataset = try file.createDataset(Checkpoint.datasetPath(for: key), of: storage.scalar, shape: shape)
-            switch storage {
-            case .float32:
-                try tensor.data.withUnsafeBytes { try dataset.write($0, as: .float32) }
-            case .float16, .bfloat16:
-                let bits = HalfPrecision.narrow(tensor.data, bfloat: storage == .bfloat16)
-                try bits.withUnsafeBytes { try dataset.write($0, as: storage.scalar) }
-                if storage == .bfloat16 {
-                    try dataset.writeFixedStringAttribute(StorageDType.bfloat16Attribute.name, StorageDType.bfloat16Attribute.value)
+            let created = try file.createDataset(Checkpoint.datasetPath(for: key), of: storage.scalar, shape: shape)
+            if storage == .bfloat16 {
+                try created.writeFixedStringAttribute(StorageDType.bfloat16Attribute.name, StorageDType.bfloat16Attribute.value)
+            }
+            dataset = created
+        }
+        for start in stride(from: 0, to: rows, by: max(1, rowsPerSlab)) {
+            let range = start..<min(start + max(1, rowsPerSlab), rows)
+            let tensor = try slab(range)
+            guard tensor.count == range.count * cols else {
+                throw fail("tensor \(key) rows \(range) hold \(tensor.count) values, expected \(range.count * cols)")
+            }
+            let bad = tensor.data.withUnsafeBufferPointer { p in p.firstIndex { !$0.isFinite } }
+                ?? (storage == .float32 ? nil : HalfPrecision.firstOverflow(tensor.data, bfloat: storage == .bfloat16))
+            if let bad {
+                let value = tensor.data[bad], index = start * cols + bad
+                throw fail(value.isFinite ? "tensor \(key) value \(value) at flat index \(index) overflows \(storage.rawValue)"
+                                          : "tensor \(key) holds \(value) at flat index \(index)")
+            }
+            try attempt {
+                guard let dataset else { throw H5ContentProblem("the writer is closed") }
+                let whole = range.count == rows
+                func put(_ bytes: UnsafeRawBufferPointer) throws {
+                    if whole { try dataset.write(bytes, as: storage.scalar) }
+                    else { try dataset.writeRows(bytes, start: start, rows: range.count, cols: cols, as: storage.scalar) }
+                }
+                if storage == .float32 {
+                    try tensor.data.withUnsafeBytes(put)
+                } else {
+                    try HalfPrecision.narrow(tensor.data, bfloat: storage == .bfloat16).withUnsafeBytes(put)
                 }
             }
-            try dataset.close()
         }
+        try attempt { try dataset?.close() }
         written.insert(key)
     }
 

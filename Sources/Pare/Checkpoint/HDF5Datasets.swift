@@ -86,9 +86,9 @@ extension H5Handle {
         }
     }
 
-    /// Rows `rows` (ascending, distinct) of a 2-D float dataset [n, cols], as Float [rows.count, cols],
-    /// read in one selection so each stored chunk is read and checksummed once.
-    func readRows(_ rows: [Int], cols: Int) throws -> [Float] {
+    /// The rows in `ranges` (ascending, disjoint) of a 2-D float dataset [n, cols], as Float
+    /// [total rows, cols], read in one selection so each stored chunk is read and checksummed once.
+    func readRows(_ ranges: [Range<Int>], cols: Int) throws -> [Float] {
         try HDF5.locked {
             let stored = try storedElement()
             let half: Bool
@@ -98,13 +98,14 @@ extension H5Handle {
             default: throw H5ContentProblem("dataset holds \(stored.description), expected float32, float16 or bfloat16")
             }
             let memory: H5Scalar = stored == .scalar(.uint16) ? .uint16 : (half ? .float16 : .float32)
-            let total = rows.count * cols
+            let total = ranges.reduce(0) { $0 + $1.count } * cols
             guard total > 0 else { return [] }
             return try HDF5.scoped(H5Dget_space(id), .dataspace, "cannot read a dataset shape") { fileSpace in
                 try HDF5.check(H5Sselect_none(fileSpace), "clearing a selection")
-                for r in rows {
-                    try HDF5.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_OR, [hsize_t(r), 0], nil, [1, hsize_t(cols)], nil),
-                                   "selecting row \(r)")
+                for r in ranges where !r.isEmpty {
+                    try HDF5.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_OR, [hsize_t(r.lowerBound), 0], nil,
+                                                       [hsize_t(r.count), hsize_t(cols)], nil),
+                                   "selecting rows \(r)")
                 }
                 return try HDF5.scoped(H5Screate_simple(1, [hsize_t(total)], nil), .dataspace, "creating a dataspace") { memSpace in
                     try HDF5.scoped(memory.makeType(forMemory: true), .datatype, "creating a memory type") { memoryType in
@@ -173,6 +174,23 @@ extension H5Handle {
             return VariableStringLayout(count: try elementCount(), contiguous: layout == H5D_CONTIGUOUS,
                                         address: address == haddr_t.max ? nil : UInt64(address),
                                         storageSize: UInt64(H5Dget_storage_size(id)))
+        }
+    }
+
+    /// Writes rows `start ..< start + rows` of a 2-D dataset [n, cols] from `bytes` (host order).
+    func writeRows(_ bytes: UnsafeRawBufferPointer, start: Int, rows: Int, cols: Int, as scalar: H5Scalar) throws {
+        try HDF5.locked {
+            guard let base = bytes.baseAddress, rows > 0, cols > 0 else { return }
+            try HDF5.scoped(H5Dget_space(id), .dataspace, "cannot read a dataset shape") { fileSpace in
+                try HDF5.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, [hsize_t(start), 0], nil,
+                                                   [hsize_t(rows), hsize_t(cols)], nil), "selecting rows")
+                try HDF5.scoped(H5Screate_simple(1, [hsize_t(rows * cols)], nil), .dataspace, "creating a dataspace") { memSpace in
+                    try HDF5.scoped(scalar.makeType(forMemory: true), .datatype, "creating a memory type") { memoryType in
+                        try HDF5.check(H5Dwrite(id, memoryType, memSpace, fileSpace, pare_H5P_DEFAULT(), base),
+                                       "cannot write dataset rows")
+                    }
+                }
+            }
         }
     }
 

@@ -59,7 +59,10 @@ public enum ModelFile {
                              provenance: () -> [String]) throws {
         let config = weights.config
         let writer = try ModelWriter(path: path, config: config, vocab: vocab, dtype: dtype)
-        try writer.write(GlobalTensor.wte.key, try weights.embeddingTable())
+        // The embedding and the head are copied in slabs of rows: a large vocabulary never has
+        // to be whole in memory.
+        let slab = max(1, (16 << 20) / max(1, 4 * config.dModel))
+        try writer.write(GlobalTensor.wte.key, rowsPerSlab: slab) { try weights.rows(of: .wte, in: $0) }
         var next = 0
         let emit: (Int, LLaDABlock) throws -> Void = { index, block in
             precondition(index == next, "ModelFile.write: block \(index) emitted out of order")
@@ -69,7 +72,7 @@ public enum ModelFile {
         try blocks(emit)
         if next != config.nLayers { throw CheckpointError.writeFailed(file: path, reason: "\(next) of \(config.nLayers) blocks were made") }
         try writer.write(GlobalTensor.lnF.key, try weights.finalNorm())
-        try writer.write(GlobalTensor.head.key, try weights.outputHead().weight)
+        try writer.write(GlobalTensor.head.key, rowsPerSlab: slab) { try weights.rows(of: .head, in: $0) }
         try writer.finish(provenance: provenance())
     }
 

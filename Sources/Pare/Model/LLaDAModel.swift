@@ -33,8 +33,9 @@ public struct LLaDAModel: ModelWeights, Equatable {
     public init(_ weights: any ModelWeights) throws {
         if let resident = weights as? LLaDAModel { self = resident; return }
         let blocks = try (0..<weights.blockCount).map { try weights.block($0) }
-        self.init(config: weights.config, wte: try weights.embeddingTable(),
-                  blocks: blocks, lnF: try weights.finalNorm(), head: try weights.outputHead())
+        let vocab = 0..<weights.config.vocabSize
+        self.init(config: weights.config, wte: try weights.rows(of: .wte, in: vocab),
+                  blocks: blocks, lnF: try weights.finalNorm(), head: Linear(try weights.rows(of: .head, in: vocab)))
     }
 
     /// All tensors under their HF keys (blocks numbered 0..n-1), for writing a checkpoint.
@@ -56,5 +57,11 @@ public struct LLaDAModel: ModelWeights, Equatable {
     public func block(_ index: Int) throws -> LLaDABlock { blocks[index] }
     public func finalNorm() throws -> Tensor { lnF }
     public func outputHead() throws -> Linear { head }
-    public func embeddingTable() throws -> Tensor { wte }
+    public func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor {
+        switch tensor {
+        case .wte: return wte.sliceRows(range)
+        case .head: return head.weight.sliceRows(range)
+        case .lnF: return lnF
+        }
+    }
 }

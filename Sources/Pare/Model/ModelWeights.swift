@@ -14,8 +14,9 @@ public protocol ModelWeights: Sendable {
     func finalNorm() throws -> Tensor
     /// Output head [vocab, d].
     func outputHead() throws -> Linear
-    /// The whole embedding table wte [vocab, d] (for writing a model out).
-    func embeddingTable() throws -> Tensor
+    /// Rows `range` of the embedding table or the output head, [range.count, d] (for copying a
+    /// model out slab by slab).
+    func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor
 }
 
 extension ModelWeights {
@@ -92,5 +93,5 @@ public struct KeptBlocks: ModelWeights {
     public func block(_ index: Int) throws -> LLaDABlock { try base.block(kept[index]) }
     public func finalNorm() throws -> Tensor { try base.finalNorm() }
     public func outputHead() throws -> Linear { try base.outputHead() }
-    public func embeddingTable() throws -> Tensor { try base.embeddingTable() }
+    public func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor { try base.rows(of: tensor, in: range) }
 }

@@ -31,7 +31,9 @@ public final class StreamedModel: ModelWeights, @unchecked Sendable {
 
     public func finalNorm() throws -> Tensor { lnF }
 
-    public func embeddingTable() throws -> Tensor { try reader.tensor(named: GlobalTensor.wte.key) }
+    public func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor {
+        tensor == .lnF ? lnF : try reader.rows(of: tensor.key, in: range)
+    }
 
     /// The head is read on first use and kept: every decoding step needs it, while pruning and
     /// block scoring never do.
