@@ -6,7 +6,7 @@ PACKAGES := libopenblas-dev libhdf5-dev pkg-config
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT      := .build/pare-out
 
-.PHONY: deps build test demo bench results model clean
+.PHONY: deps build test demo bench results model scale clean
 
 # Installs the system libraries Pare links against, only when one is missing.
 deps:
@@ -33,6 +33,11 @@ demo: build
 bench: build
 	$(PARE) bench forward
 	$(PARE) bench forward --d-model 128 --n-heads 4 --d-ff 344 --n-layers 8 --tokens 28 --sequences 64 --vocab 45
+
+# Time and peak memory of prune / drop / generate on a synthetic 1.06 B-parameter bf16 model,
+# streamed and resident (the README's "Models larger than memory" table; about 30 minutes).
+scale: build
+	experiments/scale.sh
 
 # The README results table (reports/results.md), spliced between the results markers.
 results: build

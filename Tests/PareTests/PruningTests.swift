@@ -103,6 +103,26 @@ import Testing
         }
     }
 
+    /// The two routes to the reconstruction error (Gram matrix, or the inputs themselves) agree.
+    @Test func reconstructionErrorRoutesAgree() throws {
+        var rng = SplitMix64(seed: 9)
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float(rng.uniform() * 2 - 1) })
+        }
+        let x = random([30, 12]), w = random([8, 12])
+        var pruned = w
+        for i in stride(from: 0, to: pruned.count, by: 3) { pruned.data[i] = 0 }
+        var stats = LinearStatistics(inFeatures: 12)
+        var direct = ReconstructionError()
+        for s in stride(from: 0, to: 30, by: 10) {
+            stats.add(x, rows: s..<(s + 10))
+            direct.add(x.sliceRows(s..<(s + 10)), original: w, pruned: pruned)
+        }
+        let viaGram = stats.reconstructionError(original: w, pruned: pruned)
+        #expect(viaGram > 0.1 && abs(viaGram - direct.value) < 1e-5 * viaGram, "\(viaGram) vs \(direct.value)")
+        #expect(!LinearStatistics(inFeatures: 12, keepsGram: false).keepsGram)
+    }
+
     @Test func magnitudeWholeMatrixZeroesTheGlobalSmallest() throws {
         let w = Tensor(shape: [2, 4], data: [0.1, -5, 3, 0.2, 4, -0.05, 6, 7])
         var spec = PruningSpec(); spec.method = .magnitude; spec.sparsity = 0.5

@@ -27,12 +27,30 @@ public enum MaskSelection {
         return keep
     }
 
-    /// Zeroes the k lowest scores of one contiguous range.
+    /// Zeroes the k lowest scores of one contiguous range (ties: the lower index first).
+    ///
+    /// Each score becomes one 64-bit sort key, its order-preserving bit pattern above its offset
+    /// in the range, so one sort of plain integers gives the stable order with no comparison
+    /// closure (several times faster on rows of thousands of weights).
     static func zeroLowest(_ k: Int, in range: Range<Int>, scores: [Float], keep: inout [Bool]) {
-        guard k > 0 else { return }
-        // Index order breaks ties, which makes Swift's sort behave as a stable sort.
-        let order = range.sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-        for i in order.prefix(k) { keep[i] = false }
+        guard k > 0, !range.isEmpty else { return }
+        precondition(range.count <= Int(UInt32.max), "zeroLowest: range too long")
+        var keys = [UInt64](repeating: 0, count: range.count)
+        scores.withUnsafeBufferPointer { sp in
+            keys.withUnsafeMutableBufferPointer { kp in
+                for j in 0..<kp.count {
+                    let score = sp[range.lowerBound + j]
+                    let bits = (score == 0 ? 0 : score).bitPattern     // -0 sorts as +0
+                    // IEEE order as unsigned order: flip all bits of negatives, the sign bit of the rest.
+                    let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+                    kp[j] = UInt64(ordered) << 32 | UInt64(j)
+                }
+                kp.sort()
+            }
+        }
+        keep.withUnsafeMutableBufferPointer { kp in
+            for key in keys.prefix(k) { kp[range.lowerBound + Int(key & 0xFFFF_FFFF)] = false }
+        }
     }
 
     /// W with its lowest-scoring weights zeroed, and the mask that zeroed them.

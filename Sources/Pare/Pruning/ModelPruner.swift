@@ -41,9 +41,10 @@ public struct PruningReport: Sendable {
 ///   seven linears; all seven are pruned; the pruned block is re-run to make the inputs of
 ///   block i+1 (so block i+1 is calibrated on the outputs of the pruned blocks 0..i).
 ///
-/// Memory: one block's weights, the hidden states of the calibration tokens [tokens, d], and
-/// running statistics per linear input. The linears' inputs themselves are made and folded
-/// into the statistics `samplesPerPass` samples at a time, never for the whole set at once.
+/// Memory: one block's weights (dense and pruned), the hidden states of the calibration tokens
+/// [tokens, d], and running statistics per linear input. The linears' inputs themselves are
+/// made and folded into the statistics `samplesPerPass` samples at a time, never for the whole
+/// set at once.
 public struct ModelPruner {
     public var spec: PruningSpec
     public var calibration: CalibrationSet
@@ -95,30 +96,54 @@ public struct ModelPruner {
         var layers: [LayerPruningReport] = []
         let pruner = self.pruner
 
+        // Reconstruction errors come from the Gram matrix X^T X [in, in] when SparseGPT needs it
+        // anyway or when there are more calibration tokens than inputs; otherwise from a second
+        // pass over X, which costs tokens * in * out instead of in * in * out.
+        let tokens = sequences.reduce(0) { $0 + $1.count }
+        let needsGram = spec.method == .sparsegpt
+        func errorFromGram(_ inFeatures: Int) -> Bool { needsGram || tokens >= inFeatures }
+
         for i in 0..<model.blockCount {
-            var block = try model.block(i)
+            let dense = try model.block(i)
+            var block = dense
             // 1. Statistics of every linear's input, from the dense block.
-            var stats = Dictionary(uniqueKeysWithValues: LinearSite.allCases.map {
-                ($0, LinearStatistics(inFeatures: block[$0.linears[0]].inFeatures))
+            var stats = Dictionary(uniqueKeysWithValues: LinearSite.allCases.map { site -> (LinearSite, LinearStatistics) in
+                let inFeatures = dense[site.linears[0]].inFeatures
+                return (site, LinearStatistics(inFeatures: inFeatures, keepsGram: errorFromGram(inFeatures)))
             })
             passes.forEach(x) { slice, ctx in
-                let inputs = block.forward(slice, ctx, recording: .linearInputs).activations!
+                let inputs = dense.forward(slice, ctx, recording: .linearInputs).activations!
                 for site in LinearSite.allCases {
                     for seq in 0..<ctx.layout.count { stats[site]!.add(inputs[site], rows: ctx.layout.rows(of: seq)) }
                 }
             }
             // 2. Prune the seven linears.
+            var sparsity: [BlockLinear: Double] = [:], errors: [BlockLinear: Double] = [:]
             for linear in BlockLinear.allCases {
-                let original = block[linear].weight
                 let s = stats[linear.site]!
-                let pruned = try pruner.prune(original, statistics: s, spec: spec)
-                layers.append(LayerPruningReport(block: i, linear: linear.name, shape: original.shape,
-                                                 sparsity: pruned.mask.sparsity,
-                                                 reconstructionError: s.reconstructionError(original: original, pruned: pruned.weight)))
+                let pruned = try pruner.prune(dense[linear].weight, statistics: s, spec: spec)
+                sparsity[linear] = pruned.mask.sparsity
+                if s.keepsGram { errors[linear] = s.reconstructionError(original: dense[linear].weight, pruned: pruned.weight) }
                 block[linear] = Linear(pruned.weight)
             }
             stats = [:]
-            // 3. The pruned block makes the next block's calibration inputs.
+            // 3. The remaining errors, from the dense block's inputs once more.
+            let viaInputs = BlockLinear.allCases.filter { errors[$0] == nil }
+            if !viaInputs.isEmpty {
+                var accumulated = Dictionary(uniqueKeysWithValues: viaInputs.map { ($0, ReconstructionError()) })
+                passes.forEach(x) { slice, ctx in
+                    let inputs = dense.forward(slice, ctx, recording: .linearInputs).activations!
+                    for linear in viaInputs {
+                        accumulated[linear]!.add(inputs[linear.site], original: dense[linear].weight, pruned: block[linear].weight)
+                    }
+                }
+                for (linear, e) in accumulated { errors[linear] = e.value }
+            }
+            for linear in BlockLinear.allCases {
+                layers.append(LayerPruningReport(block: i, linear: linear.name, shape: dense[linear].shape,
+                                                 sparsity: sparsity[linear]!, reconstructionError: errors[linear]!))
+            }
+            // 4. The pruned block makes the next block's calibration inputs.
             x = passes.map(x) { slice, ctx in block.forward(slice, ctx) }
             try emit(i, block)
             progress(String(format: "block %d/%d pruned, mean reconstruction error %.4f", i + 1, model.blockCount,
