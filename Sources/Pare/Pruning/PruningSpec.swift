@@ -61,6 +61,9 @@ public struct PruningSpec: Codable, Sendable {
             }
         }
         if blockSize < 1 { return "SparseGPT block size must be at least 1" }
+        if method == .sparsegpt, case .nOfM(_, let m) = pattern, blockSize % m != 0 {
+            return "--pattern N:\(m): SparseGPT's column blocks of \(blockSize) must hold whole groups of M = \(m)"
+        }
         return nil
     }
 }

@@ -4,8 +4,10 @@ import CBLAS
 /// removed weight with an update of the not-yet-processed columns through the inverse Hessian.
 ///
 ///   H = (2/n) X^T X (+ damping), U = upper Cholesky factor of H^-1
-///   per block of columns: choose the mask once from w^2 / diag(U)^2 on the updated weights,
-///   then per column i: err = (w_i - q_i) / U_ii; W[:, i:] -= err U[i, i:]
+///   per block of columns: choose the mask from w^2 / diag(U)^2 on the updated weights (the
+///   whole block at its start when unstructured; each M-group when the loop reaches its first
+///   column for N:M, as the reference code does), then per column i:
+///   err = (w_i - q_i) / U_ii; W[:, i:] -= err U[i, i:]
 ///   and after the block: W[:, end:] -= Err U[block, end:]
 public struct SparseGPTPruner: LinearPruner {
     public init() {}
@@ -29,36 +31,40 @@ public struct SparseGPTPruner: LinearPruner {
             var start = 0
             while start < cols {
                 let end = min(start + spec.blockSize, cols), width = end - start
-                // Mask of this block (true = prune), from the already-updated weights.
+                // Mask of this block (true = prune), from the weights as updated so far: the whole
+                // block at its start (unstructured), or group by group as the column loop reaches
+                // each group's first column (N:M, below).
                 var prune = [Bool](repeating: false, count: rows * width)
-                var scores = [Float](repeating: 0, count: rows * width)
-                for r in 0..<rows {
-                    for c in 0..<width {
-                        let d = U[(start + c) * cols + start + c]
-                        let x = W[r * cols + start + c]
-                        scores[r * width + c] = x * x / (d * d)
+                /// Scores w^2 / U_jj^2 of block columns cols, [rows, cols.count].
+                func scores(_ columns: Range<Int>) -> [Float] {
+                    var out = [Float](repeating: 0, count: rows * columns.count)
+                    for r in 0..<rows {
+                        for (j, c) in columns.enumerated() {
+                            let d = U[(start + c) * cols + start + c], x = W[r * cols + start + c]
+                            out[r * columns.count + j] = x * x / (d * d)
+                        }
                     }
+                    return out
                 }
-                switch spec.pattern {
-                case .unstructured:
-                    // One threshold over the whole block. The reference prunes every score <= the
-                    // score at sorted index k (k + 1 or more weights); we prune exactly the k lowest
-                    // (ties to the lower index) so the matrix lands on its target sparsity.
-                    let k = Int((Double(rows * width) * spec.sparsity).rounded(.down))
-                    if k > 0 {
-                        let threshold = scores.sorted()[k - 1]
-                        var taken = 0
-                        for i in 0..<scores.count where scores[i] <= threshold && taken < k { prune[i] = true; taken += 1 }
-                    }
-                case .nOfM(let n, let m):
-                    let keep = MaskSelection.keepMask(scores: scores, rows: rows, cols: width,
-                                                      pattern: .nOfM(n: n, m: m), sparsity: 0)
+                if spec.pattern == .unstructured {
+                    // One comparison group over the whole block: exactly the k lowest, ties to the
+                    // lower index (the reference prunes every score <= the k-th, k + 1 or more).
+                    let keep = MaskSelection.keepMask(scores: scores(0..<width), rows: 1, cols: rows * width,
+                                                      pattern: .unstructured, sparsity: spec.sparsity, perRow: false)
                     for i in 0..<prune.count { prune[i] = !keep[i] }
                 }
                 // Column by column, pushing each error onto the rest of the block.
                 var err = [Float](repeating: 0, count: rows * width)   // [rows, width]
                 for c in 0..<width {
                     let col = start + c, d = U[col * cols + col]
+                    if case .nOfM(let n, let m) = spec.pattern, col % m == 0 {
+                        let group = c..<min(c + m, width)
+                        let keep = MaskSelection.keepMask(scores: scores(group), rows: rows, cols: group.count,
+                                                          pattern: .nOfM(n: n, m: m), sparsity: 0)
+                        for r in 0..<rows {
+                            for (j, cc) in group.enumerated() { prune[r * width + cc] = !keep[r * group.count + j] }
+                        }
+                    }
                     for r in 0..<rows {
                         let x = W[r * cols + col]
                         let q: Float = prune[r * width + c] ? 0 : x

@@ -11,7 +11,7 @@ block forward of ../wanda/make_wanda_reference.py, and writes next to this scrip
                              and (first case) the final pruned weights of block 0 q_proj
 
 Precision: the stored fixture comes from the whole flow (forward passes, Hessian, Cholesky,
-column loop) in float64, so that it is the exact-arithmetic answer up to ~1e-16 and any
+column loop) in float64, so that it is the exact-arithmetic answer to ~1e-14 and any
 implementation working in float32 (Pare) is judged against the "true" value with a tolerance
 that only has to absorb *its own* float32 rounding, not ours as well. The same flow is also run
 in float32 (mirroring Pare: float32 activations, float32 Gram sum, float32 factorisations) as a
