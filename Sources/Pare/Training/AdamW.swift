@@ -28,27 +28,42 @@ public struct AdamW: Sendable {
         }
     }
 
-    /// One update: w -= lr * (m_hat / (sqrt(v_hat) + eps) + wd * w).
+    /// One update: w -= lr * (m_hat / (sqrt(v_hat) + eps) + wd * w), for every parameter.
     public mutating func update(_ model: inout LLaDAModel, gradients g: LLaDAModel, learningRate lr: Float) {
+        update(&model, gradients: g, learningRate: lr, keys: model.parameterKeys)
+    }
+
+    /// The same update for the parameters `keys` only. Where `masks` has a mask for a key, the
+    /// positions it removes are held at exactly zero: weight, both moments, whatever the
+    /// gradient says (sparse fine-tuning keeps its sparsity and no zero drifts).
+    public mutating func update(_ model: inout LLaDAModel, gradients g: LLaDAModel, learningRate lr: Float,
+                                keys: [ParameterKey], masks: [ParameterKey: Mask] = [:]) {
         step += 1
         let c1 = 1 - Foundation.pow(Double(beta1), Double(step)), c2 = 1 - Foundation.pow(Double(beta2), Double(step))
         let b1 = beta1, b2 = beta2, e = eps
         let stepSize = lr / Float(c1), c2s = Float(c2.squareRoot())
-        for key in model.parameterKeys {
+        for key in keys {
             let wd = Self.decays(key) ? weightDecay * lr : 0
             let grad = g[key]
             var w = model[key], mk = m[key], vk = v[key]
+            let words = masks[key]?.words ?? []
             w.data.withUnsafeMutableBufferPointer { wp in
             mk.data.withUnsafeMutableBufferPointer { mp in
             vk.data.withUnsafeMutableBufferPointer { vp in
             grad.data.withUnsafeBufferPointer { gp in
+            words.withUnsafeBufferPointer { kept in
+                let masked = !kept.isEmpty
                 for i in 0..<wp.count {
+                    if masked && kept[i >> 6] & (1 << UInt64(i & 63)) == 0 {
+                        wp[i] = 0; mp[i] = 0; vp[i] = 0
+                        continue
+                    }
                     let gi = gp[i]
                     mp[i] = b1 * mp[i] + (1 - b1) * gi
                     vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
                     wp[i] -= stepSize * mp[i] / (vp[i].squareRoot() / c2s + e) + wd * wp[i]
                 }
-            }}}}
+            }}}}}
             model[key] = w; m[key] = mk; v[key] = vk
         }
     }

@@ -25,18 +25,39 @@ public enum TrainingCheckpoint {
     public static func directory(for output: String) -> String { output + ".train" }
 
     public static func save(model: LLaDAModel, optimizer: AdamW, state: TrainingState, output: String) throws {
+        try CheckpointFolder.save(model: model, optimizer: optimizer, vocab: CharTokenizer.referenceVocab,
+                                  state: state, to: directory(for: output))
+    }
+
+    public static func load(output: String) throws -> (LLaDAModel, AdamW, TrainingState) {
         let dir = directory(for: output)
+        let state = try CheckpointFolder.loadState(TrainingState.self, from: dir)
+        let (model, loaded) = try CheckpointFolder.loadModel(from: dir)
+        var optimizer = loaded
+        optimizer.step = state.step
+        return (model, optimizer, state)
+    }
+}
+
+/// A folder of pare-dlm files (a model, its AdamW moments, any extra tensor sets of the model's
+/// shape, such as masks) and a `state.json`, written whole to a temporary folder and swapped
+/// into place: the previous checkpoint is removed only after the new one is complete.
+public enum CheckpointFolder {
+    public static func save<State: Encodable>(model: LLaDAModel, optimizer: AdamW, vocab: [String],
+                                              extra: [String: LLaDAModel] = [:], state: State, to dir: String) throws {
         let tmp = dir + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         let fm = FileManager.default
         try? fm.removeItem(atPath: tmp)
         do {
             try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-            let vocab = CharTokenizer.referenceVocab
             try model.checkpoint(vocab: vocab, provenance: []).save(to: tmp + "/model.h5", dtype: .float32)
             try optimizer.m.checkpoint(vocab: vocab, provenance: [#"{"op": "adamw-moment", "moment": 1}"#])
                 .save(to: tmp + "/adam-m.h5", dtype: .float32)
             try optimizer.v.checkpoint(vocab: vocab, provenance: [#"{"op": "adamw-moment", "moment": 2}"#])
                 .save(to: tmp + "/adam-v.h5", dtype: .float32)
+            for (name, tensors) in extra.sorted(by: { $0.key < $1.key }) {
+                try tensors.checkpoint(vocab: vocab, provenance: []).save(to: tmp + "/\(name).h5", dtype: .float32)
+            }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(state).write(to: URL(fileURLWithPath: tmp + "/state.json"))
@@ -52,22 +73,28 @@ public enum TrainingCheckpoint {
         }
     }
 
-    public static func load(output: String) throws -> (LLaDAModel, AdamW, TrainingState) {
-        let dir = directory(for: output)
+    public static func loadState<State: Decodable>(_ type: State.Type, from dir: String) throws -> State {
         guard FileManager.default.fileExists(atPath: dir + "/state.json") else {
-            throw TrainingError.state(dir, "no training checkpoint to resume from")
+            throw TrainingError.state(dir, "no checkpoint to resume from")
         }
-        let state: TrainingState
         do {
-            state = try JSONDecoder().decode(TrainingState.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/state.json")))
+            return try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/state.json")))
         } catch {
-            throw TrainingError.state(dir + "/state.json", "unreadable training state: \(error)")
+            throw TrainingError.state(dir + "/state.json", "unreadable state: \(error)")
         }
-        let model = try LLaDAModel(checkpoint: Checkpoint.load(from: dir + "/model.h5"))
+    }
+
+    /// The model and its optimizer moments (the optimizer's step count is the caller's).
+    public static func loadModel(from dir: String) throws -> (LLaDAModel, AdamW) {
+        let model = try loadTensors("model", from: dir)
         var optimizer = AdamW(like: model)
-        optimizer.m = try LLaDAModel(checkpoint: Checkpoint.load(from: dir + "/adam-m.h5"))
-        optimizer.v = try LLaDAModel(checkpoint: Checkpoint.load(from: dir + "/adam-v.h5"))
-        optimizer.step = state.step
-        return (model, optimizer, state)
+        optimizer.m = try loadTensors("adam-m", from: dir)
+        optimizer.v = try loadTensors("adam-v", from: dir)
+        return (model, optimizer)
+    }
+
+    /// One saved tensor set (`model`, `adam-m`, `adam-v` or an extra one) by name.
+    public static func loadTensors(_ name: String, from dir: String) throws -> LLaDAModel {
+        try LLaDAModel(checkpoint: Checkpoint.load(from: dir + "/\(name).h5"))
     }
 }
