@@ -10,6 +10,9 @@ public struct ModelSummary {
     /// The same per block.
     public let blockSparsity: [Double]
     public let provenance: [String]
+    /// Parameters per storage precision (float32, float16, bfloat16) and the file's size.
+    public let storage: [String: Int]
+    public let fileSize: Int
 
     /// Reads one block at a time, so a model larger than memory can be inspected.
     public init(path: String, header: CheckpointHeader, model: any ModelWeights) throws {
@@ -32,6 +35,8 @@ public struct ModelSummary {
         overallSparsity = total > 0 ? Double(zeros) / Double(total) : 0
         blockSparsity = perBlock
         provenance = header.provenance
+        storage = header.tensors.reduce(into: [:]) { $0[$1.dtype.rawValue, default: 0] += $1.count }
+        fileSize = header.fileSize
     }
 
     /// The `inspect` JSON object (README "JSON output").
@@ -42,7 +47,7 @@ public struct ModelSummary {
         let history: [Any] = provenance.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
         return ["path": path, "config": cfg, "parameters": parameters,
                 "sparsity": ["overall": overallSparsity, "blocks": blockSparsity] as [String: Any],
-                "provenance": history]
+                "provenance": history, "storage": storage, "file_bytes": fileSize]
     }
 
     public var text: String {
@@ -50,7 +55,9 @@ public struct ModelSummary {
                      "  architecture \(config.architecture): \(config.nLayers) blocks, d_model \(config.dModel), "
                      + "\(config.nHeads) heads (\(config.nKVHeads) kv), d_ff \(config.dFF), vocab \(config.vocabSize), "
                      + "max_seq_len \(config.maxSeqLen)",
-                     "  parameters \(parameters)",
+                     "  parameters \(parameters), stored as "
+                     + storage.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                     + String(format: "; file %.1f MiB", Double(fileSize) / 1_048_576),
                      String(format: "  sparsity of block linears: %.2f %%", overallSparsity * 100)]
         if overallSparsity > 0 {
             lines.append("  per block: " + blockSparsity.map { String(format: "%.1f%%", $0 * 100) }.joined(separator: " "))
