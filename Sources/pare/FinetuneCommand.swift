@@ -13,6 +13,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "SEFT: steps between topology updates.") var updateInterval = 25
     @Option(help: "SEFT: share of active weights dropped and regrown per update, at the start.") var dropFraction = 0.2
     @Option(help: "SEFT: how the drop fraction decays: cosine, linear or constant.") var dropSchedule: DropSchedule = .cosine
+    @Option(help: "SEFT: drop the smallest |w| (magnitude) or |w| * input RMS (wanda).") var dropCriterion: DropCriterion = .magnitude
     @Option(help: "Peak learning rate (warmup, then cosine to a tenth of it).") var learningRate = 5e-4
     @Option(help: "Sequences per step.") var batchSize = 64
     @Option(help: "Seed of the batches and masks.") var seed: UInt64 = 1
@@ -27,7 +28,7 @@ struct FinetuneCommand: ParsableCommand {
     var options: FinetuneOptions {
         var o = FinetuneOptions()
         o.method = method; o.steps = steps; o.updateInterval = updateInterval; o.dropFraction = dropFraction
-        o.dropSchedule = dropSchedule; o.learningRate = learningRate; o.minLearningRate = learningRate / 10
+        o.dropSchedule = dropSchedule; o.dropCriterion = dropCriterion; o.learningRate = learningRate; o.minLearningRate = learningRate / 10
         o.batchSize = batchSize; o.seed = seed; o.data = data; o.trainNorms = trainNorms
         return o
     }
@@ -77,3 +78,4 @@ struct FinetuneCommand: ParsableCommand {
 
 extension FinetuneMethod: ExpressibleByArgument {}
 extension DropSchedule: ExpressibleByArgument {}
+extension DropCriterion: ExpressibleByArgument {}

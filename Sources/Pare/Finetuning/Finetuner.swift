@@ -19,6 +19,9 @@ public struct FinetuneOptions: Codable, Equatable, Sendable {
     /// SEFT: share p of active weights moved per update, decaying on `dropSchedule`.
     public var dropFraction = 0.2
     public var dropSchedule: DropSchedule = .cosine
+    /// SEFT: which active weights are dropped: the smallest |w| (docs/algorithms.md §6), or the
+    /// smallest |w| * RMS of the linear's inputs in this step's batch (Wanda's score).
+    public var dropCriterion: DropCriterion = .magnitude
     public var learningRate = 5e-4
     public var minLearningRate = 5e-5
     public var warmupSteps = 20
@@ -47,6 +50,11 @@ public struct FinetuneOptions: Codable, Equatable, Sendable {
         if warmupSteps < 0 || checkpointEvery < 1 || logEvery < 1 { return "warmup, checkpoint and log intervals must be positive" }
         return nil
     }
+}
+
+/// How SEFT ranks active weights for dropping.
+public enum DropCriterion: String, CaseIterable, Codable, Sendable {
+    case magnitude, wanda
 }
 
 /// What a fine-tuning run has done so far (the checkpoint's state.json).
@@ -193,7 +201,7 @@ public final class Finetuner {
         // SEFT: move the masks with this step's dense gradient, before it is masked.
         var churn: FinetuneState.ChurnPoint?
         if options.method == .seft && step % options.updateInterval == 0 && step < options.steps {
-            churn = evolveTopology(step: step, gradients: grads)
+            churn = evolveTopology(step: step, gradients: grads, activations: cache.blocks)
             state.churn.append(churn!)
         }
         // Only the trainable parameters' gradients count, inside their masks.
@@ -219,12 +227,17 @@ public final class Finetuner {
 
     /// Drop and grow in every block linear; dropped weights and every changed position's
     /// moments are zeroed (grown weights start at 0).
-    func evolveTopology(step: Int, gradients: LLaDAModel) -> FinetuneState.ChurnPoint {
+    func evolveTopology(step: Int, gradients: LLaDAModel, activations: [BlockActivations]) -> FinetuneState.ChurnPoint {
         let p = options.dropSchedule.fraction(options.dropFraction, step: step, of: options.steps)
         var changed = 0.0, overlap = 0.0
         for key in masks.keys.sorted(by: { $0.description < $1.description }) {
             let before = masks[key]!
-            let result = updates[key]!.apply(mask: before, weight: model[key], gradient: gradients[key], fraction: p)
+            var scale: [Float]?
+            if options.dropCriterion == .wanda, case .linear(let block, let linear) = key {
+                scale = Self.columnRMS(activations[block][linear.site])
+            }
+            let result = updates[key]!.apply(mask: before, weight: model[key], gradient: gradients[key], fraction: p,
+                                             inputScale: scale)
             masks[key] = result.mask
             var w = model[key], m = optimizer.m[key], v = optimizer.v[key]
             for i in result.dropped + result.grown + result.sensitivityPruned { w.data[i] = 0; m.data[i] = 0; v.data[i] = 0 }
@@ -235,6 +248,15 @@ public final class Finetuner {
         }
         let n = Double(max(1, masks.count))
         return FinetuneState.ChurnPoint(step: step, dropFraction: p, changed: changed / n, overlapWithOriginal: overlap / n)
+    }
+
+    /// sqrt(mean over rows of x_j^2) for every column j of x [tokens, in].
+    static func columnRMS(_ x: Tensor) -> [Float] {
+        var sums = [Double](repeating: 0, count: x.cols)
+        x.data.withUnsafeBufferPointer { p in
+            for r in 0..<x.rows { for j in 0..<x.cols { let v = Double(p[r * x.cols + j]); sums[j] += v * v } }
+        }
+        return sums.map { Float(($0 / Double(max(1, x.rows))).squareRoot()) }
     }
 
     /// Positions kept by both masks.
@@ -295,7 +317,7 @@ public final class Finetuner {
         var entry: [String: Any] = [
             "op": "finetune", "method": options.method.rawValue, "steps": options.steps,
             "update_interval": options.updateInterval, "drop_fraction": options.dropFraction,
-            "drop_schedule": options.dropSchedule.rawValue, "learning_rate": options.learningRate,
+            "drop_schedule": options.dropSchedule.rawValue, "drop_criterion": options.dropCriterion.rawValue, "learning_rate": options.learningRate,
             "min_learning_rate": options.minLearningRate, "warmup_steps": options.warmupSteps,
             "batch_size": options.batchSize, "seed": options.seed, "data": options.data.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "reference-tasks:train",
             "train_norms": options.trainNorms, "grad_clip": options.gradClip, "weight_decay": options.weightDecay,

@@ -26,9 +26,14 @@ public struct TopologyUpdate: Sendable {
     }
 
     /// w and g: the weight and its dense gradient [out, in]; `fraction`: the share p of active
-    /// weights to move. The caller zeroes the dropped weights and the moments of every changed
-    /// position (grown weights start at 0).
-    public func apply(mask: Mask, weight w: Tensor, gradient g: Tensor, fraction p: Double) -> Result {
+    /// weights to move; `inputScale`: per input column, a scale the drop score |w| is multiplied
+    /// by (the RMS of the linear's inputs, for the Wanda-style drop criterion; nil = |w| alone).
+    /// The caller zeroes the dropped weights and the moments of every changed position (grown
+    /// weights start at 0).
+    public func apply(mask: Mask, weight w: Tensor, gradient g: Tensor, fraction p: Double,
+                      inputScale: [Float]? = nil) -> Result {
+        let cols = mask.cols
+        func dropScore(_ i: Int) -> Float { abs(w.data[i]) * (inputScale?[i % cols] ?? 1) }
         let groups = constraint.groups(rows: mask.rows, cols: mask.cols)
         var dropped: [Int] = [], grown: [Int] = [], pruned: [Int] = []
         /// Indices sorted by key ascending, ties to the lower index.
@@ -41,7 +46,7 @@ public struct TopologyUpdate: Sendable {
                 let active = group.filter { mask[flat: $0] }
                 let k = Int((p * Double(active.count)).rounded(.down))
                 guard k > 0 else { continue }
-                let drops = Array(ascending(active) { abs(w.data[$0]) }.prefix(k))
+                let drops = Array(ascending(active, dropScore).prefix(k))
                 let dropSet = Set(drops)
                 let candidates = group.filter { !mask[flat: $0] && !dropSet.contains($0) }
                 let grows = Array(ascending(candidates) { -abs(g.data[$0]) }.prefix(drops.count))
@@ -56,7 +61,7 @@ public struct TopologyUpdate: Sendable {
             let k = Int((p * Double(active.count)).rounded(.down))
             var perGroup = [Int](repeating: 0, count: groups.count)
             var drops: [Int] = []
-            for i in ascending(active, { abs(w.data[$0]) }) where drops.count < k {
+            for i in ascending(active, dropScore) where drops.count < k {
                 let gi = groupOf[i]!
                 let inactive = groups[gi].count - targets[gi]
                 if perGroup[gi] < inactive { perGroup[gi] += 1; drops.append(i) }

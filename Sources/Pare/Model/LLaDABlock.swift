@@ -137,12 +137,17 @@ extension LLaDABlock {
         attnOut.applyAccumulate(a, into: &h)                                        // h += a attn_out^T
         // MLP half: y = h + ff_out(silu(ff_proj(n2)) * up_proj(n2))
         let (n2, inv2) = Norm.forward(h, weight: ffNorm, eps: eps)                  // [T, d]
-        let g = ffProj.apply(n2)                                                    // [T, dFF]
+        var g = ffProj.apply(n2)                                                    // [T, dFF]
         let u = upProj.apply(n2)                                                    // [T, dFF]
+        guard recording != .nothing else {
+            // Inference keeps nothing, so the gate and the residual are overwritten in place.
+            SwiGLU.multiplyInPlace(&g, up: u)                                       // g = silu(g) * u
+            ffOut.applyAccumulate(g, into: &h)                                      // y = h + g ff_out^T
+            return (h, nil)
+        }
         let m = SwiGLU.forward(gate: g, up: u)                                      // [T, dFF]
         var y = h
         ffOut.applyAccumulate(m, into: &y)                                          // y = h + m ff_out^T
-        guard recording != .nothing else { return (y, nil) }
         return (y, BlockActivations(input: x, attnNormed: n1, attnInvRMS: inv1, q: q, k: k, v: v,
                                     probabilities: probabilities, attention: a, mid: h, ffNormed: n2,
                                     ffInvRMS: inv2, gate: g, up: u, hidden: m))

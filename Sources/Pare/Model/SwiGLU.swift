@@ -4,11 +4,17 @@
 ///   du = dm * g * s
 ///   dg = dm * u * s * (1 + g * (1 - s))
 enum SwiGLU {
-    /// m = silu(g) * u [T, dFF], through the same `VectorMath.siluMultiply` as the inference forward.
+    /// m = silu(g) * u [T, dFF] as a new tensor (training keeps g and u for the backward pass).
     static func forward(gate g: Tensor, up u: Tensor) -> Tensor {
-        precondition(g.shape == u.shape, "SwiGLU: gate and up shapes differ")
         var m = g
-        m.data.withUnsafeMutableBufferPointer { mp in
+        multiplyInPlace(&m, up: u)
+        return m
+    }
+
+    /// g = silu(g) * u in place (inference, which keeps nothing).
+    static func multiplyInPlace(_ g: inout Tensor, up u: Tensor) {
+        precondition(g.shape == u.shape, "SwiGLU: gate and up shapes differ")
+        g.data.withUnsafeMutableBufferPointer { mp in
             u.data.withUnsafeBufferPointer { up in
                 guard let mb = mp.baseAddress, let ub = up.baseAddress else { return }
                 Parallel.forEachChunk(mp.count, minChunk: 1 << 15) { r in
@@ -16,7 +22,6 @@ enum SwiGLU {
                 }
             }
         }
-        return m
     }
 
     /// Given dL/dm [T, dFF] and the pre-activations g, u [T, dFF], returns (dL/dg, dL/du).
