@@ -344,25 +344,13 @@ public final class Finetuner {
         return nil
     }
 
-    /// `PROMPT<TAB>ANSWER` lines (a line without a tab is all answer); the answer gets EOS
-    /// padding up to the 12-token generation region, at least one EOS.
+    /// `PROMPT<TAB>ANSWER` lines (a line without a tab is all answer), read as calibration
+    /// files are; the answer gets EOS padding up to the 12-token generation region, at least one.
     static func readData(_ path: String, tokenizer: any Tokenizer, eos: Int) throws -> [PromptAnswer] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TrainingError.recipe(path, "cannot read the data file") }
-        var out: [PromptAnswer] = []
-        for (n, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            if line.isEmpty { continue }
-            let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-            do {
-                let prompt = parts.count == 2 ? try tokenizer.encode(String(parts[0])) : []
-                var answer = try tokenizer.encode(String(parts.count == 2 ? parts[1] : parts[0]))
-                answer += [Int](repeating: eos, count: max(1, 12 - answer.count))
-                out.append(PromptAnswer(prompt: prompt, answer: answer))
-            } catch {
-                throw TrainingError.recipe("\(path):\(n + 1)", "\(error)")
-            }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw TrainingError.recipe(path, "cannot read the data file") }
+        return try CalibrationSet.file(path, limit: nil, tokenizer: tokenizer).samples.map { sample in
+            PromptAnswer(prompt: sample.prompt,
+                         answer: sample.answer + [Int](repeating: eos, count: max(1, 12 - sample.answer.count)))
         }
-        if out.isEmpty { throw TrainingError.recipe(path, "the data file has no samples") }
-        return out
     }
 }
