@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent numpy reference for Wanda pruning masks (golden fixture for Pare).
 
-Spec: /work/shared/docs/algorithms.md §1 (LLaDA forward) and §4 (Wanda, N:M, calibration flow).
+Spec: docs/algorithms.md §1 (LLaDA forward) and §4 (Wanda, N:M, calibration flow).
 Reads ../reference/tiny-gqa.h5, writes next to this script:
   calibration.txt         16 calibration lines (the CALIBRATION list below, one per line)
   wanda-reference.json    per case: keep-masks and Wanda scaler rows r_j of all 21 block linears
