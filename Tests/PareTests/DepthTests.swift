@@ -53,4 +53,14 @@ import Testing
         #expect(throws: DepthError.self) { try BlockDropper.parseLayers("5-3") }
         #expect(try BlockDropper.parseLayers("3,5-7,3") == [3, 5, 6, 7])
     }
+
+    /// Calibration sequences longer than max_seq_len: every criterion fails cleanly.
+    @Test(arguments: DepthCriterion.allCases)
+    func shortMaxSeqLenIsAnError(criterion: DepthCriterion) throws {
+        let (c, m) = try Self.modelWithIdentityBlock()
+        var short = m
+        short.config.maxSeqLen = 4
+        let selection = DepthSelection(criterion: criterion, calibration: try Self.calibration(c))
+        #expect(throws: ModelError.self) { try selection.select(count: 1, model: short) }
+    }
 }

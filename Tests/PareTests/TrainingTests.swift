@@ -132,7 +132,16 @@ import Testing
         #expect(recipe.kvKeyedShare(at: 1) == 0.5 && recipe.kvKeyedShare(at: 99) == 0.5 && recipe.kvKeyedShare(at: 100) == 0)
     }
 
-    /// init_from starts from the given model's weights and refuses a model of another shape.
+    /// A max_seq_len shorter than the task sequences is an error naming it, not a trap.
+    @Test func shortMaxSeqLenIsAnError() throws {
+        var r = Self.tinyRecipe(steps: 1)
+        r.model.maxSeqLen = 8
+        let out = Fixtures.temporaryDirectory().appendingPathComponent("short.h5").path
+        let trainer = try Trainer(recipe: r, output: out)
+        #expect(throws: ModelError.self) { try trainer.run() }
+    }
+
+        /// init_from starts from the given model's weights and refuses a model of another shape.
     @Test func initFromStartsFromTheModel() throws {
         let dir = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

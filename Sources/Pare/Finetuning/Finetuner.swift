@@ -193,6 +193,7 @@ public final class Finetuner {
             throw TrainingError.recipe("", "the reference tasks need the reference characters in the model's vocabulary")
         }
         let noised = MaskedDiffusionLoss.noise(examples, form: .sft, maskID: model.config.maskTokenID, rng: &rng)
+        try model.validate(noised.inputs)
         let (logits, cache) = model.forwardForTraining(noised.inputs)
         let (loss, dLogits) = MaskedDiffusionLoss.loss(logits: logits, targets: noised.targets, weights: noised.weights)
         guard loss.isFinite else { throw TrainingError.diverged(step: step, loss: loss) }

@@ -42,8 +42,10 @@ extension ModelWeights {
         try embeddings(sequences.flatMap { $0 })
     }
 
-    /// Hidden states after every block: [tokens, d].
+    /// Hidden states after every block: [tokens, d]. Every forward pass starts here, so the ids
+    /// and lengths are checked here: a bad batch is an error, never a trap.
     public func hidden(_ sequences: [[Int]], layout: SequenceLayout) throws -> Tensor {
+        try validate(sequences)
         let ctx = context(layout)
         var x = try embed(sequences)
         for i in 0..<blockCount { x = try block(i).forward(x, ctx) }

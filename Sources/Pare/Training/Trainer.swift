@@ -95,6 +95,7 @@ public final class Trainer {
         let examples = batch(step: step, rng: &rng)
         let noised = MaskedDiffusionLoss.noise(examples, form: recipe.loss, maskID: model.config.maskTokenID,
                                                pretrainShare: recipe.pretrainShare, rng: &rng)
+        try model.validate(noised.inputs)
         let (logits, cache) = model.forwardForTraining(noised.inputs)
         let (loss, dLogits) = MaskedDiffusionLoss.loss(logits: logits, targets: noised.targets, weights: noised.weights)
         guard loss.isFinite else { throw TrainingError.diverged(step: step, loss: loss) }
