@@ -16,6 +16,33 @@ struct CheckpointDefectTests {
         #expect(error?.description == "\(path): tensor \(name) is missing")
     }
 
+    /// A tensor declared but never written (a small file that claims huge tensors) is an error
+    /// found before anything of its declared size is allocated.
+    @Test func unwrittenTensorData() throws {
+        let name = "model.transformer.blocks.0.ff_proj.weight"
+        let path = try F.damagedModel { file in
+            let shape = try file.openDataset(Checkpoint.datasetPath(for: name)).shape()
+            try file.deleteLink(Checkpoint.datasetPath(for: name))
+            try file.createDataset(Checkpoint.datasetPath(for: name), of: .float32, shape: shape).close()
+        }
+        let error = F.loadError(path)
+        guard case .corrupt(_, "tensor \(name)", let reason)? = error else { Issue.record("got \(String(describing: error))"); return }
+        #expect(reason.contains("data never written"), "\(reason)")
+    }
+
+    /// A declared max_seq_len of 10^8 costs nothing at load: RoPE tables are made per batch.
+    @Test func hugeMaxSeqLenLoadsAndRuns() throws {
+        var config = F.config
+        config.maxSeqLen = 100_000_000
+        var c = F.checkpoint()
+        c.config = config
+        let path = Fixtures.temporaryDirectory().appendingPathComponent("long.h5").path
+        try c.save(to: path)
+        let model = try ModelFile.open(path, residency: .resident).weights
+        #expect(try model.logits([[2, 3, 4]]).shape == [3, config.vocabSize])
+        #expect(peakResidentMemoryMiB().map { $0 < 4096 } ?? true)
+    }
+
     @Test func wrongShape() throws {
         let name = "model.transformer.blocks.0.q_proj.weight"
         let path = try F.damagedModel {

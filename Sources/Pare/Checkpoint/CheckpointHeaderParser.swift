@@ -117,13 +117,22 @@ struct CheckpointHeaderParser {
             guard try isDataset(datasetPath) else {
                 throw CheckpointError.wrongDType(file: path, tensor: name, found: "a group or link, not a dataset")
             }
-            let (shape, stored, checksummed, marker) = try reading(name) {
+            let (shape, stored, checksummed, marker, storage) = try reading(name) {
                 let dataset = try file.openDataset(datasetPath)
                 return (try dataset.shape(), try dataset.storedElement(), try dataset.isChecksummed(),
-                        try? dataset.readAttribute(StorageDType.bfloat16Attribute.name))
+                        try? dataset.readAttribute(StorageDType.bfloat16Attribute.name), try dataset.storage())
             }
             guard shape == expected else {
                 throw CheckpointError.wrongShape(file: path, tensor: name, shape: shape, expected: expected)
+            }
+            // Checked before any value is read, so a small file that declares huge tensors is an
+            // error, not an allocation of their declared size.
+            if case .scalar(let scalar) = stored, storage.uncompressed {
+                let needed = UInt64(shape.reduce(1, *)) * UInt64(scalar.byteCount)
+                if storage.bytes < needed {
+                    throw CheckpointError.corrupt(file: path, object: "tensor \(name)",
+                                                  reason: "the file stores \(storage.bytes) of its \(needed) bytes (data never written)")
+                }
             }
             switch stored {
             case .scalar(.float32): return TensorInfo(name: name, shape: shape, dtype: .float32, checksummed: checksummed)

@@ -58,6 +58,22 @@ extension H5Handle {
         }
     }
 
+    /// Bytes the file really holds for this dataset, and whether its filters can only add bytes
+    /// (none, or Fletcher-32 alone): then fewer stored bytes than the shape needs means data
+    /// that was declared and never written.
+    func storage() throws -> (bytes: UInt64, uncompressed: Bool) {
+        try HDF5.locked {
+            let bytes = UInt64(H5Dget_storage_size(id))
+            let uncompressed = try HDF5.scoped(H5Dget_create_plist(id), .propertyList, "cannot read a dataset's filters") { dcpl in
+                (0..<max(0, H5Pget_nfilters(dcpl))).allSatisfy { i in
+                    var flags: UInt32 = 0, count = 0, config: UInt32 = 0
+                    return H5Pget_filter2(dcpl, UInt32(i), &flags, &count, nil, 0, nil, &config) == H5Z_FILTER_FLETCHER32
+                }
+            }
+            return (bytes, uncompressed)
+        }
+    }
+
     /// Number of elements, from the shape; throws when the product overflows.
     func elementCount() throws -> Int {
         try shape().reduce(1) { total, dim in

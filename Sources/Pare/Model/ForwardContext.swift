@@ -5,9 +5,11 @@ public struct ForwardContext: Sendable {
     public let rope: RoPE
     public let layout: SequenceLayout
 
-    public init(config: ModelConfig, rope: RoPE, layout: SequenceLayout) {
+    /// The RoPE tables cover the longest batch run so far, not the model's max_seq_len (a file
+    /// could declare 10^8); the values per position are the same whatever the table's length.
+    public init(config: ModelConfig, layout: SequenceLayout) {
         self.config = config
-        self.rope = rope
+        self.rope = RoPE.covering(layout.maxLength, headDim: config.headDim, theta: config.ropeTheta)
         self.layout = layout
     }
 }

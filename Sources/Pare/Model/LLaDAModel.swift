@@ -6,12 +6,10 @@ public struct LLaDAModel: ModelWeights, Equatable {
     public var blocks: [LLaDABlock] // model.transformer.blocks.N.*
     public var lnF: Tensor          // model.transformer.ln_f.weight    [d]
     public var head: Linear         // model.transformer.ff_out.weight  [vocab, d] (not tied to wte)
-    public var rope: RoPE
 
     public init(config: ModelConfig, wte: Tensor, blocks: [LLaDABlock], lnF: Tensor, head: Linear) {
         self.config = config
         self.wte = wte; self.blocks = blocks; self.lnF = lnF; self.head = head
-        rope = RoPE(headDim: config.headDim, theta: config.ropeTheta, maxPositions: config.maxSeqLen)
     }
 
     /// Builds the model from a validated checkpoint.
@@ -45,10 +43,6 @@ public struct LLaDAModel: ModelWeights, Equatable {
             for (key, t) in b.namedTensors(index: i) { out[key] = t }
         }
         return out
-    }
-
-    public static func == (a: LLaDAModel, b: LLaDAModel) -> Bool {
-        a.config == b.config && a.wte == b.wte && a.blocks == b.blocks && a.lnF == b.lnF && a.head == b.head
     }
 
     // MARK: ModelWeights

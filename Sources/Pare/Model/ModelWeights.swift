@@ -5,7 +5,6 @@
 /// model run the same operations in the same order and give bit-identical results.
 public protocol ModelWeights: Sendable {
     var config: ModelConfig { get }
-    var rope: RoPE { get }
     /// Token embeddings of the concatenated ids: [ids.count, d].
     func embeddings(_ ids: [Int]) throws -> Tensor
     /// Block `index` (0..<config.nLayers) with fp32 weights.
@@ -24,7 +23,7 @@ extension ModelWeights {
 
     /// The per-batch context every op of the forward pass reads.
     public func context(_ layout: SequenceLayout) -> ForwardContext {
-        ForwardContext(config: config, rope: rope, layout: layout)
+        ForwardContext(config: config, layout: layout)
     }
 
     /// Checks token ids and lengths before a forward pass.
@@ -90,7 +89,6 @@ public struct KeptBlocks: ModelWeights {
         config = c
     }
 
-    public var rope: RoPE { base.rope }
     public func embeddings(_ ids: [Int]) throws -> Tensor { try base.embeddings(ids) }
     public func block(_ index: Int) throws -> LLaDABlock { try base.block(kept[index]) }
     public func finalNorm() throws -> Tensor { try base.finalNorm() }

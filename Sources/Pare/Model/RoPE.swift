@@ -26,10 +26,10 @@ public struct RoPE: Sendable {
         let half = headDim / 2
         cosTable = [Float](repeating: 0, count: n * half)
         sinTable = [Float](repeating: 0, count: n * half)
+        let invFreq = (0..<half).map { i in Foundation.pow(theta, -2.0 * Double(i) / Double(headDim)) }
         for p in 0..<n {
             for i in 0..<half {
-                let invFreq = Foundation.pow(theta, -2.0 * Double(i) / Double(headDim))
-                let angle = Double(p) * invFreq
+                let angle = Double(p) * invFreq[i]
                 cosTable[p * half + i] = Float(Foundation.cos(angle))
                 sinTable[p * half + i] = Float(Foundation.sin(angle))
             }
@@ -64,5 +64,26 @@ public struct RoPE: Sendable {
                 }
             }
         }
+    }
+}
+
+extension RoPE {
+    private final class Cache: @unchecked Sendable {
+        let lock = NSLock()
+        var tables: [String: RoPE] = [:]
+    }
+    private static let cache = Cache()
+
+    /// Tables covering at least positions 0..<positions, shared by every forward pass of the
+    /// process (cos and sin are costly enough to matter per pass). They grow with the longest
+    /// batch actually run, never to a file's declared max_seq_len.
+    public static func covering(_ positions: Int, headDim: Int, theta: Double) -> RoPE {
+        let key = "\(headDim)/\(theta.bitPattern)"
+        cache.lock.lock()
+        defer { cache.lock.unlock() }
+        if let rope = cache.tables[key], rope.maxPositions >= positions { return rope }
+        let rope = RoPE(headDim: headDim, theta: theta, maxPositions: (positions + 63) / 64 * 64)
+        cache.tables[key] = rope
+        return rope
     }
 }

@@ -9,7 +9,6 @@ import Foundation
 public final class StreamedModel: ModelWeights, @unchecked Sendable {
     public let reader: CheckpointReader
     public let config: ModelConfig
-    public let rope: RoPE
     private let lnF: Tensor
     private var head: Linear?
     private let lock = NSLock()
@@ -17,7 +16,6 @@ public final class StreamedModel: ModelWeights, @unchecked Sendable {
     public init(reader: CheckpointReader) throws {
         self.reader = reader
         config = reader.header.config
-        rope = RoPE(headDim: config.headDim, theta: config.ropeTheta, maxPositions: config.maxSeqLen)
         lnF = try reader.tensor(named: GlobalTensor.lnF.key)
     }
 

@@ -158,13 +158,11 @@ public struct ModelPruner {
 /// Runs a block over packed calibration hidden states a few samples at a time. Sequences are
 /// independent (no padding, attention within a sequence), so any grouping gives the same rows.
 struct CalibrationPasses {
-    let rope: RoPE
     let config: ModelConfig
     /// Each pass: its sequences' lengths, and the rows they occupy in the packed batch.
     let passes: [(layout: SequenceLayout, rows: Range<Int>)]
 
     init(model: any ModelWeights, sequences: [[Int]], samplesPerPass: Int) {
-        rope = model.rope
         config = model.config
         var passes: [(SequenceLayout, Range<Int>)] = []
         var row = 0
@@ -180,7 +178,7 @@ struct CalibrationPasses {
     /// Calls `body` with each pass's rows of x [tokens, d] and its context.
     func forEach(_ x: Tensor, _ body: (Tensor, ForwardContext) -> Void) {
         for (layout, rows) in passes {
-            body(x.sliceRows(rows), ForwardContext(config: config, rope: rope, layout: layout))
+            body(x.sliceRows(rows), ForwardContext(config: config, layout: layout))
         }
     }
 
@@ -188,7 +186,7 @@ struct CalibrationPasses {
     func map(_ x: Tensor, _ body: (Tensor, ForwardContext) -> Tensor) -> Tensor {
         var out = Tensor(zeros: x.shape)
         for (layout, rows) in passes {
-            let y = body(x.sliceRows(rows), ForwardContext(config: config, rope: rope, layout: layout))
+            let y = body(x.sliceRows(rows), ForwardContext(config: config, layout: layout))
             out.setRows(startingAt: rows.lowerBound, y)
         }
         return out
