@@ -9,6 +9,11 @@ struct PareCommand: ParsableCommand {
         abstract: "Compress diffusion language models and measure what compression does to them.",
         subcommands: [InspectCommand.self, GenerateCommand.self, EvalCommand.self, TrainCommand.self, PruneCommand.self, DropCommand.self, FinetuneCommand.self, CompareCommand.self, ReportCommand.self, InitCommand.self, BenchCommand.self]
     )
+
+    static func main() {
+        Allocator.keepFreedBuffers()
+        main(nil)
+    }
 }
 
 /// Options every subcommand that reads a model shares.
