@@ -54,12 +54,7 @@ def rounded_weight(v):
 
 # ----------------------------------------------------------------------------- SparseGPT (§4.8)
 
-def parse_pattern(pattern):
-    if pattern == "unstructured":
-        return None
-    N, M = map(int, pattern.split(":"))
-    assert 0 < N < M
-    return N, M
+parse_pattern = wr.parse_pattern          # "unstructured" -> None, "N:M" -> (N, M)
 
 
 def upper_cholesky_of_inverse(H, damp):
