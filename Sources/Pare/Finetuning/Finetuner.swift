@@ -213,9 +213,7 @@ public final class Finetuner {
             mask.apply(to: &g)
             grads[key] = g
         }
-        let norm = keys.reduce(0.0) { acc, key in
-            acc + grads[key].data.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) * Double($1) } }
-        }.squareRoot()
+        let norm = grads.norm(over: keys)
         if norm > options.gradClip { grads.scale(by: Float(options.gradClip / norm)) }
         optimizer.update(&model, gradients: grads, learningRate: Float(schedule.rate(at: step)), keys: keys, masks: masks)
 

@@ -35,8 +35,6 @@ public struct Mask: Equatable, Sendable {
 
     public var count: Int { rows * cols }
 
-    public subscript(row: Int, col: Int) -> Bool { self[row * cols + col] }
-
     public subscript(flat i: Int) -> Bool { self[i] }
 
     private subscript(i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }

@@ -78,8 +78,11 @@ extension LLaDAModel {
     }
 
     /// Global L2 norm over all tensors (used for gradient clipping).
-    public var globalNorm: Double {
-        parameterKeys.reduce(0.0) { acc, key in
+    public var globalNorm: Double { norm(over: parameterKeys) }
+
+    /// L2 norm over the tensors `keys` only (what a run that trains only those clips by).
+    public func norm(over keys: [ParameterKey]) -> Double {
+        keys.reduce(0.0) { acc, key in
             acc + self[key].data.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) * Double($1) } }
         }.squareRoot()
     }
