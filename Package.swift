@@ -18,9 +18,11 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        // The sparse kernels: C with per-function target attributes (AVX-512, AVX2), chosen at run time.
+        .target(name: "CSparseKernels", exclude: ["spmm_tile.inc"]),
         .target(
             name: "Pare",
-            dependencies: ["CBLAS", "CHDF5", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CBLAS", "CHDF5", "CSparseKernels", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "pare",

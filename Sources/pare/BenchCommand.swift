@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, measured against OpenBLAS sgemm in the same run.",
-        subcommands: [ForwardBenchCommand.self])
+        subcommands: [ForwardBenchCommand.self, KernelBenchCommand.self])
 }
 
 struct ForwardBenchCommand: ParsableCommand {
@@ -54,7 +54,7 @@ struct ForwardBenchCommand: ParsableCommand {
             } else {
                 print(String(format: "forward  %.1f GFLOP/s (%.3f s for %.1f GFLOP)", r.forwardGflops, r.forwardSeconds, r.gflopPerForward))
                 print(String(format: "sgemm    %.1f GFLOP/s on the same matmul shapes (%.3f s)", r.sgemmGflops, r.sgemmSeconds))
-                print(String(format: "ratio    %.3f  (OpenBLAS threads: %d)", r.ratio, r.threads))
+                print(String(format: "ratio    %.3f  (threads: %d)", r.ratio, r.threads))
             }
         }
     }

@@ -95,6 +95,6 @@ public struct ForwardBenchmark {
         let f = fwd.sorted()[fwd.count / 2], g = gemm.sorted()[gemm.count / 2]
         return Result(forwardGflops: flops / f / 1e9, sgemmGflops: flops / g / 1e9, ratio: g / f,
                       forwardSeconds: f, sgemmSeconds: g, gflopPerForward: flops / 1e9, shape: s,
-                      threads: Int(openblasThreads()))
+                      threads: denseThreads)
     }
 }

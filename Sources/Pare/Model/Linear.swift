@@ -1,12 +1,15 @@
 /// A bias-free linear layer y = x W^T, forward and backward side by side.
 ///
 /// How the weight is stored is the linear's own business: blocks call `apply` and
-/// `applyAccumulate` and never look inside. Dense fp32 is the one storage today; sparse
-/// (CSR, N:M) and half-precision storages become new `Storage` cases, chosen per weight at load.
+/// `applyAccumulate` and never look inside. The storage is chosen per weight at load
+/// (`--kernels`, sparse files): dense fp32 through BLAS, or the bitmask format through Pare's
+/// sparse kernels. Both give the same products up to float rounding.
 public struct Linear: Equatable, Sendable {
     public enum Storage: Equatable, Sendable {
         /// W [out, in], row-major fp32; a pruned weight holds exact zeros.
         case dense(Tensor)
+        /// W [out, in] as a bitmask and its kept values (Sparse/BitmaskMatrix.swift).
+        case sparse(BitmaskMatrix)
     }
 
     public var storage: Storage
@@ -16,14 +19,37 @@ public struct Linear: Equatable, Sendable {
         storage = .dense(weight)
     }
 
-    public var outFeatures: Int { weight.rows }
-    public var inFeatures: Int { weight.cols }
+    public init(sparse weight: BitmaskMatrix) {
+        storage = .sparse(weight)
+    }
+
+    public var outFeatures: Int {
+        switch storage { case .dense(let w): return w.rows; case .sparse(let s): return s.rows }
+    }
+    public var inFeatures: Int {
+        switch storage { case .dense(let w): return w.cols; case .sparse(let s): return s.cols }
+    }
     public var shape: [Int] { [outFeatures, inFeatures] }
 
-    /// The weight as a dense [out, in] tensor (zeros where pruned).
+    public var isSparse: Bool { if case .sparse = storage { return true } else { return false } }
+
+    /// The weight as a dense [out, in] tensor (zeros where pruned); setting it stores it dense.
     public var weight: Tensor {
-        get { switch storage { case .dense(let w): return w } }
+        get { switch storage { case .dense(let w): return w; case .sparse(let s): return s.dense } }
         set { storage = .dense(newValue) }
+    }
+
+    /// Share of the weight that is zero.
+    public var sparsity: Double {
+        switch storage { case .dense(let w): return w.sparsity; case .sparse(let s): return s.sparsity }
+    }
+
+    /// The same weight stored sparse (bitmask), or dense.
+    public func storedSparse() -> Linear {
+        switch storage { case .dense(let w): return Linear(sparse: BitmaskMatrix(dense: w)); case .sparse: return self }
+    }
+    public func storedDense() -> Linear {
+        switch storage { case .dense: return self; case .sparse(let s): return Linear(s.dense) }
     }
 
     /// The kept positions (non-zeros) of the weight.
@@ -35,6 +61,7 @@ public struct Linear: Equatable, Sendable {
     public func apply(_ x: Tensor) -> Tensor {
         switch storage {
         case .dense(let w): return BLAS.linear(x, w)
+        case .sparse(let s): return SparseKernels.linear(x, s)
         }
     }
 
@@ -42,6 +69,7 @@ public struct Linear: Equatable, Sendable {
     public func applyAccumulate(_ x: Tensor, into y: inout Tensor) {
         switch storage {
         case .dense(let w): BLAS.linearAccumulate(x, w, into: &y)
+        case .sparse(let s): SparseKernels.linear(x, s, into: &y, accumulate: true)
         }
     }
 

@@ -17,4 +17,10 @@ public enum Parallel {
             if lo < hi { body(lo..<hi) }
         }
     }
+
+    /// Calls `body(i)` for every i in 0..<count, concurrently when count > 1.
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 { if count == 1 { body(0) }; return }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
 }

@@ -1,14 +1,73 @@
 import CBLAS
 
 /// Dense matrix products through OpenBLAS `cblas_sgemm`. Every dense matmul in Pare goes here.
+///
+/// OpenBLAS runs single-threaded, and Pare splits a large product across its own threads.
+/// Why: OpenBLAS's idle workers spin (sched_yield) for a while after each call, and on a
+/// 2-core machine that spinning steals the core Pare's own threads (sparse kernels,
+/// element-wise work) need next. Splitting C into column (or row) halves costs nothing
+/// measurable on large products (`pare bench kernels` times dense this way and natively).
 public enum BLAS {
-    /// Sets how many threads OpenBLAS uses (default: all cores).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    /// OpenBLAS's own threads: one, once, before the first product.
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// Products below this many multiply-adds stay on one thread (thread start-up dominates).
+    static let threadFromWork = 1 << 21
 
     /// C = alpha * op(A) op(B) + beta * C on raw row-major buffers.
     /// op(A) is [m, k], op(B) is [k, n], C is [m, n]; lda/ldb/ldc are row strides.
-    @inline(__always)
+    /// Large products are split across Pare's threads: along n when n >= m, else along m.
     public static func gemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        _ = singleThreaded
+        let parts = m * n * k < threadFromWork ? 1 : Parallel.cores
+        if parts == 1 {
+            gemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                             a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let alongN = n >= m
+        let extent = alongN ? n : m
+        Parallel.forEach(parts) { p in
+            let lo = extent * p / parts, hi = extent * (p + 1) / parts
+            guard lo < hi else { return }
+            if alongN {
+                // columns [lo, hi) of op(B) and C
+                gemmOnThisThread(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
+                                 a: a, lda: lda, b: b + (transB ? lo * ldb : lo), ldb: ldb,
+                                 beta: beta, c: c + lo, ldc: ldc)
+            } else {
+                // rows [lo, hi) of op(A) and C
+                gemmOnThisThread(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                                 a: a + (transA ? lo : lo * lda), lda: lda, b: b, ldb: ldb,
+                                 beta: beta, c: c + lo * ldc, ldc: ldc)
+            }
+        }
+    }
+
+    /// y [rows] = A [rows, cols] x [cols] (A row-major), split by rows across Pare's threads.
+    public static func gemv(rows: Int, cols: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                            y: UnsafeMutablePointer<Float>) {
+        _ = singleThreaded
+        let parts = rows * cols < threadFromWork ? 1 : Parallel.cores
+        Parallel.forEach(parts) { p in
+            let lo = rows * p / parts, hi = rows * (p + 1) / parts
+            guard lo < hi else { return }
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(cols), 1, a + lo * cols, Int32(cols),
+                        x, 1, 0, y + lo, 1)
+        }
+    }
+
+    /// One `cblas_sgemm` call on the calling thread.
+    @inline(__always)
+    static func gemmOnThisThread(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1,
@@ -60,3 +119,6 @@ public enum BLAS {
 
 /// Threads OpenBLAS runs with.
 public func openblasThreads() -> Int32 { openblas_get_num_threads() }
+
+/// The threads a large dense product runs on (Pare's split over single-threaded OpenBLAS).
+public var denseThreads: Int { Parallel.cores }

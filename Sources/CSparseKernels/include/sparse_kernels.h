@@ -1,0 +1,65 @@
+// Sparse x dense products for pruned linears: Y[T, out] (+)= X[T, in] W^T, with W held in the
+// row-aligned bitmask format (one bit per weight, kept values packed in row order).
+//
+// Three builds of the same kernels exist: AVX-512, AVX2+FMA and portable C. The caller picks
+// one at run time with pare_sparse_best_isa() (what this CPU can run) or forces a lower one.
+// Threading is the caller's: each call computes the output columns [row_lo, row_hi) of W.
+#ifndef PARE_SPARSE_KERNELS_H
+#define PARE_SPARSE_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    PARE_ISA_SCALAR = 0,
+    PARE_ISA_AVX2 = 1,
+    PARE_ISA_AVX512 = 2,
+};
+
+// The widest instruction set this CPU and this build can run.
+int pare_sparse_best_isa(void);
+
+// W [rows, cols] = [out, in].
+typedef struct {
+    int64_t rows, cols;
+    int64_t words_per_row;       // ceil(cols / 64)
+    const uint64_t *mask;        // [rows, words_per_row]; bit j of word w is column 64 w + j
+    const float *values;         // the kept weights, row by row; readable 16 floats past the end
+    const int64_t *row_start;    // [rows + 1]: row r's values are values[row_start[r] ..< row_start[r+1]]
+} pare_bitmask_matrix;
+
+// The tokens of one product, and which kernel handles them: the "tile" kernel walks X^T in
+// tiles of `tile_tokens` (16, 32, 64 or 128) tokens; the "expand" kernel (tile_tokens == 0) expands
+// the packed values into dense vectors and works on X rows directly (few tokens).
+// panel_cols (a multiple of 64) is how many columns of X^T the tile kernel reads in one pass.
+typedef struct {
+    int64_t tokens;
+    int tile_tokens;
+    int panel_cols;
+} pare_spmm_plan;
+
+// The plan for `tokens` tokens on a matrix keeping `density` of its weights.
+pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density);
+
+// X^T for the tile kernel: xt [ceil(tokens / tile) * cols * tile], tile by tile, each tile
+// [cols, tile] with zero padding past the last token. x is [tokens, cols] row-major.
+void pare_transpose_tiles(const float *x, int64_t tokens, int64_t cols, int tile, float *xt);
+
+// Output rows [row_lo, row_hi) of Y [tokens, rows] (+)= X W^T. `accumulate` adds to Y.
+// tile kernel: reads xt from pare_transpose_tiles; scratch holds
+// pare_spmm_scratch_floats(plan, row_hi - row_lo) floats, 64-byte aligned.
+// expand kernel: reads x [tokens, cols] directly; scratch unused (may be NULL).
+void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
+                    const float *x, const float *xt, float *y, int accumulate,
+                    int64_t row_lo, int64_t row_hi, float *scratch);
+
+// Floats of scratch one pare_spmm_rows call over `rows` output rows needs.
+int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, int64_t rows);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,142 @@
+// The sparse kernels built for AVX2 + FMA (8 floats per vector), chosen at run time.
+#if defined(__x86_64__)
+#include "sparse_kernels.h"
+#include "isa_kernels.h"
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,popcnt"))), apply_to = function)
+
+#define VW 8
+#define ISA_SUFFIX avx2
+#define SPLAT(v) _mm256_set1_ps(v)
+#define ACC_REGS 8
+// AVX2 has no vexpandps: for an 8-bit mask m, expand_perm[m] sends packed value k to the
+// lane of the k-th set bit and expand_keep[m] zeroes the other lanes.
+static int32_t expand_perm[256][8] __attribute__((aligned(32)));
+static int32_t expand_keep[256][8] __attribute__((aligned(32)));
+// ... and compress_perm[m] lists the lanes of m's set bits first (the inverse: packing).
+static int32_t compress_perm[256][8] __attribute__((aligned(32)));
+
+__attribute__((constructor)) static void fill_expand_tables(void) {
+    for (int m = 0; m < 256; m++) {
+        int k = 0;
+        for (int lane = 0; lane < 8; lane++) {
+            const int kept = m >> lane & 1;
+            expand_perm[m][lane] = kept ? k : 0;
+            expand_keep[m][lane] = kept ? -1 : 0;
+            if (kept) compress_perm[m][k] = lane;
+            k += kept;
+        }
+    }
+}
+
+// Set bits of 64-bit mask words to column offsets, 8 columns at a time through
+// compress_perm (cols has 8 ints of slack for the full-width stores).
+static inline __attribute__((always_inline)) int64_t decode_columns_avx2(
+    const uint64_t *words, int64_t nwords, int32_t *cols) {
+    int64_t n = 0;
+    __m256i offsets = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_set1_epi32(8);
+    for (int64_t k = 0; k < nwords; k++) {
+        const uint64_t word = words[k];
+#pragma clang loop unroll(full)
+        for (int q = 0; q < 8; q++) {
+            const int m = (int)(word >> (8 * q)) & 0xff;
+            const __m256i packed = _mm256_permutevar8x32_epi32(offsets, _mm256_load_si256((const __m256i *)compress_perm[m]));
+            _mm256_storeu_si256((__m256i *)(cols + n), packed);
+            n += __builtin_popcount(m);
+            offsets = _mm256_add_epi32(offsets, step);
+        }
+    }
+    return n;
+}
+#define DECODE_COLUMNS decode_columns_avx2
+
+#include "spmm_tile.inc"
+
+// Few tokens: as the AVX-512 expand kernel, in 8-column chunks (see spmm_avx512.c).
+static inline __attribute__((always_inline)) void expand_tokens_avx2(
+    const int NT, const pare_bitmask_matrix *w, const float *x, float *y, int64_t ldy,
+    int64_t t0, int accumulate, int64_t row_lo, int64_t row_hi) {
+    const int U = NT >= 4 ? 1 : 4 / NT;
+    const int64_t cols = w->cols, chunks = cols / 8;
+    for (int64_t r = row_lo; r < row_hi; r++) {
+        const uint8_t *m8 = (const uint8_t *)(w->mask + r * w->words_per_row);
+        const float *vals = w->values + w->row_start[r];
+        __m256 acc[4][4];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 4; j++)
+#pragma clang loop unroll(full)
+            for (int u = 0; u < 4; u++) acc[j][u] = _mm256_setzero_ps();
+        int64_t c = 0;
+        for (; c + U <= chunks; c += U) {
+#pragma clang loop unroll(full)
+            for (int u = 0; u < 4; u++) {
+                if (u >= U) break;
+                const int m = m8[c + u];
+                // Reads up to 8 values past this row's last one: values are padded for it.
+                const __m256 packed = _mm256_loadu_ps(vals);
+                const __m256 v = _mm256_and_ps(
+                    _mm256_permutevar8x32_ps(packed, _mm256_load_si256((const __m256i *)expand_perm[m])),
+                    _mm256_castsi256_ps(_mm256_load_si256((const __m256i *)expand_keep[m])));
+                vals += __builtin_popcount(m);
+#pragma clang loop unroll(full)
+                for (int j = 0; j < 4; j++)
+                    if (j < NT) acc[j][u] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x + (t0 + j) * cols + (c + u) * 8), acc[j][u]);
+            }
+        }
+        for (; c < chunks; c++) {
+            const int m = m8[c];
+            const __m256 v = _mm256_and_ps(
+                _mm256_permutevar8x32_ps(_mm256_loadu_ps(vals), _mm256_load_si256((const __m256i *)expand_perm[m])),
+                _mm256_castsi256_ps(_mm256_load_si256((const __m256i *)expand_keep[m])));
+            vals += __builtin_popcount(m);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 4; j++)
+                if (j < NT) acc[j][0] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x + (t0 + j) * cols + c * 8), acc[j][0]);
+        }
+        float tail[4] = {0, 0, 0, 0};
+        for (int64_t col = chunks * 8; col < cols; col++) {
+            if (!(w->mask[r * w->words_per_row + col / 64] >> (col % 64) & 1)) continue;
+            const float v = *vals++;
+            for (int j = 0; j < NT; j++) tail[j] += v * x[(t0 + j) * cols + col];
+        }
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 4; j++) {
+            if (j >= NT) break;
+            __m256 s = acc[j][0];
+#pragma clang loop unroll(full)
+            for (int u = 1; u < 4; u++)
+                if (u < U) s = _mm256_add_ps(s, acc[j][u]);
+            const __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+            const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            const float v = _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1))) + tail[j];
+            float *out = y + (t0 + j) * ldy + r;
+            *out = accumulate ? *out + v : v;
+        }
+    }
+}
+
+static void expand_kernel_avx2(const pare_bitmask_matrix *w, int64_t tokens, const float *x,
+                               float *y, int accumulate, int64_t row_lo, int64_t row_hi) {
+    for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
+        switch (tokens - t0 < 4 ? tokens - t0 : 4) {
+        case 1: expand_tokens_avx2(1, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        case 2: expand_tokens_avx2(2, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        case 3: expand_tokens_avx2(3, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        default: expand_tokens_avx2(4, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        }
+    }
+}
+
+void pare_spmm_rows_avx2(const pare_bitmask_matrix *w, pare_spmm_plan plan, const float *x,
+                         const float *xt, float *y, int accumulate, int64_t row_lo,
+                         int64_t row_hi, float *scratch) {
+    if (plan.tile_tokens == 0)
+        expand_kernel_avx2(w, plan.tokens, x, y, accumulate, row_lo, row_hi);
+    else
+        tile_kernel_avx2(w, plan, xt, y, accumulate, row_lo, row_hi, scratch);
+}
+
+#pragma clang attribute pop
+#endif

@@ -1,0 +1,117 @@
+// The sparse kernels built for AVX-512 (16 floats per vector), chosen at run time.
+#if defined(__x86_64__)
+#include "sparse_kernels.h"
+#include "isa_kernels.h"
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,bmi,bmi2,popcnt"))), apply_to = function)
+
+#define VW 16
+#define ISA_SUFFIX avx512
+#define SPLAT(v) _mm512_set1_ps(v)
+#define ACC_REGS 8
+
+// Set bits of 64-bit mask words to column offsets, 16 columns at a time: vpcompressd packs
+// the offsets whose bit is set, an unaligned store writes all 16 lanes (the extra lanes are
+// overwritten by the next chunk; cols has 16 ints of slack).
+static inline __attribute__((always_inline)) int64_t decode_columns_avx512(
+    const uint64_t *words, int64_t nwords, int32_t *cols) {
+    int64_t n = 0;
+    __m512i offsets = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (int64_t k = 0; k < nwords; k++) {
+        const uint64_t word = words[k];
+#pragma clang loop unroll(full)
+        for (int q = 0; q < 4; q++) {
+            const __mmask16 m = (__mmask16)(word >> (16 * q));
+            _mm512_storeu_si512((void *)(cols + n), _mm512_maskz_compress_epi32(m, offsets));
+            n += __builtin_popcount(m);
+            offsets = _mm512_add_epi32(offsets, step);
+        }
+    }
+    return n;
+}
+#define DECODE_COLUMNS decode_columns_avx512
+#include "spmm_tile.inc"
+
+// Few tokens: each 16-column chunk of a row expands its packed kept values into a dense
+// vector with vexpandps and meets NT token rows of X directly. Work is that of a dense product,
+// but only the mask and the kept values are read from memory, which is what bounds T = 1.
+// U chunks go to separate accumulators so the FMA chains overlap.
+static inline __attribute__((always_inline)) void expand_tokens_avx512(
+    const int NT, const pare_bitmask_matrix *w, const float *x, float *y, int64_t ldy,
+    int64_t t0, int accumulate, int64_t row_lo, int64_t row_hi) {
+    const int U = NT >= 4 ? 1 : 4 / NT;
+    const int64_t cols = w->cols, chunks = cols / 16;
+    for (int64_t r = row_lo; r < row_hi; r++) {
+        const uint16_t *m16 = (const uint16_t *)(w->mask + r * w->words_per_row);
+        const float *vals = w->values + w->row_start[r];
+        __m512 acc[4][4];
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 4; j++)
+#pragma clang loop unroll(full)
+            for (int u = 0; u < 4; u++) acc[j][u] = _mm512_setzero_ps();
+        int64_t c = 0;
+        for (; c + U <= chunks; c += U) {
+#pragma clang loop unroll(full)
+            for (int u = 0; u < 4; u++) {
+                if (u >= U) break;
+                const __mmask16 m = m16[c + u];
+                const __m512 v = _mm512_maskz_expandloadu_ps(m, vals);
+                vals += __builtin_popcount(m);
+#pragma clang loop unroll(full)
+                for (int j = 0; j < 4; j++)
+                    if (j < NT) acc[j][u] = _mm512_fmadd_ps(v, _mm512_loadu_ps(x + (t0 + j) * cols + (c + u) * 16), acc[j][u]);
+            }
+        }
+        for (; c < chunks; c++) {
+            const __mmask16 m = m16[c];
+            const __m512 v = _mm512_maskz_expandloadu_ps(m, vals);
+            vals += __builtin_popcount(m);
+#pragma clang loop unroll(full)
+            for (int j = 0; j < 4; j++)
+                if (j < NT) acc[j][0] = _mm512_fmadd_ps(v, _mm512_loadu_ps(x + (t0 + j) * cols + c * 16), acc[j][0]);
+        }
+        float tail[4] = {0, 0, 0, 0};
+        for (int64_t col = chunks * 16; col < cols; col++) {
+            if (!(w->mask[r * w->words_per_row + col / 64] >> (col % 64) & 1)) continue;
+            const float v = *vals++;
+            for (int j = 0; j < NT; j++) tail[j] += v * x[(t0 + j) * cols + col];
+        }
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 4; j++) {
+            if (j >= NT) break;
+            __m512 s = acc[j][0];
+#pragma clang loop unroll(full)
+            for (int u = 1; u < 4; u++)
+                if (u < U) s = _mm512_add_ps(s, acc[j][u]);
+            const float v = _mm512_reduce_add_ps(s) + tail[j];
+            float *out = y + (t0 + j) * ldy + r;
+            *out = accumulate ? *out + v : v;
+        }
+    }
+}
+
+static void expand_kernel_avx512(const pare_bitmask_matrix *w, int64_t tokens, const float *x,
+                                 float *y, int accumulate, int64_t row_lo, int64_t row_hi) {
+    for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
+        switch (tokens - t0 < 4 ? tokens - t0 : 4) {
+        case 1: expand_tokens_avx512(1, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        case 2: expand_tokens_avx512(2, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        case 3: expand_tokens_avx512(3, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        default: expand_tokens_avx512(4, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
+        }
+    }
+}
+
+void pare_spmm_rows_avx512(const pare_bitmask_matrix *w, pare_spmm_plan plan, const float *x,
+                           const float *xt, float *y, int accumulate, int64_t row_lo,
+                           int64_t row_hi, float *scratch) {
+    if (plan.tile_tokens == 0)
+        expand_kernel_avx512(w, plan.tokens, x, y, accumulate, row_lo, row_hi);
+    else
+        tile_kernel_avx512(w, plan, xt, y, accumulate, row_lo, row_hi, scratch);
+}
+
+#pragma clang attribute pop
+#endif

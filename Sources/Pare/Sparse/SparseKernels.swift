@@ -1,0 +1,108 @@
+import CSparseKernels
+import Foundation
+
+/// The instruction set a sparse kernel runs with, chosen at run time.
+public enum SIMDLevel: String, CaseIterable, Comparable, Sendable, CustomStringConvertible {
+    case scalar, avx2, avx512
+
+    var code: Int32 {
+        switch self { case .scalar: return Int32(PARE_ISA_SCALAR); case .avx2: return Int32(PARE_ISA_AVX2); case .avx512: return Int32(PARE_ISA_AVX512) }
+    }
+    /// Floats per vector.
+    public var width: Int { switch self { case .scalar: return 1; case .avx2: return 8; case .avx512: return 16 } }
+    public var description: String { rawValue }
+    public static func < (a: SIMDLevel, b: SIMDLevel) -> Bool { a.width < b.width }
+
+    /// The widest level this CPU runs.
+    public static let best: SIMDLevel = {
+        switch pare_sparse_best_isa() {
+        case Int32(PARE_ISA_AVX512): return .avx512
+        case Int32(PARE_ISA_AVX2): return .avx2
+        default: return .scalar
+        }
+    }()
+
+    /// The level kernels use: `best`, lowered by the environment variable PARE_SIMD
+    /// (scalar|avx2|avx512) to test or measure a narrower build on a wider machine.
+    public static let active: SIMDLevel = {
+        guard let asked = ProcessInfo.processInfo.environment["PARE_SIMD"].flatMap(SIMDLevel.init(rawValue:)) else { return best }
+        return min(asked, best)
+    }()
+}
+
+/// Y [T, out] (+)= X [T, in] W^T with W a `BitmaskMatrix`: the sparse counterpart of
+/// `BLAS.linear`, threaded over output rows.
+public enum SparseKernels {
+    /// The kernel a product of `tokens` tokens runs: "expand" for few tokens (memory-bound,
+    /// reads the mask and values once per 4 tokens), "tile<N>" for N-token tiles of X^T.
+    public static func variant(tokens: Int, level: SIMDLevel = .active) -> String {
+        let plan = plan(tokens: tokens, level: level)
+        if level == .scalar { return "scalar" }
+        return plan.tile_tokens == 0 ? "expand-\(level)" : "tile\(plan.tile_tokens)-\(level)"
+    }
+
+    static func plan(tokens: Int, level: SIMDLevel, density: Double = 0.5) -> pare_spmm_plan {
+        pare_spmm_make_plan(level.code, Int64(tokens), density)
+    }
+
+    /// y = x W^T as a new [T, out] tensor.
+    public static func linear(_ x: Tensor, _ w: BitmaskMatrix, level: SIMDLevel = .active, threads: Int = Parallel.cores) -> Tensor {
+        var y = Tensor(zeros: [x.rows, w.rows])
+        linear(x, w, into: &y, accumulate: false, level: level, threads: threads)
+        return y
+    }
+
+    /// y = x W^T, or y += x W^T when `accumulate`. x [T, in], y [T, out].
+    public static func linear(_ x: Tensor, _ w: BitmaskMatrix, into y: inout Tensor, accumulate: Bool,
+                              level: SIMDLevel = .active, threads: Int = Parallel.cores) {
+        precondition(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows,
+                     "SparseKernels.linear: x \(x.shape), W [\(w.rows), \(w.cols)], y \(y.shape)")
+        let tokens = x.rows
+        guard tokens > 0, w.rows > 0 else { return }
+        let plan = plan(tokens: tokens, level: level, density: 1 - w.sparsity)
+        let tile = Int(plan.tile_tokens)
+        // X^T in tiles for the tile kernel: [ceil(T / tile) * tile, in].
+        var xt = [Float]()
+        if tile > 0 {
+            xt = [Float](unsafeUninitializedCapacity: (tokens + tile - 1) / tile * tile * w.cols) { buf, n in
+                x.data.withUnsafeBufferPointer { pare_transpose_tiles($0.baseAddress, Int64(tokens), Int64(w.cols), Int32(tile), buf.baseAddress) }
+                n = buf.count
+            }
+        }
+        // One thread per share of the kept weights; small products stay on this thread.
+        let work = w.keptCount * tokens
+        let chunks = work < 1 << 18 ? 1 : max(1, min(threads, w.rows / 64))
+        let bounds = rowBounds(w, chunks: chunks)
+        w.withKernelView { shared in
+            let view = shared
+            x.data.withUnsafeBufferPointer { xp in
+            xt.withUnsafeBufferPointer { xtp in
+            y.data.withUnsafeMutableBufferPointer { yp in
+                let yBase = yp.baseAddress
+                Parallel.forEach(chunks) { c in
+                    var matrix = view  // each thread passes its own copy of the (read-only) view
+                    let rows = bounds[c + 1] - bounds[c]
+                    var scratch = [Float](repeating: 0, count: Int(pare_spmm_scratch_floats(plan, Int64(rows))))
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        pare_spmm_rows(level.code, &matrix, plan, xp.baseAddress, xtp.baseAddress, yBase,
+                                       accumulate ? 1 : 0, Int64(bounds[c]), Int64(bounds[c + 1]), s.baseAddress)
+                    }
+                }
+            }}}
+        }
+    }
+
+    /// Row boundaries that give each chunk about the same number of kept weights.
+    static func rowBounds(_ w: BitmaskMatrix, chunks: Int) -> [Int] {
+        var bounds = [0]
+        let total = w.keptCount
+        var r = 0
+        for c in 1..<max(1, chunks) {
+            let target = Int64(total * c / chunks)
+            while r < w.rows, w.rowStart[r] < target { r += 1 }
+            bounds.append(max(bounds.last!, r))
+        }
+        bounds.append(w.rows)
+        return bounds
+    }
+}
