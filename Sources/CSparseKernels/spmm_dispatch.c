@@ -71,7 +71,8 @@ void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
 pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
     pare_spmm_plan plan = {tokens, 0, 64};
     if (isa == PARE_ISA_SCALAR || tokens < 16) return plan;
-    plan.tile_tokens = tokens <= 16 ? 16 : tokens <= 32 ? 32 : tokens < 128 ? 64 : 128;
+    // 128-token tiles need 8 registers of 16 floats: AVX-512 only (MAX_NV in spmm_tile.inc).
+    plan.tile_tokens = tokens <= 16 ? 16 : tokens <= 32 ? 32 : (tokens < 128 || isa != PARE_ISA_AVX512) ? 64 : 128;
     const int floats = density >= 0.3 ? 8192 : density >= 0.08 ? 16384 : 32768;
     plan.panel_cols = floats / plan.tile_tokens < 64 ? 64 : floats / plan.tile_tokens / 64 * 64;
     return plan;

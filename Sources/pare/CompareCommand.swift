@@ -15,6 +15,7 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout.") var json = false
     @Flag(help: "Stream each model's blocks from its file.") var stream = false
     @Flag(help: "Hold each model wholly in memory.") var resident = false
+    @OptionGroup var kernelArguments: KernelArguments
 
     func validate() throws {
         if models.isEmpty { throw ValidationError("name at least one model") }
@@ -32,8 +33,10 @@ struct CompareCommand: ParsableCommand {
                 let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
                 let (label, path) = parts.count == 2 ? (parts[0], parts[1]) : (URL(fileURLWithPath: spec).lastPathComponent, spec)
                 let loaded = try ModelFile.open(path, residency: stream ? .streamed : resident ? .resident : .auto)
-                rows.append(try comparison.evaluate(label: label, model: loaded.weights, tokenizer: loaded.tokenizer,
-                                                    progress: log))
+                let probe = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: SamplingOptions())
+                let model = try kernelArguments.place(loaded.weights, tokens: try probe.typicalForwardTokens(tasks: comparison.tasks),
+                                                      quiet: json)
+                rows.append(try comparison.evaluate(label: label, model: model, tokenizer: loaded.tokenizer, progress: log))
             }
             if let markdown {
                 try AtomicFile.write(comparison.markdown(rows) + "\n", to: markdown)

@@ -14,6 +14,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Monte-Carlo draws per answer for --likelihood.") var likelihoodDraws = 16
     @Option(help: "Sequences decoded together.") var batchSize = 64
     @OptionGroup var sampling: SamplingArguments
+    @OptionGroup var kernelArguments: KernelArguments
 
     func parsedTasks() throws -> [ReferenceTask] {
         try tasks.split(separator: ",").map {
@@ -37,7 +38,10 @@ struct EvalCommand: ParsableCommand {
             var evaluator = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options)
             evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
             evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
-            let report = try evaluator.run(tasks: try parsedTasks(), progress: log)
+            let tasks = try parsedTasks()
+            evaluator.model = try kernelArguments.place(loaded.weights, tokens: try evaluator.typicalForwardTokens(tasks: tasks),
+                                                        quiet: modelOptions.json)
+            let report = try evaluator.run(tasks: tasks, progress: log)
             if modelOptions.json {
                 printJSON(report.json)
             } else {

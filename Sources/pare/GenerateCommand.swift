@@ -13,6 +13,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "One prompt as token ids, comma-separated, e.g. 3,17,5.") var promptIds: String?
     @Option(help: "Prompts decoded together in one batch.") var batchSize = 32
     @OptionGroup var sampling: SamplingArguments
+    @OptionGroup var kernelArguments: KernelArguments
 
     func validate() throws {
         if [prompt, prompts, promptIds].compactMap({ $0 }).count != 1 {
@@ -27,7 +28,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let loaded = try modelOptions.load()
-            let model = loaded.weights, tokenizer = loaded.tokenizer
+            let tokenizer = loaded.tokenizer
             let texts: [String]
             let ids: [[Int]]
             if let promptIds {
@@ -42,6 +43,9 @@ struct GenerateCommand: ParsableCommand {
                 }
                 ids = try texts.map { try tokenizer.encode($0) }
             }
+            // Tokens per forward pass: a full batch of the longest prompt plus the answer.
+            let tokens = min(batchSize, ids.count) * ((ids.map(\.count).max() ?? 0) + sampling.options.genLength)
+            let model = try kernelArguments.place(loaded.weights, tokens: tokens, quiet: modelOptions.json)
             let sampler = try MaskedDiffusionSampler(model: model, options: sampling.options)
             let start = Date()
             var results: [Generation] = []

@@ -159,13 +159,13 @@ public struct KernelBenchmark {
 
     /// Median seconds per call of `a` and of `b`, timed in alternating rounds so both see the
     /// same machine (these machines are noisy: a neighbour's load shifts both alike). Each
-    /// round is long enough (>= 20 ms) to time well.
-    static func timeInterleaved(repeats: Int, _ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
+    /// round is long enough (`roundSeconds`) to time well.
+    static func timeInterleaved(repeats: Int, roundSeconds: Double = 0.02, _ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
         func calibrate(_ body: () -> Void) -> Int {
             body()  // warm-up: caches, page faults, thread start
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
-            return max(1, Int(0.02 / max(1e-7, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)))
+            return max(1, Int(roundSeconds / max(1e-7, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)))
         }
         func round(_ calls: Int, _ body: () -> Void) -> Double {
             let s = DispatchTime.now().uptimeNanoseconds

@@ -49,6 +49,17 @@ public struct TaskEvaluator {
         self.sampling = sampling
     }
 
+    /// Tokens one forward pass feeds the linears: a full batch of these tasks' prompts (mean
+    /// length over their first test samples) plus the generation region. `--kernels auto`
+    /// places each linear for this workload.
+    public func typicalForwardTokens(tasks: [ReferenceTask]) throws -> Int {
+        let prompts = try tasks.flatMap { task in
+            try task.samples(16, split: .test, seed: seed).map { try tokenizer.encode($0.prompt).count }
+        }
+        let meanPrompt = prompts.isEmpty ? 0 : prompts.reduce(0, +) / prompts.count
+        return min(batchSize, samples) * (meanPrompt + sampling.genLength)
+    }
+
     public func run(tasks: [ReferenceTask], progress: (String) -> Void = { _ in }) throws -> Report {
         let start = Date()
         var results: [TaskResult] = []

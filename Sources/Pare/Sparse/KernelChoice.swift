@@ -1,0 +1,82 @@
+/// Which kernels a model's block linears run on (`--kernels`).
+///
+/// - dense: BLAS on the dense weight (zeros multiplied like any other value).
+/// - sparse: Pare's sparse kernels on the bitmask form of every block linear.
+/// - auto: per matrix, sparse when its sparsity reaches the measured break-even for its shape
+///   and the tokens a forward pass feeds it (`BreakEvenTable`), dense otherwise.
+///
+/// The embedding and the output head are never pruned, so they stay dense.
+public enum KernelChoice: String, CaseIterable, Sendable {
+    case dense, sparse, auto
+}
+
+/// Places each linear on its kernel for one model and workload.
+public struct KernelPlacement: Sendable {
+    public var choice: KernelChoice
+    /// Tokens one forward pass feeds each linear (sequences in a batch x their length).
+    public var tokens: Int
+    public var breakEven: BreakEvenTable?
+
+    public init(_ choice: KernelChoice, tokens: Int, breakEven: BreakEvenTable? = nil) {
+        self.choice = choice
+        self.tokens = max(1, tokens)
+        self.breakEven = choice == .auto ? (breakEven ?? BreakEvenTable()) : breakEven
+    }
+
+    /// `linear` stored for the kernel it should run on.
+    public func place(_ linear: Linear) -> Linear {
+        switch choice {
+        case .dense: return linear.storedDense()
+        case .sparse: return linear.storedSparse()
+        case .auto:
+            let threshold = breakEven!.breakEven(out: linear.outFeatures, inputs: linear.inFeatures, tokens: tokens)
+            return linear.sparsity >= threshold && threshold < 1 ? linear.storedSparse() : linear.storedDense()
+        }
+    }
+
+    /// The block with each of its seven linears placed.
+    public func place(_ block: LLaDABlock) -> LLaDABlock {
+        var out = block
+        for l in BlockLinear.allCases { out[l] = place(block[l]) }
+        return out
+    }
+}
+
+/// A model whose block linears run where a `KernelPlacement` put them. Resident models are
+/// placed once, here; streamed blocks are placed as they are read.
+public final class PlacedModel: ModelWeights, @unchecked Sendable {
+    public let base: any ModelWeights
+    public let placement: KernelPlacement
+    private let placedBlocks: [LLaDABlock]?
+
+    public init(_ base: any ModelWeights, placement: KernelPlacement) throws {
+        self.base = base
+        self.placement = placement
+        if base is StreamedModel {
+            placedBlocks = nil
+        } else {
+            placedBlocks = try (0..<base.blockCount).map { placement.place(try base.block($0)) }
+        }
+    }
+
+    public var config: ModelConfig { base.config }
+    public func embeddings(_ ids: [Int]) throws -> Tensor { try base.embeddings(ids) }
+    public func block(_ index: Int) throws -> LLaDABlock {
+        if let placedBlocks { return placedBlocks[index] }
+        return placement.place(try base.block(index))
+    }
+    public func finalNorm() throws -> Tensor { try base.finalNorm() }
+    public func outputHead() throws -> Linear { try base.outputHead() }
+    public func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor { try base.rows(of: tensor, in: range) }
+
+    /// How many block linears run sparse, of how many (for resident models; streamed blocks
+    /// are placed on reading, so they are counted by reading each block once).
+    public func sparseCount() throws -> (sparse: Int, total: Int) {
+        var sparse = 0, total = 0
+        for i in 0..<blockCount {
+            let b = try block(i)
+            for l in BlockLinear.allCases { total += 1; if b[l].isSparse { sparse += 1 } }
+        }
+        return (sparse, total)
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+import Pare
+
+extension KernelChoice: ExpressibleByArgument {}
+
+/// `--kernels dense|sparse|auto` for the commands that decode (generate, eval, compare).
+struct KernelArguments: ParsableArguments {
+    @Option(help: "Kernels for the block linears: dense (BLAS), sparse (Pare's sparse kernels) or auto (per matrix, sparse from the measured break-even sparsity for its shape; measured once and cached).")
+    var kernels: KernelChoice = .dense
+
+    /// The model with its linears placed for `tokens` tokens per forward pass (unchanged for dense).
+    func place(_ model: any ModelWeights, tokens: Int, quiet: Bool) throws -> any ModelWeights {
+        guard kernels != .dense else { return model }
+        let placed = try PlacedModel(model, placement: KernelPlacement(kernels, tokens: tokens))
+        if !quiet, !(model is StreamedModel) {
+            let (sparse, total) = try placed.sparseCount()
+            log("kernels: \(kernels.rawValue), \(sparse) of \(total) block linears sparse (\(SparseKernels.variant(tokens: tokens)) at \(tokens) tokens per forward)")
+        }
+        return placed
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+@testable import Pare
+
+/// The sparse kernels against dense BLAS (the oracle) on every SIMD level this CPU runs, the
+/// bitmask format's exact round trip, sparse placement of a whole model, and `--kernels auto`'s
+/// cached break-even.
+@Suite struct SparseKernelTests {
+    /// Every level from portable C up to the widest this machine has (AVX2 and AVX-512 builds
+    /// are chosen at run time, so an AVX-512 machine tests all three).
+    static let levels = SIMDLevel.allCases.filter { $0 <= SIMDLevel.best }
+
+    /// A random [rows, cols] weight with `sparsity` of it zeroed at random, or N of every M kept.
+    static func weight(_ rows: Int, _ cols: Int, sparsity: Double, nOfM: (Int, Int)? = nil, seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        let dense = Tensor(shape: [rows, cols], data: (0..<rows * cols).map { _ in Float(rng.uniform() * 2 - 1) })
+        if let (n, m) = nOfM { return KernelBenchmark.prune(dense, .nOfM(n: n, m: m), rng: &rng) }
+        return KernelBenchmark.prune(dense, .unstructured(sparsity: sparsity), rng: &rng)
+    }
+
+    static func input(_ tokens: Int, _ cols: Int, seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        return Tensor(shape: [tokens, cols], data: (0..<tokens * cols).map { _ in Float(rng.uniform() * 2 - 1) })
+    }
+
+    /// |sparse - dense| <= 1e-5 * sum |w| |x| per output: the two differ only in summation order.
+    static func expectClose(_ sparse: Tensor, _ dense: Tensor, bound x: Tensor, _ w: Tensor, _ what: String) {
+        #expect(sparse.shape == dense.shape, "\(what): shape")
+        let absW = w.data.map(abs), absX = x.data.map(abs)
+        var worst = 0.0
+        for t in 0..<x.rows {
+            for o in 0..<w.rows {
+                var scale: Float = 0
+                for c in 0..<w.cols { scale += absW[o * w.cols + c] * absX[t * x.cols + c] }
+                let diff = Double(abs(sparse.data[t * w.rows + o] - dense.data[t * w.rows + o]))
+                worst = max(worst, diff / Double(max(scale, 1e-30)))
+            }
+        }
+        #expect(worst <= 1e-5, "\(what): relative error \(worst)")
+    }
+
+    /// Token counts that hit each kernel (expand for T < 16, tiles of 16/32/64/128) and their
+    /// remainders; widths that are and are not multiples of 8, 16 and 64; several sparsities.
+    @Test(arguments: levels)
+    func kernelsMatchDenseBLAS(level: SIMDLevel) {
+        let shapes = [(rows: 70, cols: 200), (rows: 33, cols: 64), (rows: 129, cols: 130)]
+        let tokenCounts = [1, 3, 4, 7, 15, 16, 17, 33, 64, 100, 129]
+        for (si, shape) in shapes.enumerated() {
+            for (pi, sparsity) in [0.0, 0.5, 0.93, 1.0].enumerated() {
+                let w = Self.weight(shape.rows, shape.cols, sparsity: sparsity, seed: UInt64(si * 10 + pi))
+                let bitmask = BitmaskMatrix(dense: w)
+                for t in tokenCounts {
+                    let x = Self.input(t, shape.cols, seed: UInt64(t))
+                    let what = "\(level) \(shape.rows)x\(shape.cols) \(sparsity) T=\(t) \(SparseKernels.variant(tokens: t, level: level))"
+                    Self.expectClose(SparseKernels.linear(x, bitmask, level: level), BLAS.linear(x, w), bound: x, w, what)
+                    // The accumulating form adds to what is there (a residual connection).
+                    let start = Self.input(t, shape.rows, seed: 99)
+                    var y = start
+                    SparseKernels.linear(x, bitmask, into: &y, accumulate: true, level: level)
+                    var expected = start
+                    BLAS.linearAccumulate(x, w, into: &expected)
+                    Self.expectClose(y, expected, bound: x, w, what + " accumulate")
+                }
+            }
+        }
+    }
+
+    /// 2:4 and 4:8 weights, and one thread against several (rows split by kept weights).
+    @Test(arguments: levels)
+    func structuredPatternsAndThreadCounts(level: SIMDLevel) {
+        for (n, m) in [(2, 4), (4, 8)] {
+            let w = Self.weight(256, 256, sparsity: 0, nOfM: (n, m), seed: 7)
+            #expect(abs(w.sparsity - (1 - Double(n) / Double(m))) < 1e-9)
+            let bitmask = BitmaskMatrix(dense: w)
+            for t in [2, 40, 300] {
+                let x = Self.input(t, 256, seed: 3)
+                let dense = BLAS.linear(x, w)
+                for threads in [1, 2, 3] {
+                    Self.expectClose(SparseKernels.linear(x, bitmask, level: level, threads: threads), dense, bound: x, w,
+                                     "\(level) \(n):\(m) T=\(t) threads=\(threads)")
+                }
+            }
+        }
+    }
+
+    @Test func bitmaskRoundTripIsExact() throws {
+        for (rows, cols) in [(5, 1), (3, 64), (7, 65), (4, 200)] {
+            var w = Self.weight(rows, cols, sparsity: 0.6, seed: UInt64(cols))
+            w.data[0] = -0.0  // a negative zero is a pruned weight too: no kept value is zero
+            let b = BitmaskMatrix(dense: w)
+            #expect(b.dense.data.map(\.bitPattern) == w.data.map { $0 == 0 ? 0 : $0.bitPattern })
+            #expect(b.keptCount == w.data.filter { $0 != 0 }.count)
+            let rebuilt = try BitmaskMatrix(rows: rows, cols: cols, mask: b.mask, values: Array(b.keptValues))
+            #expect(rebuilt == b)
+        }
+    }
+
+    @Test func inconsistentBitmaskPartsAreErrors() {
+        let b = BitmaskMatrix(dense: Self.weight(4, 70, sparsity: 0.5, seed: 1))
+        #expect(throws: SparseFormatError.self) { try BitmaskMatrix(rows: 4, cols: 70, mask: b.mask, values: Array(b.keptValues.dropLast())) }
+        #expect(throws: SparseFormatError.self) { try BitmaskMatrix(rows: 4, cols: 70, mask: Array(b.mask.dropLast()), values: Array(b.keptValues)) }
+        var pastTheEnd = b.mask
+        pastTheEnd[1] |= 1 << 10  // column 64 + 10 = 74 of a 70-column row
+        #expect(throws: SparseFormatError.self) { try BitmaskMatrix(rows: 4, cols: 70, mask: pastTheEnd, values: Array(b.keptValues) + [1]) }
+    }
+
+    /// The bundled model with half of each block linear's weights zeroed (smallest |w| per
+    /// row): sparse kernels give logits within 1e-5 and the same generated tokens as dense.
+    @Test func sparseModelMatchesDense() throws {
+        var model = try ModelFile.open(BundledRecipeTests.path("models/pare-tiny.h5"), residency: .resident).weights as! LLaDAModel
+        for i in model.blocks.indices {
+            for l in BlockLinear.allCases {
+                var w = model.blocks[i][l].weight
+                for r in 0..<w.rows {
+                    let row = Array(w.data[r * w.cols..<(r + 1) * w.cols])
+                    let cut = row.map(abs).sorted()[w.cols / 2]
+                    for c in 0..<w.cols where abs(row[c]) < cut { w.data[r * w.cols + c] = 0 }
+                }
+                model.blocks[i][l] = Linear(w)
+            }
+        }
+        let sparse = try PlacedModel(model, placement: KernelPlacement(.sparse, tokens: 64))
+        #expect(try sparse.sparseCount() == (sparse: 56, total: 56))
+        let tokenizer = CharTokenizer(vocab: CharTokenizer.referenceVocab)
+        let prompts = try ["12+34=", "rev:abcdef=", "a:3,q:7,m:1?q=", "a=4;b=a+3?b="].map { try tokenizer.encode($0) }
+        let dense = try model.logits(prompts), viaSparse = try sparse.logits(prompts)
+        let scale = dense.data.map { abs(Double($0)) }.max()!
+        let worst = zip(dense.data, viaSparse.data).map { abs(Double($0) - Double($1)) }.max()!
+        #expect(worst <= 1e-5 * scale, "logits differ by \(worst) (scale \(scale))")
+        var options = SamplingOptions()
+        options.sampler = .threshold
+        let a = try MaskedDiffusionSampler(model: model, options: options).generate(prompts)
+        let b = try MaskedDiffusionSampler(model: sparse, options: options).generate(prompts)
+        #expect(a.map(\.tokens) == b.map(\.tokens))
+        #expect(a.map(\.nfe) == b.map(\.nfe))
+    }
+
+    /// auto: sparse exactly when a matrix's sparsity reaches the cached break-even for its
+    /// shape and token count; the break-even is measured once and then read from the cache.
+    @Test func autoPlacementFollowsTheCachedBreakEven() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let cache = dir.appendingPathComponent("break-even.json")
+        let level = SIMDLevel.active
+        let key = "\(level) threads=\(Parallel.cores) 16x32 T=64"
+        try #"{"\#(key)": 0.4}"#.write(to: cache, atomically: true, encoding: .utf8)
+        let table = BreakEvenTable(cacheURL: cache)
+        let placement = KernelPlacement(.auto, tokens: 70, breakEven: table)  // 70 tokens: the 64 bucket
+        #expect(placement.place(Linear(Self.weight(16, 32, sparsity: 0.5, seed: 1))).isSparse)
+        #expect(!placement.place(Linear(Self.weight(16, 32, sparsity: 0.1, seed: 1))).isSparse)
+        #expect(table.measurements == 0)
+
+        // A shape not in the cache is measured once, saved, and read back by a new table.
+        let fresh = table.breakEven(out: 24, inputs: 40, tokens: 8)
+        #expect((0...1).contains(fresh) && table.measurements == 1)
+        #expect(table.breakEven(out: 24, inputs: 40, tokens: 8) == fresh && table.measurements == 1)
+        let reread = BreakEvenTable(cacheURL: cache)
+        #expect(reread.breakEven(out: 24, inputs: 40, tokens: 8) == fresh && reread.measurements == 0)
+    }
+}
