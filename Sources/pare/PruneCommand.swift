@@ -14,6 +14,8 @@ struct PruneCommand: ParsableCommand {
     @Option(help: "unstructured or N:M (N zeros in every M input columns, e.g. 2:4).") var pattern = "unstructured"
     @Flag(help: "Magnitude: compare within each output row instead of the whole matrix.") var perRow = false
     @OptionGroup var calibrationOptions: CalibrationArguments
+    @Option(help: "How the pruned block linears are stored: dense (with zeros), csr, bitmask, or nm (needs --pattern N:M).")
+    var store: LinearStore = .dense
     @Option(help: "Output file (default: <model>.<method>-<sparsity>.h5 in the current folder).") var output: String?
 
     var parsedPattern: SparsityPattern? { SparsityPattern(pattern) }
@@ -30,6 +32,9 @@ struct PruneCommand: ParsableCommand {
                 throw ValidationError("--sparsity \(s) disagrees with --pattern \(pattern) (N/M = \(Double(n) / Double(m)))")
             }
         }
+        if store.encoding(pattern: p) == nil {
+            throw ValidationError("--store \(store.rawValue) needs --pattern N:M (the nm encoding stores M - N weights of every M)")
+        }
     }
 
     func run() throws {
@@ -44,12 +49,13 @@ struct PruneCommand: ParsableCommand {
             if let p = spec.problem(for: loaded.config) { throw CLIError(p) }
             let out = output ?? Self.defaultOutput(model: path, spec: spec)
             let calib = try calibrationOptions.calibrationSet(tokenizer: loaded.tokenizer, eos: loaded.config.eosTokenID)
+            let encoding = store.encoding(pattern: spec.pattern)!
             let report = try ModelPruner(spec: spec, calibration: calib)
-                .prune(loaded, writingTo: out, progress: modelOptions.json ? { _ in } : log)
+                .prune(loaded, writingTo: out, store: encoding, progress: modelOptions.json ? { _ in } : log)
             let memory = peakResidentMemoryMiB()
             if modelOptions.json {
                 var obj: [String: Any] = [
-                    "output": out, "method": spec.method.rawValue, "pattern": spec.pattern.description,
+                    "output": out, "method": spec.method.rawValue, "pattern": spec.pattern.description, "store": encoding.storeName,
                     "sparsity": spec.effectiveSparsity, "seconds": report.seconds,
                     "mean_reconstruction_error": report.meanReconstructionError,
                     "calibration": ["source": report.calibrationSource, "samples": report.calibrationSamples,
@@ -69,7 +75,7 @@ struct PruneCommand: ParsableCommand {
                 }
                 print(String(format: "mean reconstruction error %.4f; pruning %.2f s%@", report.meanReconstructionError,
                              report.seconds, memory.map { String(format: ", peak memory %.0f MiB", $0) } ?? ""))
-                print("wrote \(out)")
+                print("wrote \(out)" + (encoding.isSparse ? " (block linears stored \(encoding))" : ""))
             }
         }
     }
@@ -87,3 +93,4 @@ struct PruneCommand: ParsableCommand {
 }
 
 extension PruningMethod: ExpressibleByArgument {}
+extension LinearStore: ExpressibleByArgument {}

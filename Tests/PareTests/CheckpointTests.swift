@@ -76,6 +76,7 @@ enum CheckpointFixtures {
         case .int64: try values.map { Int64($0) }.withUnsafeBytes { try dataset.write($0, as: scalar) }
         case .float16: try values.map { Float16($0).bitPattern }.withUnsafeBytes { try dataset.write($0, as: scalar) }
         case .uint16: try values.map { UInt16($0) }.withUnsafeBytes { try dataset.write($0, as: scalar) }
+        case .uint8: try values.map { UInt8($0) }.withUnsafeBytes { try dataset.write($0, as: scalar) }
         }
         try dataset.close()
     }

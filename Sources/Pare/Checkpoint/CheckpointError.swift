@@ -34,6 +34,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
     case badTokenizer(file: String, reason: String)
     /// `/provenance` `history` is not a JSON array of objects.
     case badProvenance(file: String, reason: String)
+    /// A sparse-encoded tensor (a group at a block linear's path) breaks its encoding's rules:
+    /// unknown encoding, missing or extra datasets, sizes that disagree, indices out of range or
+    /// unsorted, a mask that keeps more or fewer weights than there are values.
+    case badSparseTensor(file: String, tensor: String, reason: String)
     /// `/model` holds something that is not one of the config's tensors.
     case unexpectedTensor(file: String, tensor: String)
     /// Saving failed; nothing was left at the destination.
@@ -46,7 +50,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
              .missingAttribute(let f, _, _), .badAttribute(let f, _, _, _), .inconsistentConfig(let f, _),
              .configMismatch(let f, _, _, _, _), .missingTensor(let f, _), .wrongShape(let f, _, _, _),
              .wrongDType(let f, _, _), .nonFinite(let f, _, _, _, _), .badTokenizer(let f, _),
-             .badProvenance(let f, _), .unexpectedTensor(let f, _), .writeFailed(let f, _):
+             .badProvenance(let f, _), .badSparseTensor(let f, _, _), .unexpectedTensor(let f, _), .writeFailed(let f, _):
             return f
         }
     }
@@ -92,6 +96,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable {
             return "bad tokenizer: \(reason)"
         case .badProvenance(_, let reason):
             return "bad /provenance history: \(reason)"
+        case .badSparseTensor(_, let tensor, let reason):
+            return "sparse tensor \(tensor) is invalid: \(reason)"
         case .unexpectedTensor(_, let tensor):
             return "unexpected tensor \(tensor) in /model (not part of this config)"
         case .writeFailed(_, let reason):

@@ -1,20 +1,44 @@
-/// One tensor of a pare-dlm file as stored: HF name, shape and storage precision.
+/// One tensor of a pare-dlm file as stored: HF name, shape, storage precision and encoding.
 public struct TensorInfo: Equatable, Sendable {
     public let name: String
+    /// The dense shape ([out, in] for linears), whatever the encoding.
     public let shape: [Int]
+    /// Precision of the stored values (for a sparse encoding, of its value dataset).
     public let dtype: StorageDType
-    /// Stored under HDF5's Fletcher-32 checksum filter.
+    /// Stored under HDF5's Fletcher-32 checksum filter (every non-empty dataset of a sparse group).
     public let checksummed: Bool
+    /// Dense dataset, or one of the sparse encodings a block linear may use.
+    public let encoding: TensorEncoding
+    /// Values the file stores: every element when dense; the kept values of CSR and bitmask;
+    /// rows x (in / m x n) slots of N:M, padding included.
+    public let storedValues: Int
+    /// Bytes the tensor's datasets take in the file (values, indices, mask; HDF5's own
+    /// bookkeeping excluded). 0 when unknown.
+    public let storedBytes: Int
 
-    public init(name: String, shape: [Int], dtype: StorageDType, checksummed: Bool = false) {
+    public init(name: String, shape: [Int], dtype: StorageDType, checksummed: Bool = false,
+                encoding: TensorEncoding = .dense, storedValues: Int? = nil, storedBytes: Int = 0) {
         self.name = name
         self.shape = shape
         self.dtype = dtype
         self.checksummed = checksummed
+        self.encoding = encoding
+        self.storedValues = storedValues ?? shape.reduce(1, *)
+        self.storedBytes = storedBytes
     }
 
     public var count: Int { shape.reduce(1, *) }
+    /// Bytes of the tensor stored dense in its dtype (what a sparse encoding is compared with).
     public var byteCount: Int { count * dtype.byteCount }
+
+    /// Bytes the tensor takes once loaded: fp32 dense, or the in-memory bitmask format
+    /// (mask words, fp32 kept values, row offsets) for a sparse encoding. N:M padding slots
+    /// count as kept here, so this is an upper bound for N:M.
+    public var residentBytes: Int {
+        guard encoding.isSparse, shape.count == 2 else { return count * 4 }
+        let (rows, cols) = (shape[0], shape[1])
+        return rows * ((cols + 63) / 64) * 8 + storedValues * 4 + (rows + 1) * 8
+    }
 }
 
 /// Everything in a pare-dlm file except the tensor values: what `pare inspect` shows, and what a
@@ -35,6 +59,18 @@ public struct CheckpointHeader: Sendable {
     public let checksummed: Bool
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
+
+    /// Bytes the weights take once loaded (fp32; sparse-encoded linears in the bitmask format).
+    public var residentBytes: Int { tensors.reduce(0) { $0 + $1.residentBytes } }
+
+    /// The seven linears of every block (the prunable weights), in file order.
+    public var blockLinears: [TensorInfo] { tensors.filter { BlockLinear.parse(key: $0.name) != nil } }
+
+    /// Bytes the block linears take in the file, and what they would take stored dense in the
+    /// same precisions: how much a sparse encoding saves.
+    public var blockLinearBytes: (stored: Int, dense: Int) {
+        blockLinears.reduce((0, 0)) { ($0.0 + $1.storedBytes, $0.1 + $1.byteCount) }
+    }
 
     public func tensor(named name: String) -> TensorInfo? {
         tensors.first { $0.name == name }

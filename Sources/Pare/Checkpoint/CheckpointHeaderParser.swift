@@ -34,7 +34,7 @@ struct CheckpointHeaderParser {
     }
 
     /// The attribute `name` of `object` (at `objectPath`), with failures named after it.
-    private func attribute(_ name: String, of object: H5Handle, at objectPath: String) throws -> AttributeValue? {
+    func attribute(_ name: String, of object: H5Handle, at objectPath: String) throws -> AttributeValue? {
         do {
             return try object.readAttribute(name)
         } catch let failure as HDF5Failure {
@@ -45,7 +45,7 @@ struct CheckpointHeaderParser {
     }
 
     /// Opens the group at `groupPath`, or returns nil when there is none.
-    private func group(_ groupPath: String) throws -> H5Handle? {
+    func group(_ groupPath: String) throws -> H5Handle? {
         try reading(groupPath) {
             guard try file.exists(groupPath), try file.objectKind(groupPath) == H5I_GROUP else { return nil }
             return try file.openGroup(groupPath)
@@ -60,6 +60,22 @@ struct CheckpointHeaderParser {
     func shape(of datasetPath: String) throws -> [Int]? {
         guard try isDataset(datasetPath) else { return nil }
         return try reading(datasetPath) { try file.openDataset(datasetPath).shape() }
+    }
+
+    func isGroup(_ groupPath: String) throws -> Bool {
+        try reading(groupPath) { try file.exists(groupPath) && file.objectKind(groupPath) == H5I_GROUP }
+    }
+
+    /// The shape a tensor claims: a dataset's extent, or a sparse group's `shape` attribute
+    /// (nil when there is neither, or the attribute is unreadable; the per-tensor checks report
+    /// why later).
+    func declaredShape(of tensorPath: String) throws -> [Int]? {
+        if let shape = try shape(of: tensorPath) { return shape }
+        guard try isGroup(tensorPath) else { return nil }
+        guard let values = try? reading(tensorPath, { try file.openGroup(tensorPath).readIntegerList("shape") }) else {
+            return nil
+        }
+        return values.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) ? values.map { Int($0) } : nil
     }
 
     // MARK: Sections
@@ -115,6 +131,10 @@ struct CheckpointHeaderParser {
                 throw CheckpointError.missingTensor(file: path, tensor: name)
             }
             guard try isDataset(datasetPath) else {
+                // A block linear may be stored sparse, as a group (docs/format.md, "Sparse tensors").
+                if BlockLinear.parse(key: name) != nil, try isGroup(datasetPath) {
+                    return try sparseTensorInfo(name, expected: expected)
+                }
                 throw CheckpointError.wrongDType(file: path, tensor: name, found: "a group or link, not a dataset")
             }
             let (shape, stored, checksummed, marker, storage) = try reading(name) {
@@ -134,11 +154,14 @@ struct CheckpointHeaderParser {
                                                   reason: "the file stores \(storage.bytes) of its \(needed) bytes (data never written)")
                 }
             }
+            let bytes = Int(clamping: storage.bytes)
             switch stored {
-            case .scalar(.float32): return TensorInfo(name: name, shape: shape, dtype: .float32, checksummed: checksummed)
-            case .scalar(.float16): return TensorInfo(name: name, shape: shape, dtype: .float16, checksummed: checksummed)
+            case .scalar(.float32):
+                return TensorInfo(name: name, shape: shape, dtype: .float32, checksummed: checksummed, storedBytes: bytes)
+            case .scalar(.float16):
+                return TensorInfo(name: name, shape: shape, dtype: .float16, checksummed: checksummed, storedBytes: bytes)
             case .scalar(.uint16) where marker == .string(StorageDType.bfloat16Attribute.value):
-                return TensorInfo(name: name, shape: shape, dtype: .bfloat16, checksummed: checksummed)
+                return TensorInfo(name: name, shape: shape, dtype: .bfloat16, checksummed: checksummed, storedBytes: bytes)
             case .scalar(.uint16):
                 throw CheckpointError.wrongDType(file: path, tensor: name,
                                                  found: "uint16 without the attribute dtype = \"bfloat16\"")

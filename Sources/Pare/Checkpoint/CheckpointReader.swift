@@ -12,8 +12,8 @@ public final class CheckpointReader: @unchecked Sendable {
     public let header: CheckpointHeader
     public var path: String { header.path }
 
-    private let file: H5Handle
-    private let infoByName: [String: TensorInfo]
+    let file: H5Handle
+    let infoByName: [String: TensorInfo]
 
     public init(path: String) throws {
         let superblock: HDF5Preflight.Report
@@ -46,9 +46,11 @@ public final class CheckpointReader: @unchecked Sendable {
         try CheckpointReader(path: path).readAll()
     }
 
-    /// One tensor by HF name, checked to hold only finite values.
+    /// One tensor by HF name, checked to hold only finite values. A sparse-encoded weight is
+    /// returned dense (zeros where pruned); `linear(named:)` keeps it sparse.
     public func tensor(named name: String) throws -> Tensor {
         guard let info = infoByName[name] else { throw CheckpointError.missingTensor(file: path, tensor: name) }
+        if info.encoding.isSparse { return try sparseMatrix(info).dense }
         let values: [Float]
         do {
             values = try file.openDataset(Checkpoint.datasetPath(for: name)).readFloats()
@@ -74,6 +76,8 @@ public final class CheckpointReader: @unchecked Sendable {
         if let bad = unique.first(where: { !(0..<info.shape[0]).contains($0) }) {
             throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: "row \(bad) is out of range")
         }
+        // Only block linears may be sparse, and they are read whole; this keeps any caller working.
+        if info.encoding.isSparse { return try tensor(named: name).gatherRows(rows) }
         let values = try read(name, ranges: unique.map { $0..<($0 + 1) }, cols: cols, dtype: info.dtype)
         let slot = Dictionary(uniqueKeysWithValues: unique.enumerated().map { ($1, $0) })
         return Tensor(shape: [unique.count, cols], data: values).gatherRows(rows.map { slot[$0]! })
@@ -88,6 +92,7 @@ public final class CheckpointReader: @unchecked Sendable {
         guard range.lowerBound >= 0 && range.upperBound <= info.shape[0] else {
             throw CheckpointError.corrupt(file: path, object: "tensor \(name)", reason: "rows \(range) are out of range")
         }
+        if info.encoding.isSparse { return try tensor(named: name).sliceRows(range) }
         let cols = info.shape[1]
         return Tensor(shape: [range.count, cols], data: try read(name, ranges: [range], cols: cols, dtype: info.dtype))
     }
@@ -121,7 +126,21 @@ public final class CheckpointReader: @unchecked Sendable {
         return checkpoint
     }
 
-    private func checkFinite(_ values: [Float], _ info: TensorInfo) throws {
+    func checkFinite(_ values: [Float], _ info: TensorInfo) throws {
+        try checkFinite(values, tensor: info.name) { flat in
+            var index: [Int] = []
+            var rest = flat
+            for dim in info.shape.reversed() {
+                index.insert(rest % dim, at: 0)
+                rest /= dim
+            }
+            return index
+        }
+    }
+
+    /// Throws `.nonFinite` for the first NaN or infinity of `values`, whose position in the
+    /// tensor `position(i)` gives.
+    func checkFinite(_ values: [Float], tensor name: String, position: (Int) -> [Int]) throws {
         let (bad, first) = values.withUnsafeBufferPointer { buffer -> (Int, Int?) in
             var bad = 0
             var first: Int?
@@ -132,13 +151,7 @@ public final class CheckpointReader: @unchecked Sendable {
             return (bad, first)
         }
         guard let first else { return }
-        var index: [Int] = []
-        var rest = first
-        for dim in info.shape.reversed() {
-            index.insert(rest % dim, at: 0)
-            rest /= dim
-        }
-        throw CheckpointError.nonFinite(file: path, tensor: info.name, count: bad, firstIndex: index,
+        throw CheckpointError.nonFinite(file: path, tensor: name, count: bad, firstIndex: position(first),
                                         firstValue: values[first])
     }
 }

@@ -15,10 +15,11 @@ public final class ModelWriter {
     public let path: String
     public let config: ModelConfig
     private let temporary: String
-    private var file: H5Handle?
-    private let expected: [String: [Int]]
-    private let dtype: (String) -> StorageDType
-    private var written: Set<String> = []
+    // Internal rather than private: the sparse encodings are written in SparseTensorWriter.swift.
+    var file: H5Handle?
+    let expected: [String: [Int]]
+    let dtype: (String) -> StorageDType
+    var written: Set<String> = []
 
     /// Creates the temporary file and writes the format, config and tokenizer. `dtype` gives the
     /// storage precision of each tensor by key.
@@ -81,9 +82,7 @@ public final class ModelWriter {
             guard tensor.count == range.count * cols else {
                 throw fail("tensor \(key) rows \(range) hold \(tensor.count) values, expected \(range.count * cols)")
             }
-            let bad = tensor.data.withUnsafeBufferPointer { p in p.firstIndex { !$0.isFinite } }
-                ?? (storage == .float32 ? nil : HalfPrecision.firstOverflow(tensor.data, bfloat: storage == .bfloat16))
-            if let bad {
+            if let bad = Self.firstUnstorable(tensor.data, as: storage) {
                 let value = tensor.data[bad], index = start * cols + bad
                 throw fail(value.isFinite ? "tensor \(key) value \(value) at flat index \(index) overflows \(storage.rawValue)"
                                           : "tensor \(key) holds \(value) at flat index \(index)")
@@ -106,9 +105,22 @@ public final class ModelWriter {
         written.insert(key)
     }
 
-    /// Writes the nine tensors of block `index`.
-    public func writeBlock(_ block: LLaDABlock, index: Int) throws {
-        for (key, tensor) in block.namedTensors(index: index) { try write(key, tensor) }
+    /// Writes the nine tensors of block `index` in file order, its seven linears in
+    /// `linearEncoding` (docs/format.md, "Sparse tensors"); norms are always dense.
+    public func writeBlock(_ block: LLaDABlock, index: Int, linearEncoding: TensorEncoding = .dense) throws {
+        for part in LLaDABlock.fileOrder {
+            switch part {
+            case .norm(let norm): try write(part.key(block: index), block[norm])
+            case .linear(let linear): try write(part.key(block: index), block[linear], encoding: linearEncoding)
+            }
+        }
+    }
+
+    /// The first value that is not finite or does not survive narrowing to `storage` as a
+    /// finite number, or nil.
+    static func firstUnstorable(_ values: [Float], as storage: StorageDType) -> Int? {
+        values.withUnsafeBufferPointer { p in p.firstIndex { !$0.isFinite } }
+            ?? (storage == .float32 ? nil : HalfPrecision.firstOverflow(values, bfloat: storage == .bfloat16))
     }
 
     /// Writes the provenance, checks that every tensor of the config was written, closes and
@@ -144,10 +156,10 @@ public final class ModelWriter {
         unlink(temporary)
     }
 
-    private func fail(_ reason: String) -> CheckpointError { .writeFailed(file: path, reason: reason) }
+    func fail(_ reason: String) -> CheckpointError { .writeFailed(file: path, reason: reason) }
 
     /// Runs HDF5 work; any failure abandons the file and becomes one `writeFailed` error.
-    private func attempt(_ body: () throws -> Void) throws {
+    func attempt(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch {

@@ -81,6 +81,49 @@ extension H5Handle {
         }
     }
 
+    /// The integer attribute `name` as a list (a scalar or a one-dimensional array of at most
+    /// `limit` integers, any integer type), nil when absent. Throws for any other kind.
+    func readIntegerList(_ name: String, limit: Int = 16) throws -> [Int64]? {
+        try HDF5.locked {
+            guard try HDF5.check(H5Aexists(id, name), "looking up attribute \(name)") > 0 else { return nil }
+            return try HDF5.scoped(H5Aopen(id, name, pare_H5P_DEFAULT()), .attribute, "cannot open attribute \(name)") { attribute in
+                try HDF5.scoped(H5Aget_type(attribute), .datatype, "cannot read the type of \(name)") { type in
+                    try HDF5.scoped(H5Aget_space(attribute), .dataspace, "cannot read the shape of \(name)") { space in
+                        guard H5Tget_class(type) == H5T_INTEGER else {
+                            throw H5ContentProblem("has type \(H5Scalar.describe(type)), expected integers")
+                        }
+                        let rank = H5Sget_simple_extent_ndims(space)
+                        let count = H5Sget_simple_extent_npoints(space)
+                        guard rank <= 1, count >= 0, count <= limit else {
+                            throw H5ContentProblem("holds \(count) values in \(rank) dimensions, expected a list of at most \(limit) integers")
+                        }
+                        var values = [Int64](repeating: 0, count: Int(count))
+                        if count > 0 {
+                            try HDF5.check(H5Aread(attribute, pare_H5T_NATIVE_INT64(), &values), "cannot read \(name)")
+                        }
+                        return values
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes (or replaces) `name` as a one-dimensional int64 array (what h5py writes for a
+    /// tuple of ints, such as a sparse tensor's `shape`).
+    func writeIntegerList(_ name: String, _ values: [Int64]) throws {
+        try HDF5.locked {
+            try deleteAttribute(name)
+            try HDF5.scoped(H5Screate_simple(1, [hsize_t(values.count)], nil), .dataspace, "creating a dataspace") { space in
+                try HDF5.scoped(H5Scalar.int64.makeType(), .datatype, "creating a type") { fileType in
+                    try HDF5.scoped(H5Acreate2(id, name, fileType, space, pare_H5P_DEFAULT(), pare_H5P_DEFAULT()),
+                                    .attribute, "cannot create attribute \(name)") { attribute in
+                        try HDF5.check(H5Awrite(attribute, pare_H5T_NATIVE_INT64(), values), "cannot write attribute \(name)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Removes the attribute `name` if present (tests use it to damage files).
     func deleteAttribute(_ name: String) throws {
         try HDF5.locked {

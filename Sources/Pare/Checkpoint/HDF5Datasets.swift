@@ -74,6 +74,32 @@ extension H5Handle {
         }
     }
 
+    /// True when the dataset holds integers (any width, signed or not, either byte order).
+    func holdsIntegers() throws -> Bool {
+        try HDF5.scoped(H5Dget_type(id), .datatype, "cannot read a dataset type") { H5Tget_class($0) == H5T_INTEGER }
+    }
+
+    /// Bytes per stored element.
+    func elementByteCount() throws -> Int {
+        try HDF5.scoped(H5Dget_type(id), .datatype, "cannot read a dataset type") { Int(H5Tget_size($0)) }
+    }
+
+    /// All elements of an integer dataset as Int64 (HDF5 converts any integer type; values
+    /// beyond Int64 saturate, which every caller's range checks then reject).
+    func readIntegers() throws -> [Int64] {
+        try HDF5.locked {
+            guard try holdsIntegers() else { throw H5ContentProblem("dataset holds \(try storedElement().description), expected integers") }
+            return try readRaw(count: try elementCount(), as: Int64.self, memoryType: .int64)
+        }
+    }
+
+    /// All elements, converted by HDF5 to `scalar` in host order and viewed as `T` (which must
+    /// have that layout: UInt8 for .uint8, UInt16 for .uint16, ...).
+    func readElements<T>(as scalar: H5Scalar, _ type: T.Type) throws -> [T] {
+        precondition(MemoryLayout<T>.size == scalar.byteCount, "readElements: \(T.self) is not \(scalar)")
+        return try HDF5.locked { try readRaw(count: try elementCount(), as: T.self, memoryType: scalar) }
+    }
+
     /// Number of elements, from the shape; throws when the product overflows.
     func elementCount() throws -> Int {
         try shape().reduce(1) { total, dim in

@@ -7,11 +7,15 @@ import Foundation
 /// bytes on the way if the two differ.
 enum H5Scalar: String, CaseIterable {
     case float32, float16, float64, int32, int64
-    /// Raw 16-bit words: how bfloat16 weights are stored (with a `dtype = "bfloat16"` attribute).
+    /// Raw 16-bit words: how bfloat16 weights are stored (with a `dtype = "bfloat16"` attribute),
+    /// and CSR column indices of sparse tensors up to 65536 columns.
     case uint16
+    /// Bytes: packed bitmasks and N:M positions of sparse tensors.
+    case uint8
 
     var byteCount: Int {
         switch self {
+        case .uint8: return 1
         case .float16, .uint16: return 2
         case .float32, .int32: return 4
         case .float64, .int64: return 8
@@ -29,9 +33,11 @@ enum H5Scalar: String, CaseIterable {
             case .int32: type = H5Tcopy(pare_H5T_STD_I32LE())
             case .int64: type = H5Tcopy(pare_H5T_STD_I64LE())
             case .uint16: type = H5Tcopy(pare_H5T_STD_U16LE())
+            // One byte has no byte order; the native type is the standard unsigned 8-bit one.
+            case .uint8: type = H5Tcopy(pare_H5T_NATIVE_UINT8())
             }
             let big = forMemory ? (1.bigEndian == 1) : bigEndian
-            if type >= 0 && big && H5Tset_order(type, H5T_ORDER_BE) < 0 {
+            if type >= 0 && big && byteCount > 1 && H5Tset_order(type, H5T_ORDER_BE) < 0 {
                 _ = H5Tclose(type)
                 return -1
             }

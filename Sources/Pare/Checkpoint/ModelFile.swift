@@ -18,8 +18,8 @@ public struct LoadedModel: Sendable {
 /// Model I/O: opening a file resident or streamed, and writing a model (or a transformed copy
 /// of one) block by block with its provenance. `prune`, `drop` and `init` all write through here.
 public enum ModelFile {
-    /// Opens and validates `path`. `.auto` streams when the fp32 weights would take more than
-    /// half of the memory available now.
+    /// Opens and validates `path`. `.auto` streams when the weights would take more than half
+    /// of the memory available now. Sparse-encoded block linears load as sparse linears.
     public static func open(_ path: String, residency: Residency = .auto) throws -> LoadedModel {
         let reader = try CheckpointReader(path: path)
         let header = reader.header
@@ -31,21 +31,23 @@ public enum ModelFile {
         case .auto: stream = !fitsInMemory(header)
         }
         if stream { return LoadedModel(header: header, weights: try StreamedModel(reader: reader), tokenizer: tokenizer) }
-        let model = try LLaDAModel(config: header.config) { try reader.tensor(named: $0) }
+        let model = try LLaDAModel(reader: reader)
         return LoadedModel(header: header, weights: model, tokenizer: tokenizer)
     }
 
-    /// True when the model's fp32 weights fit in half of the memory available.
+    /// True when the model's weights, as loaded (fp32; sparse-encoded linears in the bitmask
+    /// format), fit in half of the memory available.
     public static func fitsInMemory(_ header: CheckpointHeader) -> Bool {
         guard let available = availableMemoryBytes() else { return true }
-        return Double(header.parameterCount * 4) <= 0.5 * Double(available)
+        return Double(header.residentBytes) <= 0.5 * Double(available)
     }
 
     /// Writes a model to `path`, tensor by tensor: embedding, blocks, final norm, head, each
-    /// stored in `dtype(key)`.
+    /// stored in `dtype(key)`, the block linears in `linearEncoding`.
     public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
-                             dtype: @escaping (String) -> StorageDType, provenance: () -> [String]) throws {
-        try write(weights, vocab: vocab, to: path, dtype: dtype, blocks: { emit in
+                             dtype: @escaping (String) -> StorageDType, linearEncoding: TensorEncoding = .dense,
+                             provenance: () -> [String]) throws {
+        try write(weights, vocab: vocab, to: path, dtype: dtype, linearEncoding: linearEncoding, blocks: { emit in
             for i in 0..<weights.blockCount { try emit(i, try weights.block(i)) }
         }, provenance: provenance)
     }
@@ -53,8 +55,9 @@ public enum ModelFile {
     /// Writes a model whose blocks are made as they are written: `blocks` hands each output
     /// block to its `emit` argument in order 0, 1, ... (a pruner does its work there).
     /// `provenance` is asked for after the last block, so it can record what that work measured.
+    /// The seven linears of every block are stored in `linearEncoding` (docs/format.md).
     public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
-                             dtype: @escaping (String) -> StorageDType,
+                             dtype: @escaping (String) -> StorageDType, linearEncoding: TensorEncoding = .dense,
                              blocks: (_ emit: (Int, LLaDABlock) throws -> Void) throws -> Void,
                              provenance: () -> [String]) throws {
         let config = weights.config
@@ -66,7 +69,7 @@ public enum ModelFile {
         var next = 0
         let emit: (Int, LLaDABlock) throws -> Void = { index, block in
             precondition(index == next, "ModelFile.write: block \(index) emitted out of order")
-            try writer.writeBlock(block, index: index)
+            try writer.writeBlock(block, index: index, linearEncoding: linearEncoding)
             next += 1
         }
         try blocks(emit)
@@ -74,6 +77,20 @@ public enum ModelFile {
         try writer.write(GlobalTensor.lnF.key, try weights.finalNorm())
         try writer.write(GlobalTensor.head.key, rowsPerSlab: slab) { try weights.rows(of: .head, in: $0) }
         try writer.finish(provenance: provenance())
+    }
+
+    /// Re-writes a model with its block linears in a sparse `encoding` (`pare export --format
+    /// sparse-h5`), block by block, each tensor in `dtype` or, when nil, its source precision.
+    /// The provenance gains an "export" entry naming the source file.
+    public static func exportSparse(_ source: LoadedModel, from sourcePath: String, to path: String,
+                                    encoding: TensorEncoding, dtype: StorageDType? = nil) throws {
+        var entry: [String: Any] = ["op": "export", "format": "sparse-h5", "store": encoding.storeName,
+                                    "source": URL(fileURLWithPath: sourcePath).lastPathComponent]
+        if case .nOfM(let n, let m) = encoding { entry["n"] = n; entry["m"] = m }
+        if let dtype { entry["dtype"] = dtype.rawValue }
+        let stored = dtypes(like: source.header)
+        try write(source.weights, vocab: source.header.vocab, to: path, dtype: { dtype ?? stored($0) },
+                  linearEncoding: encoding, provenance: { source.header.provenance + [Checkpoint.provenanceEntry(entry)] })
     }
 
     /// The storage precision of every tensor of an output model, taken from the tensor it came

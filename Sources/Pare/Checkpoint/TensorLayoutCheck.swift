@@ -48,13 +48,13 @@ struct TensorLayoutCheck {
         guard layers > 0 else { return evidence }
 
         let ffProj = "model.transformer.blocks.0.ff_proj.weight"
-        if let shape = try parser.shape(of: Checkpoint.datasetPath(for: ffProj)), shape.count == 2 {
+        if let shape = try parser.declaredShape(of: Checkpoint.datasetPath(for: ffProj)), shape.count == 2 {
             evidence.implied.dFF = shape[0]
             evidence.reasons[.dFF] = "\(ffProj) has shape \(shape)"
         }
         let kProj = "model.transformer.blocks.0.k_proj.weight"
         let headDim = evidence.implied.nHeads > 0 ? evidence.implied.dModel / evidence.implied.nHeads : 0
-        if let shape = try parser.shape(of: Checkpoint.datasetPath(for: kProj)), shape.count == 2,
+        if let shape = try parser.declaredShape(of: Checkpoint.datasetPath(for: kProj)), shape.count == 2,
            headDim > 0, shape[0] % headDim == 0 {
             evidence.implied.nKVHeads = shape[0] / headDim
             evidence.reasons[.nKVHeads] = "\(kProj) has shape \(shape)"
@@ -73,9 +73,9 @@ struct TensorLayoutCheck {
         return count
     }
 
-    /// True when every tensor `implied` calls for is a dataset of the right shape.
+    /// True when every tensor `implied` calls for is a dataset, or a sparse group, of the right shape.
     private func fileFits(_ implied: ModelConfig) throws -> Bool {
-        for (name, shape) in implied.expectedTensors where try parser.shape(of: Checkpoint.datasetPath(for: name)) != shape {
+        for (name, shape) in implied.expectedTensors where try parser.declaredShape(of: Checkpoint.datasetPath(for: name)) != shape {
             return false
         }
         return true

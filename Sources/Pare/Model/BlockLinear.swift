@@ -41,6 +41,16 @@ public enum BlockLinear: String, CaseIterable, Codable, Sendable {
 
     /// Parses a name such as `q_proj`.
     public init?(name: String) { self.init(rawValue: name) }
+
+    /// The block index and linear of a weight key such as
+    /// `model.transformer.blocks.3.q_proj.weight`; nil for any other key.
+    public static func parse(key: String) -> (block: Int, linear: BlockLinear)? {
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "model", parts[1] == "transformer", parts[2] == "blocks",
+              parts[5] == "weight", let index = Int(parts[3]), index >= 0, String(index) == parts[3],
+              let linear = BlockLinear(name: String(parts[4])) else { return nil }
+        return (index, linear)
+    }
 }
 
 /// The two RMSNorm weights of a block.

@@ -55,19 +55,51 @@ public struct LLaDABlock: Equatable, Sendable {
 
     /// Builds block `index` from tensors looked up by HF key (the loader has checked shapes).
     public init(index: Int, tensor: (String) throws -> Tensor) throws {
-        func linear(_ l: BlockLinear) throws -> Linear { Linear(try tensor(l.key(block: index))) }
+        try self.init(index: index, tensor: tensor, linear: { Linear(try tensor($0)) })
+    }
+
+    /// Builds block `index` from a file: its linears as the file stores them (sparse-encoded
+    /// weights become sparse linears, never densified on the way).
+    public init(index: Int, reader: CheckpointReader) throws {
+        try self.init(index: index, tensor: { try reader.tensor(named: $0) }, linear: { try reader.linear(named: $0) })
+    }
+
+    /// Builds block `index` from its norms and its linears, each looked up by HF key.
+    public init(index: Int, tensor: (String) throws -> Tensor, linear linearNamed: (String) throws -> Linear) throws {
+        func linear(_ l: BlockLinear) throws -> Linear { try linearNamed(l.key(block: index)) }
         self.init(attnNorm: try tensor(BlockNorm.attnNorm.key(block: index)),
                   qProj: try linear(.qProj), kProj: try linear(.kProj), vProj: try linear(.vProj),
                   attnOut: try linear(.attnOut), ffNorm: try tensor(BlockNorm.ffNorm.key(block: index)),
                   ffProj: try linear(.ffProj), upProj: try linear(.upProj), ffOut: try linear(.ffOut))
     }
 
-    /// The block's tensors under their HF keys, in file order (norm, q, k, v, attn_out, norm, MLP).
+    /// One of the nine tensors of a block.
+    public enum Part: Sendable {
+        case norm(BlockNorm)
+        case linear(BlockLinear)
+
+        public func key(block index: Int) -> String {
+            switch self {
+            case .norm(let n): return n.key(block: index)
+            case .linear(let l): return l.key(block: index)
+            }
+        }
+    }
+
+    /// The block's tensors in file order (docs/format.md, "Streaming"): each norm, then the
+    /// linears of its half.
+    public static let fileOrder: [Part] = [.norm(.attnNorm), .linear(.qProj), .linear(.kProj), .linear(.vProj),
+                                           .linear(.attnOut), .norm(.ffNorm), .linear(.ffProj), .linear(.upProj),
+                                           .linear(.ffOut)]
+
+    /// The block's tensors under their HF keys, in file order, linears densified.
     public func namedTensors(index: Int) -> [(key: String, tensor: Tensor)] {
-        [(BlockNorm.attnNorm.key(block: index), attnNorm)]
-            + [BlockLinear.qProj, .kProj, .vProj, .attnOut].map { ($0.key(block: index), self[$0].weight) }
-            + [(BlockNorm.ffNorm.key(block: index), ffNorm)]
-            + [BlockLinear.ffProj, .upProj, .ffOut].map { ($0.key(block: index), self[$0].weight) }
+        Self.fileOrder.map { part in
+            switch part {
+            case .norm(let n): return (part.key(block: index), self[n])
+            case .linear(let l): return (part.key(block: index), self[l].weight)
+            }
+        }
     }
 }
 

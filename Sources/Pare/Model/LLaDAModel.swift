@@ -22,7 +22,18 @@ public struct LLaDAModel: ModelWeights, Equatable {
 
     /// Builds the model from tensors looked up by HF key.
     public init(config: ModelConfig, tensor: (String) throws -> Tensor) throws {
-        let blocks = try (0..<config.nLayers).map { i in try LLaDABlock(index: i, tensor: tensor) }
+        try self.init(config: config, tensor: tensor, linear: { Linear(try tensor($0)) })
+    }
+
+    /// Builds the model from a file, each block linear as the file stores it (dense or sparse).
+    public init(reader: CheckpointReader) throws {
+        try self.init(config: reader.header.config, tensor: { try reader.tensor(named: $0) },
+                      linear: { try reader.linear(named: $0) })
+    }
+
+    /// Builds the model from tensors and block linears looked up by HF key.
+    public init(config: ModelConfig, tensor: (String) throws -> Tensor, linear: (String) throws -> Linear) throws {
+        let blocks = try (0..<config.nLayers).map { i in try LLaDABlock(index: i, tensor: tensor, linear: linear) }
         self.init(config: config, wte: try tensor(GlobalTensor.wte.key), blocks: blocks,
                   lnF: try tensor(GlobalTensor.lnF.key), head: Linear(try tensor(GlobalTensor.head.key)))
     }

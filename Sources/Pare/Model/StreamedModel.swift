@@ -1,7 +1,8 @@
 import Foundation
 
 /// A model whose blocks stay in the file and are read, one at a time, when a forward pass
-/// reaches them: memory holds one block (widened to fp32 from float16 or bfloat16 storage),
+/// reaches them: memory holds one block (widened to fp32 from float16 or bfloat16 storage;
+/// sparse-encoded linears stay sparse),
 /// the final norm, the embedding rows a batch uses and, once logits are asked for, the head.
 ///
 /// Values are the ones a resident load gives (widening is exact), and the forward pass is
@@ -24,7 +25,7 @@ public final class StreamedModel: ModelWeights, @unchecked Sendable {
     }
 
     public func block(_ index: Int) throws -> LLaDABlock {
-        try LLaDABlock(index: index) { try reader.tensor(named: $0) }
+        try LLaDABlock(index: index, reader: reader)
     }
 
     public func finalNorm() throws -> Tensor { lnF }

@@ -18,6 +18,8 @@ public struct PruningReport: Sendable {
     public var calibrationSamples: Int
     public var calibrationMaskRatio: Double
     public var seconds: Double
+    /// How the pruned block linears were stored in the written file.
+    public var store: TensorEncoding = .dense
 
     public var meanReconstructionError: Double {
         layers.isEmpty ? 0 : layers.map(\.reconstructionError).reduce(0, +) / Double(layers.count)
@@ -25,11 +27,13 @@ public struct PruningReport: Sendable {
 
     /// The provenance entry recorded in the pruned file.
     public var provenanceJSON: String {
-        let entry: [String: Any] = [
+        var entry: [String: Any] = [
             "op": "prune", "method": spec.method.rawValue, "pattern": spec.pattern.description,
             "sparsity": spec.effectiveSparsity,
             "calibration": ["source": calibrationSource, "samples": calibrationSamples, "mask_ratio": calibrationMaskRatio],
         ]
+        // Dense storage (the default) adds nothing, so such entries read as before.
+        if store.isSparse { entry["store"] = store.storeName }
         return Checkpoint.provenanceEntry(entry)
     }
 }
@@ -74,12 +78,17 @@ public struct ModelPruner {
 
     /// Prunes an opened model and writes the result to `path` block by block: each block is
     /// written as soon as it is pruned, and the file appears under its name only when complete.
-    /// Tensors keep the source file's storage precision; the provenance gains this run's entry.
-    public func prune(_ source: LoadedModel, writingTo path: String,
+    /// Tensors keep the source file's storage precision; the pruned linears are stored in
+    /// `store` (dense with zeros, or a sparse encoding); the provenance gains this run's entry.
+    public func prune(_ source: LoadedModel, writingTo path: String, store: TensorEncoding = .dense,
                       progress: (String) -> Void = { _ in }) throws -> PruningReport {
         var report: PruningReport?
         try ModelFile.write(source.weights, vocab: source.header.vocab, to: path, dtype: ModelFile.dtypes(like: source.header),
-                            blocks: { emit in report = try prune(source.weights, progress: progress, emit: emit) },
+                            linearEncoding: store,
+                            blocks: { emit in
+                                report = try prune(source.weights, progress: progress, emit: emit)
+                                report?.store = store
+                            },
                             provenance: { source.header.provenance + [report!.provenanceJSON] })
         return report!
     }

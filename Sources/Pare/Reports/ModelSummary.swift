@@ -13,6 +13,10 @@ public struct ModelSummary {
     /// Parameters per storage precision (float32, float16, bfloat16) and the file's size.
     public let storage: [String: Int]
     public let fileSize: Int
+    /// The block linears stored in a sparse encoding (docs/format.md, "Sparse tensors").
+    public let sparseTensors: [TensorInfo]
+    /// Bytes the block linears take in the file, and stored dense in the same precisions.
+    public let blockLinearBytes: (stored: Int, dense: Int)
 
     /// Reads one block at a time, so a model larger than memory can be inspected.
     public init(path: String, header: CheckpointHeader, model: any ModelWeights) throws {
@@ -25,9 +29,10 @@ public struct ModelSummary {
             let block = try model.block(i)
             var z = 0, n = 0
             for linear in BlockLinear.allCases {
-                let w = block[linear].weight
-                z += Int((w.sparsity * Double(w.count)).rounded())
-                n += w.count
+                // Sparse linears know their zeros without a dense copy.
+                let l = block[linear], count = l.outFeatures * l.inFeatures
+                z += Int((l.sparsity * Double(count)).rounded())
+                n += count
             }
             perBlock.append(n > 0 ? Double(z) / Double(n) : 0)
             zeros += z; total += n
@@ -37,6 +42,26 @@ public struct ModelSummary {
         provenance = header.provenance
         storage = header.tensors.reduce(into: [:]) { $0[$1.dtype.rawValue, default: 0] += $1.count }
         fileSize = header.fileSize
+        sparseTensors = header.tensors.filter { $0.encoding.isSparse }
+        blockLinearBytes = header.blockLinearBytes
+    }
+
+    /// Block linears per encoding, by short name (dense, csr, bitmask, nm); every other tensor
+    /// is always dense.
+    public var blockLinearEncodings: [String: Int] {
+        var counts: [String: Int] = [:]
+        let dense = config.nLayers * BlockLinear.allCases.count - sparseTensors.count
+        if dense > 0 { counts["dense"] = dense }
+        for t in sparseTensors { counts[t.encoding.storeName, default: 0] += 1 }
+        return counts
+    }
+
+    private static func sparseJSON(_ t: TensorInfo) -> [String: Any] {
+        var entry: [String: Any] = ["name": t.name, "encoding": t.encoding.storeName, "shape": t.shape,
+                                    "dtype": t.dtype.rawValue, "stored_values": t.storedValues,
+                                    "stored_bytes": t.storedBytes, "dense_bytes": t.byteCount]
+        if case .nOfM(let n, let m) = t.encoding { entry["n"] = n; entry["m"] = m }
+        return entry
     }
 
     /// The `inspect` JSON object (README "JSON output").
@@ -47,7 +72,10 @@ public struct ModelSummary {
         let history: [Any] = provenance.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
         return ["path": path, "config": cfg, "parameters": parameters,
                 "sparsity": ["overall": overallSparsity, "blocks": blockSparsity] as [String: Any],
-                "provenance": history, "storage": storage, "file_bytes": fileSize]
+                "provenance": history, "storage": storage, "file_bytes": fileSize,
+                "sparse_tensors": sparseTensors.map(Self.sparseJSON),
+                "block_linears": ["stored_bytes": blockLinearBytes.stored, "dense_bytes": blockLinearBytes.dense,
+                                  "encodings": blockLinearEncodings] as [String: Any]]
     }
 
     public var text: String {
@@ -61,6 +89,18 @@ public struct ModelSummary {
                      String(format: "  sparsity of block linears: %.2f %%", overallSparsity * 100)]
         if overallSparsity > 0 {
             lines.append("  per block: " + blockSparsity.map { String(format: "%.1f%%", $0 * 100) }.joined(separator: " "))
+        }
+        let mib = { (bytes: Int) in String(format: "%.2f MiB", Double(bytes) / 1_048_576) }
+        let ratio = { (stored: Int, dense: Int) in String(format: "%.3f", Double(stored) / Double(max(1, dense))) }
+        lines.append("  block linears in the file: \(mib(blockLinearBytes.stored)), \(ratio(blockLinearBytes.stored, blockLinearBytes.dense)) "
+                     + "of their \(mib(blockLinearBytes.dense)) dense; stored as "
+                     + blockLinearEncodings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        if !sparseTensors.isEmpty {
+            lines.append("  sparse tensors (encoding, stored values, bytes in the file, share of dense):")
+            lines += sparseTensors.map { t in
+                "    \(t.name)  \(t.encoding)  \(t.dtype.rawValue)  \(t.storedValues) values  \(t.storedBytes) bytes  "
+                    + ratio(t.storedBytes, t.byteCount)
+            }
         }
         lines.append("  provenance:")
         lines += provenance.isEmpty ? ["    (none)"] : provenance.map { "    " + $0 }
