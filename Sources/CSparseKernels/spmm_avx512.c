@@ -34,6 +34,15 @@ static inline __attribute__((always_inline)) int64_t decode_columns_avx512(
 #define DECODE_COLUMNS decode_columns_avx512
 #include "spmm_tile.inc"
 
+// The packed values of a 16-column chunk with mask m, expanded to their columns. The load is
+// kept apart from vexpandps: its memory form is microcoded and several times slower on AMD
+// Zen 4/5, and compilers fold a plain load into it.
+static inline __attribute__((always_inline)) __m512 expand_chunk(__mmask16 m, const float *vals) {
+    __m512 packed = _mm512_loadu_ps(vals);  // reads past the row's values: they are padded
+    __asm__("" : "+v"(packed));
+    return _mm512_maskz_expand_ps(m, packed);
+}
+
 // Few tokens: each 16-column chunk of a row expands its packed kept values into a dense
 // vector with vexpandps and meets NT token rows of X directly. Work is that of a dense product,
 // but only the mask and the kept values are read from memory, which is what bounds T = 1.
@@ -57,7 +66,7 @@ static inline __attribute__((always_inline)) void expand_tokens_avx512(
             for (int u = 0; u < 4; u++) {
                 if (u >= U) break;
                 const __mmask16 m = m16[c + u];
-                const __m512 v = _mm512_maskz_expandloadu_ps(m, vals);
+                const __m512 v = expand_chunk(m, vals);
                 vals += __builtin_popcount(m);
 #pragma clang loop unroll(full)
                 for (int j = 0; j < 4; j++)
@@ -66,7 +75,7 @@ static inline __attribute__((always_inline)) void expand_tokens_avx512(
         }
         for (; c < chunks; c++) {
             const __mmask16 m = m16[c];
-            const __m512 v = _mm512_maskz_expandloadu_ps(m, vals);
+            const __m512 v = expand_chunk(m, vals);
             vals += __builtin_popcount(m);
 #pragma clang loop unroll(full)
             for (int j = 0; j < 4; j++)

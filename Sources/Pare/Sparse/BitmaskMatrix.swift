@@ -37,20 +37,27 @@ public struct BitmaskMatrix: Equatable, Sendable {
         let rows = w.rows, cols = w.cols, wpr = (cols + 63) / 64
         var mask = [UInt64](repeating: 0, count: rows * wpr)
         var rowStart = [Int64](repeating: 0, count: rows + 1)
-        var kept = 0
-        w.data.withUnsafeBufferPointer { p in
-            for r in 0..<rows {
-                for c in 0..<cols where p[r * cols + c] != 0 {
-                    mask[r * wpr + c >> 6] |= 1 << UInt64(c & 63)
-                    kept += 1
+        let kept = w.data.withUnsafeBufferPointer { p -> Int in
+            mask.withUnsafeMutableBufferPointer { m in
+                var kept = 0
+                for r in 0..<rows {
+                    let row = p.baseAddress! + r * cols, words = m.baseAddress! + r * wpr
+                    for c in 0..<cols where row[c] != 0 {
+                        words[c >> 6] |= 1 << UInt64(c & 63)
+                        kept += 1
+                    }
+                    rowStart[r + 1] = Int64(kept)
                 }
-                rowStart[r + 1] = Int64(kept)
+                return kept
             }
         }
-        var values = [Float](repeating: 0, count: kept + Self.padding)
-        w.data.withUnsafeBufferPointer { p in
-            var i = 0
-            for j in 0..<p.count where p[j] != 0 { values[i] = p[j]; i += 1 }
+        let values = [Float](unsafeUninitializedCapacity: kept + Self.padding) { v, n in
+            w.data.withUnsafeBufferPointer { p in
+                var i = 0
+                for j in 0..<p.count where p[j] != 0 { v[i] = p[j]; i += 1 }
+            }
+            for i in kept..<(kept + Self.padding) { v[i] = 0 }
+            n = kept + Self.padding
         }
         self.init(rows: rows, cols: cols, mask: mask, paddedValues: values, rowStart: rowStart)
     }
@@ -98,18 +105,21 @@ public struct BitmaskMatrix: Equatable, Sendable {
     public var dense: Tensor {
         var out = Tensor(zeros: [rows, cols])
         out.data.withUnsafeMutableBufferPointer { d in
+        mask.withUnsafeBufferPointer { m in
+        values.withUnsafeBufferPointer { v in
             var i = 0
             for r in 0..<rows {
+                let row = d.baseAddress! + r * cols
                 for k in 0..<wordsPerRow {
-                    var bits = mask[r * wordsPerRow + k]
+                    var bits = m[r * wordsPerRow + k]
                     while bits != 0 {
-                        d[r * cols + k * 64 + bits.trailingZeroBitCount] = values[i]
+                        row[k * 64 + bits.trailingZeroBitCount] = v[i]
                         i += 1
                         bits &= bits - 1
                     }
                 }
             }
-        }
+        }}}
         return out
     }
 
