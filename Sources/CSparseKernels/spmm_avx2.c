@@ -58,33 +58,36 @@ static inline __attribute__((always_inline)) int64_t decode_columns_avx2(
 static inline __attribute__((always_inline)) void expand_tokens_avx2(
     const int NT, const pare_bitmask_matrix *w, const float *x, float *y, int64_t ldy,
     int64_t t0, int accumulate, int64_t row_lo, int64_t row_hi) {
-    const int U = NT >= 4 ? 1 : 4 / NT;
-    const int64_t cols = w->cols, chunks = cols / 8;
+    const int64_t cols = w->cols, chunks = cols / 8, full_words = cols / 64;
     for (int64_t r = row_lo; r < row_hi; r++) {
-        const uint8_t *m8 = (const uint8_t *)(w->mask + r * w->words_per_row);
+        const uint64_t *words = w->mask + r * w->words_per_row;
+        const uint8_t *m8 = (const uint8_t *)words;
         const float *vals = w->values + w->row_start[r];
         __m256 acc[4][4];
 #pragma clang loop unroll(full)
         for (int j = 0; j < 4; j++)
 #pragma clang loop unroll(full)
             for (int u = 0; u < 4; u++) acc[j][u] = _mm256_setzero_ps();
-        int64_t c = 0;
-        for (; c + U <= chunks; c += U) {
+        // A word is eight chunks; their value offsets are popcounts of the word's low bits, so
+        // one add per word is serial (see the AVX-512 kernel).
+        for (int64_t k = 0; k < full_words; k++) {
+            const uint64_t word = words[k];
 #pragma clang loop unroll(full)
-            for (int u = 0; u < 4; u++) {
-                if (u >= U) break;
-                const int m = m8[c + u];
+            for (int u = 0; u < 8; u++) {
+                const int m = (int)(word >> (8 * u)) & 0xff;
+                const int offset = u == 0 ? 0 : __builtin_popcountll(word & ((1ull << (8 * u)) - 1));
                 // Reads up to 8 values past this row's last one: values are padded for it.
-                const __m256 packed = _mm256_loadu_ps(vals);
                 const __m256 v = _mm256_and_ps(
-                    _mm256_permutevar8x32_ps(packed, _mm256_load_si256((const __m256i *)expand_perm[m])),
+                    _mm256_permutevar8x32_ps(_mm256_loadu_ps(vals + offset), _mm256_load_si256((const __m256i *)expand_perm[m])),
                     _mm256_castsi256_ps(_mm256_load_si256((const __m256i *)expand_keep[m])));
-                vals += __builtin_popcount(m);
+                const float *xc = x + t0 * cols + k * 64 + u * 8;
 #pragma clang loop unroll(full)
                 for (int j = 0; j < 4; j++)
-                    if (j < NT) acc[j][u] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x + (t0 + j) * cols + (c + u) * 8), acc[j][u]);
+                    if (j < NT) acc[j][u % 4] = _mm256_fmadd_ps(v, _mm256_loadu_ps(xc + j * cols), acc[j][u % 4]);
             }
+            vals += __builtin_popcountll(word);
         }
+        int64_t c = full_words * 8;
         for (; c < chunks; c++) {
             const int m = m8[c];
             const __m256 v = _mm256_and_ps(
@@ -104,10 +107,7 @@ static inline __attribute__((always_inline)) void expand_tokens_avx2(
 #pragma clang loop unroll(full)
         for (int j = 0; j < 4; j++) {
             if (j >= NT) break;
-            __m256 s = acc[j][0];
-#pragma clang loop unroll(full)
-            for (int u = 1; u < 4; u++)
-                if (u < U) s = _mm256_add_ps(s, acc[j][u]);
+            const __m256 s = _mm256_add_ps(_mm256_add_ps(acc[j][0], acc[j][1]), _mm256_add_ps(acc[j][2], acc[j][3]));
             const __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
             const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
             const float v = _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1))) + tail[j];

@@ -46,33 +46,37 @@ static inline __attribute__((always_inline)) __m512 expand_chunk(__mmask16 m, co
 // Few tokens: each 16-column chunk of a row expands its packed kept values into a dense
 // vector with vexpandps and meets NT token rows of X directly. Work is that of a dense product,
 // but only the mask and the kept values are read from memory, which is what bounds T = 1.
-// U chunks go to separate accumulators so the FMA chains overlap.
+// A 64-bit mask word is four chunks: their value offsets come from popcounts of the word's
+// low 16, 32 and 48 bits, so only one add per word is serial (not one per chunk), and the four
+// chunks go to separate accumulators so the FMA chains overlap.
 static inline __attribute__((always_inline)) void expand_tokens_avx512(
     const int NT, const pare_bitmask_matrix *w, const float *x, float *y, int64_t ldy,
     int64_t t0, int accumulate, int64_t row_lo, int64_t row_hi) {
-    const int U = NT >= 4 ? 1 : 4 / NT;
-    const int64_t cols = w->cols, chunks = cols / 16;
+    const int64_t cols = w->cols, chunks = cols / 16, full_words = cols / 64;
     for (int64_t r = row_lo; r < row_hi; r++) {
-        const uint16_t *m16 = (const uint16_t *)(w->mask + r * w->words_per_row);
+        const uint64_t *words = w->mask + r * w->words_per_row;
+        const uint16_t *m16 = (const uint16_t *)words;
         const float *vals = w->values + w->row_start[r];
         __m512 acc[4][4];
 #pragma clang loop unroll(full)
         for (int j = 0; j < 4; j++)
 #pragma clang loop unroll(full)
             for (int u = 0; u < 4; u++) acc[j][u] = _mm512_setzero_ps();
-        int64_t c = 0;
-        for (; c + U <= chunks; c += U) {
+        for (int64_t k = 0; k < full_words; k++) {
+            const uint64_t word = words[k];
+            const int offset[4] = {0, __builtin_popcountll(word & 0xffff), __builtin_popcountll(word & 0xffffffff),
+                                   __builtin_popcountll(word & 0xffffffffffffull)};
 #pragma clang loop unroll(full)
             for (int u = 0; u < 4; u++) {
-                if (u >= U) break;
-                const __mmask16 m = m16[c + u];
-                const __m512 v = expand_chunk(m, vals);
-                vals += __builtin_popcount(m);
+                const __m512 v = expand_chunk((__mmask16)(word >> (16 * u)), vals + offset[u]);
+                const float *xc = x + t0 * cols + k * 64 + u * 16;
 #pragma clang loop unroll(full)
                 for (int j = 0; j < 4; j++)
-                    if (j < NT) acc[j][u] = _mm512_fmadd_ps(v, _mm512_loadu_ps(x + (t0 + j) * cols + (c + u) * 16), acc[j][u]);
+                    if (j < NT) acc[j][u] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xc + j * cols), acc[j][u]);
             }
+            vals += __builtin_popcountll(word);
         }
+        int64_t c = full_words * 4;
         for (; c < chunks; c++) {
             const __mmask16 m = m16[c];
             const __m512 v = expand_chunk(m, vals);
@@ -90,10 +94,7 @@ static inline __attribute__((always_inline)) void expand_tokens_avx512(
 #pragma clang loop unroll(full)
         for (int j = 0; j < 4; j++) {
             if (j >= NT) break;
-            __m512 s = acc[j][0];
-#pragma clang loop unroll(full)
-            for (int u = 1; u < 4; u++)
-                if (u < U) s = _mm512_add_ps(s, acc[j][u]);
+            const __m512 s = _mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]), _mm512_add_ps(acc[j][2], acc[j][3]));
             const float v = _mm512_reduce_add_ps(s) + tail[j];
             float *out = y + (t0 + j) * ldy + r;
             *out = accumulate ? *out + v : v;
