@@ -117,26 +117,7 @@ static inline __attribute__((always_inline)) void expand_tokens_avx2(
     }
 }
 
-static void expand_kernel_avx2(const pare_bitmask_matrix *w, int64_t tokens, const float *x,
-                               float *y, int accumulate, int64_t row_lo, int64_t row_hi) {
-    for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
-        switch (tokens - t0 < 4 ? tokens - t0 : 4) {
-        case 1: expand_tokens_avx2(1, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
-        case 2: expand_tokens_avx2(2, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
-        case 3: expand_tokens_avx2(3, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
-        default: expand_tokens_avx2(4, w, x, y, w->rows, t0, accumulate, row_lo, row_hi); break;
-        }
-    }
-}
-
-void pare_spmm_rows_avx2(const pare_bitmask_matrix *w, pare_spmm_plan plan, const float *x,
-                         const float *xt, float *y, int accumulate, int64_t row_lo,
-                         int64_t row_hi, float *scratch) {
-    if (plan.tile_tokens == 0)
-        expand_kernel_avx2(w, plan.tokens, x, y, accumulate, row_lo, row_hi);
-    else
-        tile_kernel_avx2(w, plan, xt, y, accumulate, row_lo, row_hi, scratch);
-}
+#include "spmm_entry.inc"
 
 #pragma clang attribute pop
 #endif
