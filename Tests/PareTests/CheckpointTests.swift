@@ -199,6 +199,10 @@ struct CheckpointTests {
         #expect(H5Handle.chunkShape([4, 1000], elementBytes: 4, limit: 400) == [1, 100])
         #expect(H5Handle.chunkShape([1000], elementBytes: 2, limit: 100) == [50])
         #expect(H5Handle.chunkShape([0, 4], elementBytes: 4, limit: 100) == nil)
+        // Equal cuts: 2816 rows of 1024 floats in 4 MiB chunks are three chunks of 939 rows, not 1024 + 1024 + 768.
+        #expect(H5Handle.chunkShape([2816, 1024], elementBytes: 4, limit: 4 << 20) == [939, 1024])
+        #expect(H5Handle.chunkShape([101, 10], elementBytes: 4, limit: 400) == [10, 10])
+        #expect(H5Handle.chunkShape([1001], elementBytes: 2, limit: 100) == [48])
         #expect(ModelConfig.fields.map(\.key) == ModelConfig.CodingKeys.allCases)
     }
 }
