@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 import Testing
 @testable import Pare
@@ -293,6 +294,21 @@ struct SparseFileTests {
                              values: values.map(Double.init))
     }
 
+    /// A deflate-compressed float32 dataset (Pare never writes one; h5py's compression="gzip" does).
+    static func createCompressed(_ file: H5Handle, _ path: String, values: [Float]) throws {
+        try HDF5.scoped(H5Screate_simple(1, [hsize_t(values.count)], nil), .dataspace, "creating a dataspace") { space in
+            try HDF5.scoped(H5Pcreate(pare_H5P_DATASET_CREATE()), .propertyList, "creating a dataset list") { dcpl in
+                try HDF5.check(H5Pset_chunk(dcpl, 1, [hsize_t(values.count)]), "setting chunks")
+                try HDF5.check(H5Pset_deflate(dcpl, 6), "enabling deflate")
+                try HDF5.scoped(H5Dcreate2(file.id, path, pare_H5T_IEEE_F32LE(), space, pare_H5P_DEFAULT(), dcpl, pare_H5P_DEFAULT()),
+                                .dataset, "creating \(path)") { dataset in
+                    try HDF5.check(H5Dwrite(dataset, pare_H5T_NATIVE_FLOAT(), pare_H5S_ALL(), pare_H5S_ALL(), pare_H5P_DEFAULT(), values),
+                                   "writing \(path)")
+                }
+            }
+        }
+    }
+
     static func setString(_ file: H5Handle, _ group: String, _ attribute: String, _ value: String) throws {
         try file.openGroup(group).writeAttribute(attribute, .string(value))
     }
@@ -329,6 +345,10 @@ struct SparseFileTests {
             }
             try editIntegers(file, group, "indptr") { $0 = (0...8).map { Int64($0 * 8) } }
         }, expected: .corrupt("data never written")),
+        Damage(label: "compressed values", encoding: .bitmask, apply: { file, group in
+            try file.deleteLink(group + "/values")
+            try createCompressed(file, group + "/values", values: Array(repeating: 1, count: 32))
+        }, expected: .sparse("values is compressed")),
         Damage(label: "more entries than weights", encoding: .bitmask,
                apply: { try F.replaceDataset($0, $1 + "/values", .float32, shape: [65], values: Array(repeating: 1, count: 65)) },
                expected: .sparse("values holds 65 entries, more than the 64 weights")),

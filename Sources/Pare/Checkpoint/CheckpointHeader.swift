@@ -34,10 +34,28 @@ public struct TensorInfo: Equatable, Sendable {
     /// Bytes the tensor takes once loaded: fp32 dense, or the in-memory bitmask format
     /// (mask words, fp32 kept values, row offsets) for a sparse encoding. N:M padding slots
     /// count as kept here, so this is an upper bound for N:M.
+    /// Saturates at Int.max (a file may declare absurd shapes; this only compares sizes).
     public var residentBytes: Int {
-        guard encoding.isSparse, shape.count == 2 else { return count * 4 }
+        guard encoding.isSparse, shape.count == 2 else { return Self.saturatingSum(ofProducts: [[count, 4]]) }
         let (rows, cols) = (shape[0], shape[1])
-        return rows * ((cols + 63) / 64) * 8 + storedValues * 4 + (rows + 1) * 8
+        return Self.saturatingSum(ofProducts: [[rows, (cols + 63) / 64, 8], [storedValues, 4], [rows + 1, 8]])
+    }
+
+    /// The sum of the products of each list of factors, or Int.max when it would overflow.
+    static func saturatingSum(ofProducts terms: [[Int]]) -> Int {
+        var sum = 0
+        for factors in terms {
+            var product = 1
+            for factor in factors {
+                let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+                if overflow { return .max }
+                product = next
+            }
+            let (next, overflow) = sum.addingReportingOverflow(product)
+            if overflow { return .max }
+            sum = next
+        }
+        return sum
     }
 }
 
@@ -60,8 +78,14 @@ public struct CheckpointHeader: Sendable {
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
 
-    /// Bytes the weights take once loaded (fp32; sparse-encoded linears in the bitmask format).
-    public var residentBytes: Int { tensors.reduce(0) { $0 + $1.residentBytes } }
+    /// Bytes the weights take once loaded (fp32; sparse-encoded linears in the bitmask format),
+    /// saturating at Int.max.
+    public var residentBytes: Int {
+        tensors.reduce(0) { total, tensor in
+            let (sum, overflow) = total.addingReportingOverflow(tensor.residentBytes)
+            return overflow ? .max : sum
+        }
+    }
 
     /// The seven linears of every block (the prunable weights), in file order.
     public var blockLinears: [TensorInfo] { tensors.filter { BlockLinear.parse(key: $0.name) != nil } }
@@ -69,7 +93,9 @@ public struct CheckpointHeader: Sendable {
     /// Bytes the block linears take in the file, and what they would take stored dense in the
     /// same precisions: how much a sparse encoding saves.
     public var blockLinearBytes: (stored: Int, dense: Int) {
-        blockLinears.reduce((0, 0)) { ($0.0 + $1.storedBytes, $0.1 + $1.byteCount) }
+        let linears = blockLinears
+        return (TensorInfo.saturatingSum(ofProducts: linears.map { [$0.storedBytes] }),
+                TensorInfo.saturatingSum(ofProducts: linears.map { [$0.count, $0.dtype.byteCount] }))
     }
 
     public func tensor(named name: String) -> TensorInfo? {

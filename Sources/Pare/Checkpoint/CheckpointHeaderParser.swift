@@ -62,6 +62,18 @@ struct CheckpointHeaderParser {
         return try reading(datasetPath) { try file.openDataset(datasetPath).shape() }
     }
 
+    /// Bytes a dataset of `shape` declares, saturating at UInt64.max: a file may declare
+    /// absurd extents, which must read as "more than the file stores", not overflow.
+    static func declaredBytes(_ shape: [Int], elementBytes: Int) -> UInt64 {
+        var total = UInt64(max(0, elementBytes))
+        for dim in shape {
+            let (product, overflow) = total.multipliedReportingOverflow(by: UInt64(max(0, dim)))
+            if overflow { return .max }
+            total = product
+        }
+        return total
+    }
+
     func isGroup(_ groupPath: String) throws -> Bool {
         try reading(groupPath) { try file.exists(groupPath) && file.objectKind(groupPath) == H5I_GROUP }
     }
@@ -148,7 +160,7 @@ struct CheckpointHeaderParser {
             // Checked before any value is read, so a small file that declares huge tensors is an
             // error, not an allocation of their declared size.
             if case .scalar(let scalar) = stored, storage.uncompressed {
-                let needed = UInt64(shape.reduce(1, *)) * UInt64(scalar.byteCount)
+                let needed = Self.declaredBytes(shape, elementBytes: scalar.byteCount)
                 if storage.bytes < needed {
                     throw CheckpointError.corrupt(file: path, object: "tensor \(name)",
                                                   reason: "the file stores \(storage.bytes) of its \(needed) bytes (data never written)")

@@ -142,7 +142,8 @@ extension CheckpointHeaderParser {
         }
 
         // Every dataset must really hold the bytes its extent declares (checked before anything of
-        // that size is allocated), and is checksummed when it holds anything.
+        // that size is allocated), and is checksummed when it holds anything. Compression would
+        // hide the true size, so only the Fletcher-32 filter is accepted.
         var storedBytes = 0
         var checksummed = true
         for child in expectedDatasets {
@@ -150,8 +151,11 @@ extension CheckpointHeaderParser {
             let (storage, elementBytes, filtered) = try reading("tensor \(name) dataset \(child)") {
                 (try dataset.storage(), try dataset.elementByteCount(), try dataset.isChecksummed())
             }
-            let needed = UInt64(shape.reduce(1, *)) * UInt64(elementBytes)
-            if storage.uncompressed && storage.bytes < needed {
+            guard storage.uncompressed else {
+                throw bad("\(child) is compressed; sparse tensors must be stored without filters other than Fletcher-32")
+            }
+            let needed = Self.declaredBytes(shape, elementBytes: elementBytes)
+            if storage.bytes < needed {
                 throw CheckpointError.corrupt(file: path, object: "tensor \(name) dataset \(child)",
                                               reason: "the file stores \(storage.bytes) of its \(needed) bytes (data never written)")
             }
