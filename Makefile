@@ -6,7 +6,7 @@ PACKAGES := libopenblas-dev libhdf5-dev pkg-config
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT      := .build/pare-out
 
-.PHONY: deps build test demo bench results model scale clean
+.PHONY: deps build test demo bench sparse results model scale clean
 
 # Installs the system libraries Pare links against, only when one is missing.
 deps:
@@ -29,10 +29,18 @@ demo: build
 	$(PARE) prune --model $(MODEL) --sparsity 0.5 --method wanda --output $(OUT)/pare-tiny.wanda-50.h5
 	$(PARE) compare dense=$(MODEL) wanda-50=$(OUT)/pare-tiny.wanda-50.h5 --samples 200
 
-# Forward pass vs cblas_sgemm on the same shapes (default LLaDA-like shape, then the bundled model's).
+# Forward pass vs cblas_sgemm on the same shapes (default LLaDA-like shape, then the bundled
+# model's), then the sparse kernels vs sgemm/sgemv on LLaDA-8B's 4096 x 4096 linear.
 bench: build
 	$(PARE) bench forward
 	$(PARE) bench forward --d-model 128 --n-heads 4 --d-ff 344 --n-layers 8 --tokens 28 --sequences 64 --vocab 45
+	$(PARE) bench kernels --shapes 4096x4096 --tokens 1,64,256
+
+# The sparse kernels' acceptance figures (median of three runs; PARE_SIMD=avx2 for the AVX2
+# build), then `generate --kernels sparse` against dense on a pruned LLaDA-shaped model.
+sparse: build
+	experiments/kernels.sh
+	experiments/sparse-generate.sh
 
 # Time and peak memory of prune / drop / generate on a synthetic 1.06 B-parameter bf16 model,
 # streamed and resident (the README's "Models larger than memory" table; about 30 minutes).

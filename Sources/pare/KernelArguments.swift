@@ -5,12 +5,13 @@ extension KernelChoice: ExpressibleByArgument {}
 
 /// `--kernels dense|sparse|auto` for the commands that decode (generate, eval, compare).
 struct KernelArguments: ParsableArguments {
-    @Option(help: "Kernels for the block linears: dense (BLAS), sparse (Pare's sparse kernels) or auto (per matrix, sparse from the measured break-even sparsity for its shape; measured once and cached).")
-    var kernels: KernelChoice = .dense
+    @Option(help: "Kernels for the block linears: dense (BLAS), sparse (Pare's sparse kernels) or auto (per matrix, sparse from the measured break-even sparsity for its shape; measured once and cached). Default: as the file stores them (dense tensors on BLAS, sparse encodings on the sparse kernels).")
+    var kernels: KernelChoice?
 
-    /// The model with its linears placed for `tokens` tokens per forward pass (unchanged for dense).
+    /// The model with its linears placed for `tokens` tokens per forward pass (as stored
+    /// when no --kernels was given).
     func place(_ model: any ModelWeights, tokens: Int, quiet: Bool) throws -> any ModelWeights {
-        guard kernels != .dense else { return model }
+        guard let kernels else { return model }
         let placed = try PlacedModel(model, placement: KernelPlacement(kernels, tokens: tokens))
         if !quiet, !(model is StreamedModel) {
             let (sparse, total) = try placed.sparseCount()
