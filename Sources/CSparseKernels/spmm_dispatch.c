@@ -85,3 +85,25 @@ int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, int64_t rows) {
     const int64_t block = ROW_BLOCK_FLOATS / plan.tile_tokens;
     return block * plan.tile_tokens + 2 * block + 2 * (plan.panel_cols + 16) + 16;
 }
+
+int64_t pare_bitmask_count_row(const float *row, int64_t cols, uint64_t *words) {
+    // Branch-free: a pruned weight is an exact zero, and which weights are zero is random, so
+    // a branch per weight would mispredict about once in three.
+    int64_t kept = 0;
+    for (int64_t k = 0; k * 64 < cols; k++) {
+        const int64_t end = (k + 1) * 64 < cols ? 64 : cols - k * 64;
+        uint64_t word = 0;
+        for (int64_t j = 0; j < end; j++) word |= (uint64_t)(row[k * 64 + j] != 0) << j;
+        words[k] = word;
+        kept += __builtin_popcountll(word);
+    }
+    return kept;
+}
+
+void pare_bitmask_pack_row(const float *row, int64_t cols, float *values) {
+    int64_t n = 0;
+    for (int64_t c = 0; c < cols; c++) {
+        values[n] = row[c];
+        n += row[c] != 0;
+    }
+}

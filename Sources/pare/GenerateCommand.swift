@@ -74,8 +74,3 @@ extension GenerateCommand {
         return parts.map { $0! }
     }
 }
-
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}

@@ -56,6 +56,12 @@ void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
                     const float *x, const float *xt, float *y, int accumulate,
                     int64_t row_lo, int64_t row_hi, float *scratch);
 
+// One row of a dense weight to the bitmask format: its mask words (ceil(cols / 64) of them;
+// returns the number kept), then its kept values packed in column order. values needs room
+// for one float past the kept ones (the packing writes every weight, advancing past kept ones).
+int64_t pare_bitmask_count_row(const float *row, int64_t cols, uint64_t *words);
+void pare_bitmask_pack_row(const float *row, int64_t cols, float *values);
+
 // Floats of scratch one pare_spmm_rows call over `rows` output rows needs.
 int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, int64_t rows);
 

@@ -37,24 +37,21 @@ public struct BitmaskMatrix: Equatable, Sendable {
         let rows = w.rows, cols = w.cols, wpr = (cols + 63) / 64
         var mask = [UInt64](repeating: 0, count: rows * wpr)
         var rowStart = [Int64](repeating: 0, count: rows + 1)
-        let kept = w.data.withUnsafeBufferPointer { p -> Int in
+        w.data.withUnsafeBufferPointer { p in
             mask.withUnsafeMutableBufferPointer { m in
-                var kept = 0
                 for r in 0..<rows {
-                    let row = p.baseAddress! + r * cols, words = m.baseAddress! + r * wpr
-                    for c in 0..<cols where row[c] != 0 {
-                        words[c >> 6] |= 1 << UInt64(c & 63)
-                        kept += 1
-                    }
-                    rowStart[r + 1] = Int64(kept)
+                    rowStart[r + 1] = rowStart[r] + pare_bitmask_count_row(p.baseAddress! + r * cols, Int64(cols), m.baseAddress! + r * wpr)
                 }
-                return kept
             }
         }
+        let kept = Int(rowStart[rows])
         let values = [Float](unsafeUninitializedCapacity: kept + Self.padding) { v, n in
             w.data.withUnsafeBufferPointer { p in
-                var i = 0
-                for j in 0..<p.count where p[j] != 0 { v[i] = p[j]; i += 1 }
+                for r in 0..<rows {
+                    // Each row writes one float past its kept values; the next row (or the
+                    // padding) overwrites it.
+                    pare_bitmask_pack_row(p.baseAddress! + r * cols, Int64(cols), v.baseAddress! + Int(rowStart[r]))
+                }
             }
             for i in kept..<(kept + Self.padding) { v[i] = 0 }
             n = kept + Self.padding

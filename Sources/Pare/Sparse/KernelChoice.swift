@@ -55,7 +55,14 @@ public final class PlacedModel: ModelWeights, @unchecked Sendable {
         if base is StreamedModel {
             placedBlocks = nil
         } else {
-            placedBlocks = try (0..<base.blockCount).map { placement.place(try base.block($0)) }
+            // Blocks convert independently: one per core at a time (an 8 B model has 1 G weights to scan).
+            let blocks = try (0..<base.blockCount).map { try base.block($0) }
+            var placed = blocks
+            placed.withUnsafeMutableBufferPointer { out in
+                let slots = out
+                Parallel.forEach(blocks.count) { slots[$0] = placement.place(blocks[$0]) }
+            }
+            placedBlocks = placed
         }
     }
 
