@@ -17,13 +17,20 @@ int pare_sparse_best_isa(void) {
 }
 
 void pare_transpose_tiles(const float *x, int64_t tokens, int64_t cols, int tile, float *xt) {
+    // In blocks of 16 columns: each token's 16 inputs are one cache line of x, and the 16
+    // destination rows ([16, tile] floats, at most 8 KiB) stay in L1 while every token of the
+    // tile is written into them.
     for (int64_t t0 = 0; t0 < tokens; t0 += tile) {
         float *dst = xt + t0 * cols;  // this tile: [cols, tile]
         const int64_t valid = tokens - t0 < tile ? tokens - t0 : tile;
-        for (int64_t c = 0; c < cols; c++) {
-            float *d = dst + c * tile;
-            for (int64_t t = 0; t < valid; t++) d[t] = x[(t0 + t) * cols + c];
-            for (int64_t t = valid; t < tile; t++) d[t] = 0;
+        for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+            const int64_t width = cols - c0 < 16 ? cols - c0 : 16;
+            for (int64_t t = 0; t < valid; t++) {
+                const float *src = x + (t0 + t) * cols + c0;
+                for (int64_t j = 0; j < width; j++) dst[(c0 + j) * tile + t] = src[j];
+            }
+            for (int64_t j = 0; j < width; j++)
+                for (int64_t t = valid; t < tile; t++) dst[(c0 + j) * tile + t] = 0;
         }
     }
 }

@@ -16,39 +16,42 @@ public enum Attention {
         let scale = 1 / Float(hd).squareRoot()
         var out = Tensor(zeros: [layout.totalTokens, qWidth])
         let maxLen = layout.maxLength
-        var scores = [Float](repeating: 0, count: maxLen * maxLen)
         var saved: [Float] = []
         if recordingProbabilities {
             saved.reserveCapacity(layout.lengths.reduce(0) { $0 + $1 * $1 } * nHeads)
         }
+        // Every (sequence, head) pair is independent. Inference runs them on all cores, each
+        // pair's products on one thread (small products split across threads cost more in
+        // hand-offs than they gain); training records the probabilities in order, on one thread.
+        let pairs = (0..<layout.count).filter { layout.lengths[$0] > 0 }.flatMap { seq in (0..<nHeads).map { (seq, $0) } }
+        let workers = recordingProbabilities ? 1 : min(Parallel.cores, pairs.count)
         q.data.withUnsafeBufferPointer { qp in
         k.data.withUnsafeBufferPointer { kp in
         v.data.withUnsafeBufferPointer { vp in
         out.data.withUnsafeMutableBufferPointer { op in
-        scores.withUnsafeMutableBufferPointer { sp in
-            let s = sp.baseAddress!
-            for seq in 0..<layout.count {
-                let n = layout.lengths[seq], o = layout.offsets[seq]
-                guard n > 0 else { continue }
-                for h in 0..<nHeads {
-                    let kvh = h / group
-                    // scores [n, n] = scale * Q_h K_kvh^T
-                    BLAS.gemm(transB: true, m: n, n: n, k: hd, alpha: scale,
-                              a: qp.baseAddress! + o * qWidth + h * hd, lda: qWidth,
-                              b: kp.baseAddress! + o * kvWidth + kvh * hd, ldb: kvWidth,
-                              c: s, ldc: n)
-                    Parallel.forEachChunk(n, minChunk: 64) { rows in
-                        for r in rows { VectorMath.softmaxInPlace(s + r * n, n) }
+            let (qb, kb, vb, ob) = (qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!)
+            Parallel.forEach(workers) { worker in
+                var scores = [Float](repeating: 0, count: maxLen * maxLen)
+                scores.withUnsafeMutableBufferPointer { sp in
+                    let s = sp.baseAddress!
+                    for (seq, h) in pairs[(pairs.count * worker / workers)..<(pairs.count * (worker + 1) / workers)] {
+                        let n = layout.lengths[seq], o = layout.offsets[seq], kvh = h / group
+                        // scores [n, n] = scale * Q_h K_kvh^T
+                        BLAS.gemmOnThisThread(transB: true, m: n, n: n, k: hd, alpha: scale,
+                                              a: qb + o * qWidth + h * hd, lda: qWidth,
+                                              b: kb + o * kvWidth + kvh * hd, ldb: kvWidth,
+                                              c: s, ldc: n)
+                        for r in 0..<n { VectorMath.softmaxInPlace(s + r * n, n) }
+                        if recordingProbabilities { saved.append(contentsOf: UnsafeBufferPointer(start: s, count: n * n)) }
+                        // out_h [n, hd] = P V_kvh
+                        BLAS.gemmOnThisThread(m: n, n: hd, k: n,
+                                              a: s, lda: n,
+                                              b: vb + o * kvWidth + kvh * hd, ldb: kvWidth,
+                                              c: ob + o * qWidth + h * hd, ldc: qWidth)
                     }
-                    if recordingProbabilities { saved.append(contentsOf: UnsafeBufferPointer(start: s, count: n * n)) }
-                    // out_h [n, hd] = P V_kvh
-                    BLAS.gemm(m: n, n: hd, k: n,
-                              a: s, lda: n,
-                              b: vp.baseAddress! + o * kvWidth + kvh * hd, ldb: kvWidth,
-                              c: op.baseAddress! + o * qWidth + h * hd, ldc: qWidth)
                 }
             }
-        }}}}}
+        }}}}
         return (out, saved)
     }
 }
