@@ -83,17 +83,17 @@ struct KernelBenchCommand: ParsableCommand {
             for shape in bench.shapes.map(\.description) {
                 print("\n\(shape)  (dense: sgemv at T=1, sgemm otherwise)")
                 let header = ["pattern"] + bench.tokens.map { "T=\($0)" }
-                print(header.map { $0.padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
+                print(header.map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
                 for pattern in bench.patterns.map(\.description) {
                     let row = bench.tokens.map { t in
                         r.cells.first { $0.shape == shape && $0.tokens == t && $0.pattern == pattern }.map { String(format: "%.2fx", $0.speedup) } ?? "-"
                     }
-                    print(([pattern] + row).map { $0.padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
+                    print(([pattern] + row).map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
                 }
                 let be = bench.tokens.map { t in
                     r.breakEven.first { $0.shape == shape && $0.tokens == t }?.sparsity.map { String(format: "%.0f%%", $0 * 100) } ?? "none"
                 }
-                print((["break-even"] + be).map { $0.padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
+                print((["break-even"] + be).map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
                 print((["kernel"] + bench.tokens.map { SparseKernels.variant(tokens: $0, level: bench.level) }).joined(separator: " "))
             }
         }
