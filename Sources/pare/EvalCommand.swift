@@ -17,8 +17,10 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var kernelArguments: KernelArguments
 
     func parsedTasks() throws -> [ReferenceTask] {
-        try tasks.split(separator: ",").map {
-            guard let t = ReferenceTask(rawValue: String($0).trimmingCharacters(in: .whitespaces)) else {
+        let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if names.isEmpty { throw ValidationError("--tasks: name at least one of add, kv, rev, chain") }
+        return try names.map {
+            guard let t = ReferenceTask(rawValue: $0) else {
                 throw ValidationError("--tasks: unknown task \"\($0)\" (expected add, kv, rev, chain)")
             }
             return t

@@ -39,7 +39,8 @@ struct GenerateCommand: ParsableCommand {
                     guard let data = FileManager.default.contents(atPath: prompts!) else {
                         throw CLIError("cannot read prompts file \(prompts!)")
                     }
-                    texts = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+                    texts = String(decoding: data, as: UTF8.self).textLines.filter { !$0.isEmpty }.map(String.init)
+                    if texts.isEmpty { throw CLIError("prompts file \(prompts!) holds no prompt (every line is empty)") }
                 }
                 ids = try texts.map { try tokenizer.encode($0) }
             }

@@ -11,6 +11,8 @@ struct PareCommand: ParsableCommand {
     )
 
     static func main() {
+        // First, before any thread starts: SIGINT/SIGTERM remove the temporaries being written.
+        OutputPath.installSignalCleanup()
         Allocator.keepFreedBuffers()
         main(nil)
     }
@@ -67,7 +69,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch let error as ExitCode {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        // One line, whatever the error echoes (a prompt with a line break, a YAML excerpt).
+        FileHandle.standardError.write(Data("error: \("\(error)".escapedForOneLine)\n".utf8))
         throw ExitCode(1)
     }
 }

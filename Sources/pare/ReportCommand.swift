@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Pare
-import Yams
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,13 +13,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read \(config)") }
-            let recipe: CompressionSweep.Recipe
-            do {
-                recipe = try YAMLDecoder().decode(CompressionSweep.Recipe.self, from: String(decoding: data, as: UTF8.self))
-            } catch {
-                throw CLIError("\(config): \(error)")
-            }
+            let recipe = try CompressionSweep.Recipe.load(path: config)
             let path = modelOptions.resolvedPath()
             let loaded = try modelOptions.load()
             let sweep = CompressionSweep(recipe: recipe)

@@ -41,8 +41,7 @@ public struct CalibrationSet: Sendable {
             throw PruningError.calibration("cannot read calibration file \(path)")
         }
         var samples: [PromptAnswer] = []
-        for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-            let text = line.hasSuffix("\r") ? line.dropLast() : line
+        for (n, text) in String(decoding: data, as: UTF8.self).textLines.enumerated() {
             if text.isEmpty { continue }
             let parts = text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
             do {

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// The README's results table: the dense model against pruned and block-dropped variants,
 /// every variant made from the same dense model and evaluated the same way.
@@ -11,6 +12,19 @@ public struct CompressionSweep {
         public var sparsity: Double?
         public var count: Int?
         public var by: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case kind, method, pattern, sparsity, count, by }
+
+        public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decode(String.self, forKey: .kind)
+            method = try c.decodeIfPresent(String.self, forKey: .method)
+            pattern = try c.decodeIfPresent(String.self, forKey: .pattern)
+            sparsity = try c.decodeIfPresent(Double.self, forKey: .sparsity)
+            count = try c.decodeIfPresent(Int.self, forKey: .count)
+            by = try c.decodeIfPresent(String.self, forKey: .by)
+        }
     }
 
     public struct Recipe: Codable, Sendable {
@@ -20,15 +34,16 @@ public struct CompressionSweep {
         public var calibrationMaskRatio = CalibrationSet.defaultMaskRatio
         public var variants: [Variant] = []
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case samples, seed, variants
             case calibrationSamples = "calibration_samples", calibrationMaskRatio = "calibration_mask_ratio"
         }
 
         public init() {}
 
-        /// Missing keys keep their defaults.
+        /// Missing keys keep their defaults; unknown keys are errors.
         public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = Recipe()
             samples = try c.decode(.samples, or: d.samples)
@@ -36,6 +51,36 @@ public struct CompressionSweep {
             calibrationSamples = try c.decode(.calibrationSamples, or: d.calibrationSamples)
             calibrationMaskRatio = try c.decode(.calibrationMaskRatio, or: d.calibrationMaskRatio)
             variants = try c.decode(.variants, or: [])
+        }
+
+        /// Reads and validates a YAML sweep recipe; every problem is one error naming the file.
+        public static func load(path: String) throws -> Recipe {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw PruningError.badSpec("\(path): cannot read the file")
+            }
+            let recipe: Recipe
+            do {
+                recipe = try YAMLDecoder().decode(Recipe.self, from: String(decoding: data, as: UTF8.self))
+            } catch {
+                throw PruningError.badSpec("\(path): \(error)")
+            }
+            if let p = recipe.problem() { throw PruningError.badSpec("\(path): \(p)") }
+            return recipe
+        }
+
+        /// What is wrong with the recipe's values, if anything.
+        public func problem() -> String? {
+            if !(1...1_000_000).contains(samples) { return "samples must be in 1...1000000 (got \(samples))" }
+            if !(1...1_000_000).contains(calibrationSamples) {
+                return "calibration_samples must be in 1...1000000 (got \(calibrationSamples))"
+            }
+            if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
+                return "calibration_mask_ratio must be in [0, 1] (got \(calibrationMaskRatio))"
+            }
+            for (n, v) in variants.enumerated() where !["prune", "drop"].contains(v.kind) {
+                return "variants[\(n)]: kind must be prune or drop (got \(v.kind))"
+            }
+            return nil
         }
     }
 

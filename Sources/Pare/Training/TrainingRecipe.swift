@@ -15,7 +15,7 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         public var initStd = 0.02
         public var initScheme: InitScheme = .normal
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case dModel = "d_model", nLayers = "n_layers", nHeads = "n_heads", nKVHeads = "n_kv_heads", dFF = "d_ff"
             case maxSeqLen = "max_seq_len", ropeTheta = "rope_theta", normEps = "norm_eps", initStd = "init_std"
             case initScheme = "init"
@@ -24,6 +24,7 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         public init() {}
 
         public init(from decoder: Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let d = ModelShape()
             dModel = try c.decode(.dModel, or: d.dModel)
@@ -72,7 +73,7 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, tasks, loss, steps, seed, store, pretrainShare = "pretrain_share"
         case kvKeyedShare = "kv_keyed_share", kvKeyedUntil = "kv_keyed_until", initFrom = "init_from"
         case batchSize = "batch_size", learningRate = "learning_rate", minLearningRate = "min_learning_rate"
@@ -83,6 +84,7 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
 
     /// Missing keys keep their defaults, so a recipe names only what it changes.
     public init(from decoder: Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TrainingRecipe()
         model = try c.decode(.model, or: d.model)
@@ -153,14 +155,17 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         if kvKeyedUntil < 0 { return "kv_keyed_until must be >= 0" }
         if batchSize < 1 { return "batch_size must be at least 1" }
         if steps < 1 { return "steps must be at least 1" }
-        if !(learningRate > 0) || minLearningRate < 0 || minLearningRate > learningRate {
+        if !(learningRate > 0 && learningRate.isFinite) || !(minLearningRate >= 0) || minLearningRate > learningRate {
             return "learning_rate must be > 0 and min_learning_rate in [0, learning_rate]"
         }
         if warmupSteps < 0 { return "warmup_steps must be >= 0" }
         if !(0..<1).contains(beta1) || !(0..<1).contains(beta2) { return "beta1 and beta2 must be in [0, 1)" }
         if checkpointEvery < 1 || evalEvery < 1 || logEvery < 1 { return "checkpoint_every, eval_every and log_every must be at least 1" }
         if evalSamples < 1 { return "eval_samples must be at least 1" }
-        if !(gradClip > 0) { return "grad_clip must be > 0" }
+        if !(gradClip > 0 && gradClip.isFinite) { return "grad_clip must be a finite number > 0 (got \(gradClip))" }
+        if let bad = tasks.first(where: { !$0.value.isFinite || $0.value < 0 }) {
+            return "tasks: weight of \(bad.key) must be a finite number >= 0 (got \(bad.value))"
+        }
         return nil
     }
 }
