@@ -11,7 +11,7 @@ struct PareCommand: ParsableCommand {
     )
 
     static func main() {
-        // First, before any thread starts: SIGINT/SIGTERM remove the temporaries being written.
+        // SIGINT/SIGTERM remove the temporaries being written, then exit with 128 + signal.
         OutputPath.installSignalCleanup()
         Allocator.keepFreedBuffers()
         main(nil)
@@ -77,6 +77,12 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 
 func log(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Throws a usage error unless `value` of option `name` lies in `range`: every count and size a
+/// user gives is bounded, so an absurd value is an error rather than an allocation failure.
+func requireRange(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+    if !range.contains(value) { throw ValidationError("\(name) must be in \(range.lowerBound)...\(range.upperBound) (got \(value))") }
 }
 
 /// A one-line error of the CLI's own (a file it cannot read, an option it cannot honour).

@@ -11,10 +11,12 @@ import Foundation
 /// Everything goes to a temporary name in the destination folder, and only `finish` renames it
 /// into place, after HDF5 closed the file and its bytes were synced: a failure or an abandoned
 /// writer never leaves a half-written model behind and never clobbers the previous file.
+/// The path follows Pare's output rules (`OutputPath`): symlinks are written through, devices,
+/// FIFOs and folders are refused with an `OutputPathError`.
 public final class ModelWriter {
     public let path: String
     public let config: ModelConfig
-    private let temporary: String
+    private let output: OutputPath
     // Internal rather than private: the sparse encodings are written in SparseTensorWriter.swift.
     var file: H5Handle?
     let expected: [String: [Int]]
@@ -32,9 +34,9 @@ public final class ModelWriter {
             throw CheckpointError.writeFailed(file: path, reason: "vocab has \(vocab.count) entries but vocab_size is \(config.vocabSize)")
         }
         expected = Dictionary(uniqueKeysWithValues: config.expectedTensors.map { ($0.name, $0.shape) })
-        temporary = "\(path).\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        output = try OutputPath(path)
         try attempt {
-            let file = try H5Handle.createFile(temporary)
+            let file = try output.createTemporary { try H5Handle.createFile($0) }
             self.file = file
             try file.writeAttribute("format", .string("pare-dlm"))
             try file.writeAttribute("format_version", .int(1))
@@ -142,10 +144,8 @@ public final class ModelWriter {
             try group.close()
             self.file = nil
             try file.close()
-            try Self.sync(temporary)
-            guard rename(temporary, path) == 0 else {
-                throw H5ContentProblem("cannot rename into place: \(String(cString: strerror(errno)))")
-            }
+            if let temporary = output.temporary { try Self.sync(temporary) }
+            try output.commit()
         }
     }
 
@@ -153,7 +153,7 @@ public final class ModelWriter {
     public func abandon() {
         if let file { try? file.close() }
         file = nil
-        unlink(temporary)
+        output.discard()
     }
 
     func fail(_ reason: String) -> CheckpointError { .writeFailed(file: path, reason: reason) }
@@ -168,6 +168,7 @@ public final class ModelWriter {
             case let failure as HDF5Failure: throw fail(failure.description)
             case let problem as H5ContentProblem: throw fail(problem.description)
             case let e as CheckpointError: throw e
+            case let e as OutputPathError: throw e
             default: throw fail("\(error)")
             }
         }

@@ -1,16 +1,35 @@
 import Foundation
 
-/// Writes text files the way Pare writes every file: to a temporary name, then renamed into place.
+/// Writes text files the way Pare writes every file (see `OutputPath`): through symlinks, never
+/// onto a device or FIFO, to a temporary name in the same folder, then renamed into place.
 public enum AtomicFile {
     public static func write(_ text: String, to path: String) throws {
-        let tmp = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        try write(Data(text.utf8), to: path)
+    }
+
+    public static func write(_ data: Data, to path: String) throws {
+        let output = try OutputPath(path)
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-            if rename(tmp, path) != 0 {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            let fd = try output.createTemporaryFile()
+            defer { close(fd) }
+            try data.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else {
+                        throw OutputPathError(path: path, reason: "writing \(output.temporary ?? path): \(OutputPath.errorText(errno))")
+                    }
+                    offset += n
+                }
             }
+            // On disk before the rename makes it visible under its real name.
+            guard fsync(fd) == 0 else {
+                throw OutputPathError(path: path, reason: "syncing \(output.temporary ?? path): \(OutputPath.errorText(errno))")
+            }
+            try output.commit()
         } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
+            output.discard()
             throw error
         }
     }

@@ -42,14 +42,13 @@ public enum TrainingCheckpoint {
 /// A folder of pare-dlm files (a model, its AdamW moments, any extra tensor sets of the model's
 /// shape, such as masks) and a `state.json`, written whole to a temporary folder and swapped
 /// into place: the previous checkpoint is removed only after the new one is complete.
+/// The folder follows Pare's output rules (`OutputPath`).
 public enum CheckpointFolder {
     public static func save<State: Encodable>(model: LLaDAModel, optimizer: AdamW, vocab: [String],
                                               extra: [String: LLaDAModel] = [:], state: State, to dir: String) throws {
-        let tmp = dir + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: tmp)
+        let output = try OutputPath(dir, kind: .folder)
         do {
-            try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            let tmp = try output.createTemporaryFolder()
             try model.checkpoint(vocab: vocab, provenance: []).save(to: tmp + "/model.h5", dtype: .float32)
             try optimizer.m.checkpoint(vocab: vocab, provenance: [#"{"op": "adamw-moment", "moment": 1}"#])
                 .save(to: tmp + "/adam-m.h5", dtype: .float32)
@@ -60,15 +59,10 @@ public enum CheckpointFolder {
             }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try enc.encode(state).write(to: URL(fileURLWithPath: tmp + "/state.json"))
-            // Swap folders: the old checkpoint is removed only after the new one is in place.
-            let old = dir + ".old"
-            try? fm.removeItem(atPath: old)
-            if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }
-            try fm.moveItem(atPath: tmp, toPath: dir)
-            try? fm.removeItem(atPath: old)
+            try AtomicFile.write(enc.encode(state), to: tmp + "/state.json")
+            try output.commit()
         } catch {
-            try? fm.removeItem(atPath: tmp)
+            output.discard()
             throw error
         }
     }
