@@ -26,9 +26,11 @@ struct ForwardBenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
     func validate() throws {
-        for (name, v) in [("--d-model", dModel), ("--n-heads", nHeads), ("--d-ff", dFF), ("--n-layers", nLayers),
-                          ("--tokens", tokens), ("--vocab", vocab), ("--sequences", sequences), ("--repeats", repeats)] where v < 1 {
-            throw ValidationError("\(name) must be at least 1 (got \(v))")
+        // Bounded so that the random model and its activations stay allocatable.
+        for (name, v, range) in [("--d-model", dModel, 1...65_536), ("--n-heads", nHeads, 1...1_024), ("--d-ff", dFF, 1...262_144),
+                                 ("--n-layers", nLayers, 1...1_024), ("--tokens", tokens, 1...65_536), ("--vocab", vocab, 1...1_048_576),
+                                 ("--sequences", sequences, 1...4_096), ("--repeats", repeats, 1...1_000)] {
+            try requireRange(name, v, range)
         }
         if dModel % nHeads != 0 || (dModel / nHeads) % 2 != 0 {
             throw ValidationError("--d-model \(dModel) must split into --n-heads \(nHeads) heads of even size")

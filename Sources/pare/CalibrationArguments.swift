@@ -11,7 +11,7 @@ struct CalibrationArguments: ParsableArguments {
     @Option(help: "Seed of the calibration samples and masks.") var seed: UInt64 = 0
 
     func validate() throws {
-        if let c = calibrationSamples, c < 1 { throw ValidationError("--calibration-samples must be at least 1") }
+        if let c = calibrationSamples { try requireRange("--calibration-samples", c, 1...1_000_000) }
         if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
             throw ValidationError("--calibration-mask-ratio must be in [0, 1] (got \(calibrationMaskRatio))")
         }

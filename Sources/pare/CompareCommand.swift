@@ -19,7 +19,7 @@ struct CompareCommand: ParsableCommand {
 
     func validate() throws {
         if models.isEmpty { throw ValidationError("name at least one model") }
-        if samples < 1 { throw ValidationError("--samples must be at least 1") }
+        try requireRange("--samples", samples, 1...1_000_000)
         if !(threshold > 0 && threshold <= 1) { throw ValidationError("--threshold must be in (0, 1]") }
         if stream && resident { throw ValidationError("give at most one of --stream and --resident") }
     }

@@ -18,7 +18,7 @@ struct DropCommand: ParsableCommand {
     func validate() throws {
         if (layers == nil) == (count == nil) && !rank { throw ValidationError("give exactly one of --layers or --count") }
         if layers != nil && count != nil { throw ValidationError("give exactly one of --layers or --count") }
-        if let c = count, c < 1 { throw ValidationError("--count must be at least 1") }
+        if let c = count { try requireRange("--count", c, 1...ModelConfig.maxLayers) }
     }
 
     func run() throws {

@@ -29,9 +29,9 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         _ = try parsedTasks()
-        if samples < 1 { throw ValidationError("--samples must be at least 1") }
-        if likelihoodDraws < 1 { throw ValidationError("--likelihood-draws must be at least 1") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        try requireRange("--samples", samples, 1...1_000_000)
+        try requireRange("--likelihood-draws", likelihoodDraws, 1...10_000)
+        try requireRange("--batch-size", batchSize, 1...65_536)
     }
 
     func run() throws {

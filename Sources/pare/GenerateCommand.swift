@@ -22,7 +22,7 @@ struct GenerateCommand: ParsableCommand {
         if let promptIds, Self.parseIDs(promptIds) == nil {
             throw ValidationError("--prompt-ids must be comma-separated token ids, e.g. 3,17,5 (got \(promptIds))")
         }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        try requireRange("--batch-size", batchSize, 1...65_536)
     }
 
     func run() throws {

@@ -24,6 +24,11 @@ struct InitCommand: ParsableCommand {
 
     func validate() throws {
         if storage == nil { throw ValidationError("--dtype must be f32, f16 or bf16 (got \(dtype))") }
+        for (name, v, range) in [("--d-model", dModel, 1...65_536), ("--n-layers", nLayers, 0...ModelConfig.maxLayers),
+                                 ("--n-heads", nHeads, 1...1_024), ("--d-ff", dFF, 1...262_144),
+                                 ("--max-seq-len", maxSeqLen, 1...1_048_576), ("--vocab", vocab ?? 1_000, 1...4_194_304)] {
+            try requireRange(name, v, range)
+        }
         let reference = CharTokenizer.referenceVocab.count
         if let vocab, vocab < reference {
             throw ValidationError("--vocab must be at least \(reference), the reference characters (got \(vocab))")

@@ -74,4 +74,57 @@ import Yams
         let lineBreaks = bad.err.unicodeScalars.filter { $0 == "\n" || $0 == "\r" }.count
         #expect(bad.err.hasPrefix("error: ") && lineBreaks == 1, "\(bad.err)")
     }
+
+    /// Counts and sizes are bounded where they are read: an absurd value is one usage error
+    /// (exit 64), never an allocation failure, an overflow or a hang.
+    @Test func absurdSizesAreUsageErrors() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        let model = BundledRecipeTests.path("models/pare-tiny.h5")
+        let cases: [([String], String)] = [
+            (["generate", "--model", model, "--prompt", "1+2=", "--gen-length", "9223372036854775807"], "--gen-length must be in 1...1048576"),
+            (["generate", "--model", model, "--prompt", "1+2=", "--steps", "1000000"], "--steps 1000000 exceeds --gen-length 12"),
+            (["eval", "--model", model, "--samples", "1000000000"], "--samples must be in 1...1000000"),
+            (["eval", "--model", model, "--likelihood-draws", "99999999"], "--likelihood-draws must be in 1...10000"),
+            (["bench", "forward", "--tokens", "9223372036854775807"], "--tokens must be in 1...65536"),
+            (["bench", "forward", "--repeats", "1000000000"], "--repeats must be in 1...1000"),
+            (["init", "--output", dir + "/x.h5", "--n-layers", "65537"], "--n-layers must be in 0...65536"),
+            (["init", "--output", dir + "/x.h5", "--d-model", "1073741824"], "--d-model must be in 1...65536"),
+            (["prune", "--model", model, "--sparsity", "0.5", "--calibration-samples", "99999999"], "--calibration-samples must be in"),
+        ]
+        for (arguments, message) in cases {
+            let r = try SparseCommandLineTests.pare(arguments, in: dir)
+            #expect(r.status == 64, "\(arguments): exit \(r.status), \(r.err)")
+            #expect(r.err.contains(message), "\(arguments): \(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/x.h5"))
+        // Layer ranges are checked before they are expanded.
+        #expect(throws: DepthError.self) { try BlockDropper.parseLayers("1-1000000000") }
+        #expect(try BlockDropper.parseLayers("3,5-7") == [3, 5, 6, 7])
+    }
+
+    /// The loader's limits belong to the config, so writers apply them too.
+    @Test func configLimitsAreTheLoaders() {
+        var config = ModelConfig(vocabSize: 45, dModel: 16, nLayers: ModelConfig.maxLayers + 1, nHeads: 2, nKVHeads: 2,
+                                 dFF: 32, maxSeqLen: 16, maskTokenID: 1, eosTokenID: 0)
+        #expect(config.problem()?.contains("n_layers = 65537 is implausibly large") == true)
+        config.nLayers = 2
+        config.dFF = Int(Int32.max) + 1
+        #expect(config.problem()?.contains("d_ff") == true)
+        config.dFF = 32
+        #expect(config.problem() == nil)
+    }
+
+    /// A prompt that leaves no room for the generation region fails before any canvas exists.
+    @Test func generationThatCannotFitIsAnError() throws {
+        let model = try ModelFile.open(BundledRecipeTests.path("models/pare-tiny.h5"), residency: .resident).weights
+        var options = SamplingOptions()
+        options.genLength = 1 << 20  // allowed by the options, far beyond the model's max_seq_len
+        options.steps = 1
+        #expect(throws: ModelError.self) { try MaskedDiffusionSampler(model: model, options: options).generate([[3, 4]]) }
+        options.genLength = 12
+        options.steps = nil
+        let tooLong = [Int](repeating: 3, count: model.config.maxSeqLen - 11)
+        #expect(throws: ModelError.self) { try MaskedDiffusionSampler(model: model, options: options).generate([tooLong]) }
+        #expect(try MaskedDiffusionSampler(model: model, options: options).generate([Array(tooLong.dropLast())]).count == 1)
+    }
 }

@@ -73,12 +73,10 @@ extension ModelConfig {
         }
         // `expectedTensors` lists 9 tensors per layer; a damaged or hostile n_layers must not make
         // the reader build billions of names before it finds the tensors missing.
-        if config.nLayers > maxLayers {
+        if config.nLayers > ModelConfig.maxLayers {
             throw AttributeProblem.bad(CodingKeys.nLayers.rawValue,
-                                       reason: "= \(config.nLayers) is implausibly large (at most \(maxLayers))")
+                                       reason: "= \(config.nLayers) is implausibly large (at most \(ModelConfig.maxLayers))")
         }
         return config
     }
-
-    static let maxLayers = 1 << 16
 }

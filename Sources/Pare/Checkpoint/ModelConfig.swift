@@ -54,6 +54,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     /// Checks the config is internally consistent; returns a description of the first problem.
+    /// The most blocks a model may have (9 tensors each).
+    public static let maxLayers = 1 << 16
+
     public func problem() -> String? {
         if architecture != "llada" { return "architecture \"\(architecture)\" is not supported (expected \"llada\")" }
         for (name, v) in [("vocab_size", vocabSize), ("d_model", dModel), ("n_layers", nLayers),
@@ -61,6 +64,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             where v <= 0 && !(name == "n_layers" && v == 0) {
             return "\(name) = \(v) must be positive"
         }
+        // The loader's limits, here so that every writer (init, train, convert) applies them too:
+        // integers fit in 32 bits, so no shape arithmetic on them overflows, and the layer count
+        // is bounded, so a hostile file cannot make the reader list billions of tensor names.
+        for (name, v) in [("vocab_size", vocabSize), ("d_model", dModel), ("n_heads", nHeads), ("n_kv_heads", nKVHeads),
+                          ("d_ff", dFF), ("max_seq_len", maxSeqLen), ("mask_token_id", maskTokenID), ("eos_token_id", eosTokenID)]
+            where Int32(exactly: v) == nil {
+            return "\(name) = \(v) is implausibly large (at most \(Int32.max))"
+        }
+        if nLayers > Self.maxLayers { return "n_layers = \(nLayers) is implausibly large (at most \(Self.maxLayers))" }
         if dModel % nHeads != 0 { return "d_model \(dModel) is not divisible by n_heads \(nHeads)" }
         if headDim % 2 != 0 { return "head_dim \(headDim) must be even for RoPE" }
         if nHeads % nKVHeads != 0 { return "n_heads \(nHeads) is not a multiple of n_kv_heads \(nKVHeads)" }

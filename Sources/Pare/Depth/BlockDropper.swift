@@ -12,6 +12,10 @@ public enum BlockDropper {
                   let hi = Int(bounds.last!.trimmingCharacters(in: .whitespaces)), lo <= hi else {
                 throw DepthError.badLayers("--layers: cannot read \"\(part)\" (expected e.g. 3,5-7)")
             }
+            // Checked before the range is expanded: "1-1000000000" must not build a billion indices.
+            guard lo >= 0, hi < ModelConfig.maxLayers else {
+                throw DepthError.badLayers("--layers: \"\(part)\" is outside 0...\(ModelConfig.maxLayers - 1)")
+            }
             out.formUnion(lo...hi)
         }
         if out.isEmpty { throw DepthError.badLayers("--layers names no block") }

@@ -44,6 +44,12 @@ public struct MaskedDiffusionSampler {
         let S = options.resolvedSteps, nBlocks = options.blockCount
         let stepsPerBlock = max(1, S / nBlocks)
         let policy = options.commitPolicy, mask = cfg.maskTokenID, V = cfg.vocabSize
+        // Checked before the canvases exist: a prompt plus an absurd --gen-length must be an
+        // error, not an allocation of that many tokens.
+        let longest = prompts.map(\.count).max() ?? 0
+        if L > cfg.maxSeqLen || longest > cfg.maxSeqLen - L {
+            throw ModelError.sequenceTooLong(longest.addingReportingOverflow(L).overflow ? Int.max : longest + L, max: cfg.maxSeqLen)
+        }
         var states = prompts.map {
             State(canvas: $0 + [Int](repeating: mask, count: L), promptLength: $0.count,
                   maskedAtBlockStart: B, rng: SplitMix64(seed: options.seed))

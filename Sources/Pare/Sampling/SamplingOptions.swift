@@ -33,10 +33,12 @@ public struct SamplingOptions: Codable, Equatable, Sendable {
     /// One clear sentence naming the option that is out of range, or nil.
     public func problem() -> String? {
         let L = genLength, B = resolvedBlockLength, S = resolvedSteps
-        if L < 1 { return "--gen-length must be at least 1 (got \(L))" }
+        // Bounded so that no length arithmetic (batch tokens, canvases) can overflow.
+        if !(1...1_048_576).contains(L) { return "--gen-length must be in 1...1048576 (got \(L))" }
         if B < 1 { return "--block-length must be at least 1 (got \(B))" }
         if L % B != 0 { return "--gen-length \(L) is not a multiple of --block-length \(B)" }
         if S < 1 { return "--steps must be at least 1 (got \(S))" }
+        if S > L { return "--steps \(S) exceeds --gen-length \(L): every step commits at least one token" }
         if (sampler == .fixed || sampler == .random) && S % (L / B) != 0 {
             return "--steps \(S) is not a multiple of the number of blocks \(L / B) (gen length \(L) / block length \(B))"
         }

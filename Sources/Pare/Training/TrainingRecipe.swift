@@ -153,15 +153,15 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
         if pretrainShare > 0 && loss != .sft { return "pretrain_share applies to loss: sft only" }
         if !(0...1).contains(kvKeyedShare) { return "kv_keyed_share must be in [0, 1]" }
         if kvKeyedUntil < 0 { return "kv_keyed_until must be >= 0" }
-        if batchSize < 1 { return "batch_size must be at least 1" }
-        if steps < 1 { return "steps must be at least 1" }
+        if !(1...65_536).contains(batchSize) { return "batch_size must be in 1...65536 (got \(batchSize))" }
+        if !(1...1_000_000_000).contains(steps) { return "steps must be in 1...1000000000 (got \(steps))" }
         if !(learningRate > 0 && learningRate.isFinite) || !(minLearningRate >= 0) || minLearningRate > learningRate {
             return "learning_rate must be > 0 and min_learning_rate in [0, learning_rate]"
         }
         if warmupSteps < 0 { return "warmup_steps must be >= 0" }
         if !(0..<1).contains(beta1) || !(0..<1).contains(beta2) { return "beta1 and beta2 must be in [0, 1)" }
         if checkpointEvery < 1 || evalEvery < 1 || logEvery < 1 { return "checkpoint_every, eval_every and log_every must be at least 1" }
-        if evalSamples < 1 { return "eval_samples must be at least 1" }
+        if !(1...1_000_000).contains(evalSamples) { return "eval_samples must be in 1...1000000 (got \(evalSamples))" }
         if !(gradClip > 0 && gradClip.isFinite) { return "grad_clip must be a finite number > 0 (got \(gradClip))" }
         if let bad = tasks.first(where: { !$0.value.isFinite || $0.value < 0 }) {
             return "tasks: weight of \(bad.key) must be a finite number >= 0 (got \(bad.value))"
