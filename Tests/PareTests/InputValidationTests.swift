@@ -128,3 +128,22 @@ import Yams
         #expect(try MaskedDiffusionSampler(model: model, options: options).generate([Array(tooLong.dropLast())]).count == 1)
     }
 }
+
+/// Valid or hostile files the loader must take or refuse without hanging (issue #10).
+@Suite struct ModelFileKindTests {
+    /// A user block (HDF5 data after the first 512 bytes) is valid HDF5 and loads like the file
+    /// it was copied from.
+    @Test func filesWithAUserBlockLoad() throws {
+        let plain = try ModelFile.open(Fixtures.path("reference/tiny-gqa-f16.h5"), residency: .resident).weights
+        let shifted = try ModelFile.open(Fixtures.path("reference/tiny-gqa-userblock.h5"), residency: .resident).weights
+        let ids = [[3, 4, 5, 6, 1, 1]]
+        #expect(try shifted.logits(ids) == plain.logits(ids))
+    }
+
+    /// A FIFO as the model is refused at once (opening it for reading used to wait forever).
+    @Test func aFIFOIsNotAModel() throws {
+        let fifo = Fixtures.temporaryDirectory().appendingPathComponent("model.h5").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect { try ModelFile.open(fifo) } throws: { "\($0)".contains("not a regular file") }
+    }
+}

@@ -35,7 +35,9 @@ struct HDF5GlobalHeapCheck {
         guard fd >= 0 else { throw Damage(reason: "cannot reopen the file: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
 
-        let references = try read(fd, at: address, count: layout.count * elementSize)
+        // H5Dget_offset gives a position in the file (user block included); the references
+        // inside hold heap addresses relative to the base address, as every on-disk address.
+        let references = try read(fd, at: address, count: layout.count * elementSize, relative: false)
         var collections: [UInt64: [UInt32: UInt64]] = [:]  // address -> object index -> size
         for index in 0..<layout.count {
             let start = index * elementSize
@@ -89,8 +91,8 @@ struct HDF5GlobalHeapCheck {
         return objects
     }
 
-    private func read(_ fd: Int32, at address: UInt64, count: Int) throws -> [UInt8] {
-        let (position, overflow) = address.addingReportingOverflow(superblock.baseAddress)
+    private func read(_ fd: Int32, at address: UInt64, count: Int, relative: Bool = true) throws -> [UInt8] {
+        let (position, overflow) = address.addingReportingOverflow(relative ? superblock.baseAddress : 0)
         guard !overflow, position <= UInt64(superblock.fileSize),
               UInt64(count) <= UInt64(superblock.fileSize) - position else {
             throw Damage(reason: "heap data at address \(address) lies beyond the end of the file")

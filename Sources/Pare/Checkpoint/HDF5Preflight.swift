@@ -31,7 +31,9 @@ enum HDF5Preflight {
     static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
 
     static func check(path: String) throws -> Report {
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the
+        // fstat below then refuses anything but a regular file.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw OpenFailure(reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var info = stat()
@@ -78,9 +80,11 @@ enum HDF5Preflight {
         report.baseAddress = baseAddress
         let undefined = report.offsetSize == 8 ? UInt64.max : (UInt64(1) << (8 * report.offsetSize)) - 1
         guard eof != undefined else { return report }
-        let (expected, overflow) = baseAddress.addingReportingOverflow(eof)
-        if overflow || expected > UInt64(fileSize) {
-            report.verdict = .truncated(size: fileSize, expectedSize: overflow ? Int.max : Int(clamping: expected))
+        // The end-of-file address counts from the start of the file, user block included (the
+        // HDF5 library writes it so: a file with a 512-byte user block records base 512 and its
+        // whole size), so it is compared with the size as it is.
+        if eof > UInt64(fileSize) {
+            report.verdict = .truncated(size: fileSize, expectedSize: Int(clamping: eof))
         }
         return report
     }
