@@ -147,3 +147,26 @@ import Yams
         #expect { try ModelFile.open(fifo) } throws: { "\($0)".contains("not a regular file") }
     }
 }
+
+extension ModelFileKindTests {
+    /// mask_token_id and eos_token_id must name the special entries, and no text names two ids.
+    @Test func specialIdsMustNameTheSpecialEntries() throws {
+        let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 16, nLayers: 1, nHeads: 2, nKVHeads: 2,
+                                 dFF: 24, maxSeqLen: 16, maskTokenID: 1, eosTokenID: 0)
+        let model = LLaDAModel.random(config: config, seed: 1)
+        let dir = Fixtures.temporaryDirectory()
+        var swapped = CharTokenizer.referenceVocab
+        swapped.swapAt(1, 12)  // "<mask>" <-> "a"
+        var doubled = CharTokenizer.referenceVocab
+        doubled[12] = doubled[13]
+        for (name, vocab, message) in [("swapped", swapped, "mask_token_id 1 is the entry \"a\""),
+                                        ("doubled", doubled, "appears twice")] {
+            let path = dir.appendingPathComponent("\(name).h5").path
+            try model.checkpoint(vocab: vocab, provenance: []).save(to: path)
+            #expect { try ModelFile.open(path) } throws: { "\($0)".contains(message) }
+        }
+        let good = dir.appendingPathComponent("good.h5").path
+        try model.checkpoint(vocab: CharTokenizer.referenceVocab, provenance: []).save(to: good)
+        #expect(try ModelFile.open(good).config == config)
+    }
+}

@@ -236,6 +236,16 @@ struct CheckpointHeaderParser {
         case .int: throw bad("vocab does not match its vocab_crc32 checksum (damaged strings)")
         case let other?: throw bad("vocab_crc32 is \(other), expected an integer")
         }
+        // The special ids must name the special entries: with mask_token_id on "a", decoding
+        // would print masks as "a" and encoding "a" would feed the model a mask.
+        for (id, name, expected) in [(config.maskTokenID, "mask_token_id", "<mask>"), (config.eosTokenID, "eos_token_id", "<eos>")]
+            where vocab[id] != expected {
+            throw bad("/config \(name) \(id) is the entry \"\(vocab[id].escapedForOneLine)\", expected \"\(expected)\"")
+        }
+        var seen = Set<String>()
+        for (id, entry) in vocab.enumerated() where !seen.insert(entry).inserted {
+            throw bad("vocab entry \(id) \"\(entry.escapedForOneLine)\" appears twice (a text must name one token)")
+        }
         return vocab
     }
 
