@@ -180,7 +180,10 @@ struct CheckpointDefectTests {
         let directory = try F.scratchDirectory()
         defer { F.cleanUp(directory) }
         let nowhere = directory + "/no/such/dir/model.h5"
-        #expect(throws: CheckpointError.self) { try F.checkpoint().save(to: nowhere) }
+        // Path problems are refused before anything is written, as for every file Pare writes.
+        #expect(throws: OutputPathError(path: nowhere, reason: "folder \(directory)/no/such/dir: No such file or directory")) {
+            try F.checkpoint().save(to: nowhere)
+        }
         #expect(!FileManager.default.fileExists(atPath: nowhere))
 
         let path = directory + "/model.h5"
@@ -206,10 +209,11 @@ struct CheckpointDefectTests {
         var nul = F.checkpoint(seed: 8)
         nul.vocab[0] = "a\u{0}b"
         #expect(throws: CheckpointError.self) { try nul.save(to: path) }
-        // A failure inside HDF5 (here: the destination is a directory, so the rename fails after a
-        // complete temporary file was written) also leaves nothing behind.
+        // A directory as destination is refused before a temporary is made.
         try FileManager.default.createDirectory(atPath: directory + "/taken.h5/sub", withIntermediateDirectories: true)
-        #expect(throws: CheckpointError.self) { try F.checkpoint().save(to: directory + "/taken.h5") }
+        #expect(throws: OutputPathError(path: directory + "/taken.h5", reason: "it is a directory")) {
+            try F.checkpoint().save(to: directory + "/taken.h5")
+        }
 
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["model.h5", "taken.h5"])
