@@ -17,9 +17,9 @@ public struct OutputPathError: Error, CustomStringConvertible, Equatable, Sendab
 /// - temporaries in flight are removed on SIGINT/SIGTERM (see `installSignalCleanup`), and stale
 ///   ones left by a Pare process that no longer runs are swept from the folder on the next write.
 ///
-///     let output = try OutputPath(path)
-///     let fd = try output.createTemporary { try open($0) }   // write to output.temporary
-///     try output.commit()                                     // or output.discard() on failure
+///     let output = try OutputPath(path)          // refuses a directory, device, FIFO ...
+///     let fd = try output.createTemporaryFile()  // write the contents to fd, close it
+///     try output.commit()                        // or output.discard() on failure
 public final class OutputPath {
     /// What the output is: a single file or a whole folder (a training checkpoint).
     public enum Kind: Sendable { case file, folder }
