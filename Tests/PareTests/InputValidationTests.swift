@@ -170,3 +170,22 @@ extension ModelFileKindTests {
         #expect(try ModelFile.open(good).config == config)
     }
 }
+
+extension ModelFileKindTests {
+    /// Finite weights can still overflow; decoding then names the block instead of committing
+    /// tokens from NaN logits.
+    @Test func nonFiniteActivationsNameTheirBlock() throws {
+        let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 16, nLayers: 3, nHeads: 2, nKVHeads: 2,
+                                 dFF: 24, maxSeqLen: 32, maskTokenID: 1, eosTokenID: 0)
+        var model = LLaDAModel.random(config: config, seed: 1)
+        let prompt = [[3, 4, 5]]
+        #expect(try MaskedDiffusionSampler(model: model, options: SamplingOptions()).generate(prompt).count == 1)
+        var w = model.blocks[1].upProj.weight  // up_proj overflows to ±inf; ff_out then sums inf - inf
+        w.data = w.data.map { $0 > 0 ? 3e38 : -3e38 }
+        model.blocks[1].upProj = Linear(w)
+        #expect(try model.firstNonFiniteBlock(prompt) == 1)
+        #expect { try MaskedDiffusionSampler(model: model, options: SamplingOptions()).generate(prompt) } throws: {
+            "\($0)".contains("in block 1")
+        }
+    }
+}

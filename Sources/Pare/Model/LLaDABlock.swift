@@ -234,12 +234,19 @@ public enum ModelError: Error, CustomStringConvertible {
     case missingTensor(String)
     case tokenOutOfRange(Int, vocabSize: Int)
     case sequenceTooLong(Int, max: Int)
+    /// Activations turned NaN or infinite: in block `block` (nil: after the blocks, in the
+    /// final norm or the head).
+    case nonFiniteActivations(block: Int?)
 
     public var description: String {
         switch self {
         case .missingTensor(let n): return "model tensor \(n) is missing"
         case .tokenOutOfRange(let t, let v): return "token id \(t) is outside the vocabulary (size \(v))"
         case .sequenceTooLong(let n, let m): return "sequence of \(n) tokens exceeds the model's max_seq_len \(m)"
+        case .nonFiniteActivations(let block?):
+            return "the forward pass produced NaN or infinite activations in block \(block) (its weights are finite: an overflow)"
+        case .nonFiniteActivations(nil):
+            return "the forward pass produced NaN or infinite logits after the last block (final norm or output head)"
         }
     }
 }

@@ -51,6 +51,21 @@ extension ModelWeights {
         return x
     }
 
+    /// Why a forward pass gave non-finite logits: the first block whose output holds a NaN or
+    /// an infinity (nil when every block's output is finite). Runs the pass again, checking after
+    /// each block; called only once non-finite logits have been seen, so the checks cost nothing
+    /// in a healthy run.
+    public func firstNonFiniteBlock(_ sequences: [[Int]]) throws -> Int? {
+        let layout = SequenceLayout(lengths: sequences.map(\.count))
+        let ctx = context(layout)
+        var x = try embed(sequences)
+        for i in 0..<blockCount {
+            x = try block(i).forward(x, ctx)
+            if !x.isFinite { return i }
+        }
+        return nil
+    }
+
     /// Final norm and output head on the chosen rows of the hidden states: [rows, vocab].
     public func head(_ hidden: Tensor, rows: [Int]? = nil) throws -> Tensor {
         let x = rows.map { hidden.gatherRows($0) } ?? hidden

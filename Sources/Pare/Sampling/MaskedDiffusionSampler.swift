@@ -60,8 +60,10 @@ public struct MaskedDiffusionSampler {
             let active = states.indices.filter { !states[$0].done }
             if active.isEmpty { break }
             // One forward pass over every unfinished sequence; logits of the generation regions only.
-            let logits = try model.logits(active.map { states[$0].canvas },
-                                      outputRows: active.map { states[$0].promptLength..<(states[$0].promptLength + L) })
+            let canvases = active.map { states[$0].canvas }
+            let logits = try model.logits(canvases, outputRows: active.map { states[$0].promptLength..<(states[$0].promptLength + L) })
+            // NaN logits would commit arbitrary tokens and end in empty answers with exit 0.
+            if !logits.isFinite { throw ModelError.nonFiniteActivations(block: try model.firstNonFiniteBlock(canvases)) }
             logits.data.withUnsafeBufferPointer { lp in
                 for (slot, s) in active.enumerated() {
                     step(&states[s], logits: lp.baseAddress! + slot * L * V, policy: policy,
