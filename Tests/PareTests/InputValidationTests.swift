@@ -25,6 +25,20 @@ import Yams
         #expect(try TrainingRecipe.load(path: Self.write("steps: 10\ngrad_clip: 0.5\n", "ok.yaml")).steps == 10)
     }
 
+    /// YAML anchors and aliases would let a few hundred bytes expand into billions of nodes.
+    @Test func recipesRefuseAnchorsAndAliases() throws {
+        let bomb = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            + "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nsteps: 10\n"
+        let path = try Self.write(bomb, "bomb.yaml")
+        #expect { try TrainingRecipe.load(path: path) } throws: { "\($0)".contains("line 1: YAML anchors and aliases (&a)") }
+        #expect(throws: PruningError.self) { try CompressionSweep.Recipe.load(path: path) }
+        // Quoted text and comments may hold the characters.
+        let fine = try Self.write("steps: 10  # *not an alias*\ninit_from: \"a&b*c.h5\"\n", "fine.yaml")
+        #expect(try TrainingRecipe.load(path: fine).initFrom == "a&b*c.h5")
+        let huge = try Self.write(String(repeating: "# padding\n", count: 110_000), "huge.yaml")
+        #expect { try TrainingRecipe.load(path: huge) } throws: { "\($0)".contains("too large for a recipe") }
+    }
+
     @Test func sweepRecipesRejectUnknownKeysAndOutOfRangeValues() throws {
         for bad in ["sample: 10\n", "calibration_samples: 0\n", "calibration_samples: -1\n", "samples: 0\n",
                     "calibration_mask_ratio: 2\n", "calibration_mask_ratio: .nan\n",

@@ -55,12 +55,9 @@ public struct CompressionSweep {
 
         /// Reads and validates a YAML sweep recipe; every problem is one error naming the file.
         public static func load(path: String) throws -> Recipe {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw PruningError.badSpec("\(path): cannot read the file")
-            }
             let recipe: Recipe
             do {
-                recipe = try YAMLDecoder().decode(Recipe.self, from: String(decoding: data, as: UTF8.self))
+                recipe = try YAMLDecoder().decode(Recipe.self, from: try RecipeText.read(path))
             } catch {
                 throw PruningError.badSpec("\(path): \(error)")
             }

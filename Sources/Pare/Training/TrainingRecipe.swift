@@ -113,12 +113,9 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
 
     /// Reads and validates a YAML recipe.
     public static func load(path: String) throws -> TrainingRecipe {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError.recipe(path, "cannot read the file")
-        }
         let recipe: TrainingRecipe
         do {
-            recipe = try YAMLDecoder().decode(TrainingRecipe.self, from: String(decoding: data, as: UTF8.self))
+            recipe = try YAMLDecoder().decode(TrainingRecipe.self, from: try RecipeText.read(path))
         } catch {
             throw TrainingError.recipe(path, "\(error)")
         }
