@@ -203,3 +203,12 @@ extension ModelFileKindTests {
         }
     }
 }
+
+/// `pare inspect` shows provenance as one readable line per entry (issue #10); `--json` keeps it whole.
+@Suite struct ProvenanceSummaryTests {
+    @Test func entriesAreSummarizedOnOneLine() {
+        let entry = #"{"op":"prune","layers":[{"block":0},{"block":1}],"sparsity":0.5,"tasks":{"add":1,"kv":2},"note":"a\nb","init_from":null}"#
+        #expect(ModelSummary.summarize(entry) == #"prune  layers: 2 entries, note a\nb, sparsity 0.5, tasks: {add 1, kv 2}"#)
+        #expect(ModelSummary.summarize("not json\n") == #"not json\n"#)
+    }
+}

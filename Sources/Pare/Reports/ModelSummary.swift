@@ -102,8 +102,31 @@ public struct ModelSummary {
                     + ratio(t.storedBytes, t.byteCount)
             }
         }
-        lines.append("  provenance:")
-        lines += provenance.isEmpty ? ["    (none)"] : provenance.map { "    " + $0 }
+        lines.append("  provenance (whole entries with --json):")
+        lines += provenance.isEmpty ? ["    (none)"] : provenance.enumerated().map { "    \($0 + 1). " + Self.summarize($1) }
         return lines.joined(separator: "\n")
+    }
+
+    /// One provenance entry on one readable line: its operation, then its scalar fields in
+    /// order, with lists and objects (learning curves, task mixes, per-layer tables) counted
+    /// rather than dumped.
+    static func summarize(_ entry: String) -> String {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(entry.utf8))) as? [String: Any] else {
+            return entry.escapedForOneLine
+        }
+        let op = object["op"] as? String ?? "?"
+        let fields = object.keys.filter { $0 != "op" }.sorted().compactMap { key -> String? in
+            switch object[key] {
+            case is NSNull: return nil
+            case let list as [Any]: return "\(key): \(list.count) entries"
+            case let map as [String: Any]:
+                let flat = map.keys.sorted().map { k in map[k].map { v -> String in
+                    (v is [Any] || v is [String: Any]) ? k : "\(k) \(v)" } ?? k }
+                return "\(key): {\(flat.joined(separator: ", "))}"
+            case let value?: return "\(key) \(value)"
+            case nil: return nil
+            }
+        }
+        return (op + "  " + fields.joined(separator: ", ")).escapedForOneLine
     }
 }

@@ -169,7 +169,7 @@ public final class Trainer {
     public func writeFinalModel() throws {
         let r = recipe
         let entry: [String: Any] = [
-            "op": "train", "init_from": r.initFrom ?? NSNull(), "steps": r.steps, "batch_size": r.batchSize, "learning_rate": r.learningRate,
+            "op": "train", "init_from": r.initFrom.map { URL(fileURLWithPath: $0).lastPathComponent } ?? NSNull(), "steps": r.steps, "batch_size": r.batchSize, "learning_rate": r.learningRate,
             "loss": r.loss.rawValue, "pretrain_share": r.pretrainShare,
             "kv_keyed_share": r.kvKeyedShare, "kv_keyed_until": r.kvKeyedUntil, "seed": r.seed, "tasks": r.tasks,
             "train_seconds": (state.elapsedSeconds * 10).rounded() / 10, "tokens_seen": state.tokensSeen,
