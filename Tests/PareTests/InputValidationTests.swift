@@ -212,3 +212,29 @@ extension ModelFileKindTests {
         #expect(ModelSummary.summarize("not json\n") == #"not json\n"#)
     }
 }
+
+extension ModelFileKindTests {
+    /// A full disk (simulated by a file-size limit, with SIGXFSZ ignored so writes fail with
+    /// EFBIG) fails the final flush: one error line, exit 1, nothing left behind. It used to
+    /// crash closing the half-closed file twice, then again in HDF5's exit handler.
+    @Test func aFullDiskIsAnErrorNotACrash() throws {
+        let binary = try #require(SparseCommandLineTests.executable, "the pare executable is not next to the test bundle")
+        let dir = Fixtures.temporaryDirectory().path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "trap '' XFSZ; ulimit -f 200; exec \"$0\" init --output m.h5 --d-model 256 --n-layers 2 --n-heads 4 --d-ff 512",
+                             binary.path]
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let errURL = URL(fileURLWithPath: dir + "/../full-disk-stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let err = try String(contentsOf: errURL, encoding: .utf8).textLines.filter { !$0.hasPrefix("block ") && !$0.isEmpty }
+        try? FileManager.default.removeItem(at: errURL)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1)
+        #expect(err.count == 1 && err.first?.hasPrefix("error: m.h5: cannot save") == true, "\(err)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+}

@@ -32,6 +32,11 @@ struct H5ContentProblem: HDF5Problem, CustomStringConvertible {
 /// runs under one recursive lock. (Debian's build happens to be thread-safe; others are not.)
 enum HDF5 {
     private static let lock: NSRecursiveLock = {
+        // No library clean-up at exit: a file whose final flush failed (a full disk) stays
+        // registered half-closed, and HDF5's exit handler would crash closing it again. The
+        // process is ending; the kernel releases everything, and the file is a temporary that
+        // Pare has already removed.
+        _ = H5dont_atexit()
         _ = H5open()
         return NSRecursiveLock()
     }()
@@ -106,8 +111,11 @@ final class H5Handle {
             switch self {
             case .file:
                 // A file created with the "semi" close degree refuses to close while objects in
-                // it are open (only on error paths); close those first rather than leak the file.
-                if H5Fclose(id) < 0 { closeObjects(in: id); _ = H5Fclose(id) }
+                // it are open (only on error paths), so those are closed first. H5Fclose is then
+                // called exactly once: after a failed close (a full disk fails the final flush)
+                // the id still looks valid, but a second H5Fclose on it crashes inside HDF5.
+                closeObjects(in: id)
+                _ = H5Fclose(id)
             case .group: _ = H5Gclose(id)
             case .dataset: _ = H5Dclose(id)
             case .attribute: _ = H5Aclose(id)
@@ -117,6 +125,8 @@ final class H5Handle {
             case .object: _ = H5Oclose(id)
             }
         }
+
+        func closeObjectsBeforeFile(_ file: hid_t) { closeObjects(in: file) }
 
         private func closeObjects(in file: hid_t) {
             let types = UInt32(H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL)
@@ -152,12 +162,10 @@ final class H5Handle {
         isOpen = false
         try HDF5.locked {
             guard kind == .file else { return kind.close(id) }
-            do {
-                try HDF5.check(H5Fclose(id), "cannot close the HDF5 file")
-            } catch {
-                kind.close(id)  // still release it, then report that it was not closed cleanly
-                throw error
-            }
+            // Once, whatever it returns (see Kind.close): a failure means the bytes may not all
+            // be on disk, and the caller discards the file.
+            kind.closeObjectsBeforeFile(id)
+            try HDF5.check(H5Fclose(id), "cannot close the HDF5 file")
         }
     }
 
