@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+@testable import Pare
+
+/// Every subcommand end to end through the built `pare`, in the style of swift-argument-parser's
+/// own tests: exit codes, the one-line `error:` form, and the JSON shape DESIGN.md promises
+/// (issue #10). Small settings keep each run under a second.
+@Suite struct CommandLineTests {
+    static let model = BundledRecipeTests.path("models/pare-tiny.h5")
+
+    /// Runs pare with --json and returns the parsed stdout object (the last line, for commands
+    /// that print one object per prompt), after checking exit 0 and an empty stderr-free parse.
+    static func json(_ arguments: [String], in dir: String) throws -> [String: Any] {
+        let r = try SparseCommandLineTests.pare(arguments + ["--json"], in: dir)
+        try #require(r.status == 0, "\(arguments): exit \(r.status): \(r.err)")
+        let line = try #require(r.out.textLines.last(where: { !$0.isEmpty }), "\(arguments): no stdout")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(arguments): \(line)")
+    }
+
+    static func expectKeys(_ object: [String: Any], _ keys: [String], _ what: String) {
+        for key in keys { #expect(object[key] != nil, "\(what): no \"\(key)\" in \(object.keys.sorted())") }
+    }
+
+    @Test func everySubcommandPrintsItsJSONShape() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        let m = Self.model
+        let inspect = try Self.json(["inspect", "--model", m], in: dir)
+        Self.expectKeys(inspect, ["path", "config", "parameters", "sparsity", "provenance"], "inspect")
+        Self.expectKeys(inspect["sparsity"] as? [String: Any] ?? [:], ["overall", "blocks"], "inspect.sparsity")
+
+        let generate = try Self.json(["generate", "--model", m, "--prompt", "12+34="], in: dir)
+        Self.expectKeys(generate, ["text", "tokens", "nfe"], "generate")
+        #expect(generate["text"] as? String == "46")
+
+        let eval = try Self.json(["eval", "--model", m, "--samples", "4", "--tasks", "add,rev"], in: dir)
+        Self.expectKeys(eval, ["tasks", "macro_accuracy", "wall_seconds"], "eval")
+        Self.expectKeys((eval["tasks"] as? [String: Any])?["add"] as? [String: Any] ?? [:],
+                        ["accuracy", "nfe_mean", "tokens_per_step"], "eval.tasks.add")
+
+        // A small random model keeps the debug-built commands below quick.
+        let small = dir + "/small.h5"
+        let initialised = try SparseCommandLineTests.pare(["init", "--output", small, "--d-model", "32", "--n-layers", "2",
+                                                           "--n-heads", "2", "--d-ff", "48", "--vocab", "64", "--max-seq-len", "48"], in: dir)
+        try #require(initialised.status == 0, "init: \(initialised.err)")
+        let prune = try Self.json(["prune", "--model", small, "--sparsity", "0.5", "--method", "wanda",
+                                   "--calibration-samples", "4", "--output", dir + "/p.h5"], in: dir)
+        #expect(prune["output"] != nil || prune["layers"] != nil, "prune: \(prune.keys.sorted())")
+        #expect(FileManager.default.fileExists(atPath: dir + "/p.h5"))
+
+        let drop = try Self.json(["drop", "--model", small, "--layers", "1", "--output", dir + "/d.h5"], in: dir)
+        Self.expectKeys(drop, ["output", "dropped", "n_layers"], "drop")
+        #expect(drop["n_layers"] as? Int == 1)
+
+        let export = try Self.json(["export", dir + "/p.h5", "--format", "sparse-h5", "--output", dir + "/e.h5"], in: dir)
+        Self.expectKeys(export, ["output", "format"], "export")
+
+        let compare = try Self.json(["compare", "a=\(small)", "b=\(dir)/e.h5", "--samples", "2"], in: dir)
+        #expect((compare["models"] as? [[String: Any]])?.count == 2)
+
+        let bench = try Self.json(["bench", "forward", "--d-model", "32", "--n-heads", "2", "--d-ff", "64", "--n-layers", "1",
+                                   "--tokens", "16", "--vocab", "64", "--repeats", "1"], in: dir)
+        Self.expectKeys(bench, ["forward_gflops", "sgemm_gflops", "ratio", "shape"], "bench forward")
+
+        let kernels = try Self.json(["bench", "kernels", "--shapes", "64x64", "--tokens", "1,16", "--sparsities", "0.5",
+                                     "--patterns", "", "--repeats", "1"], in: dir)
+        Self.expectKeys(kernels, ["simd", "cells", "break_even"], "bench kernels")
+        #expect((kernels["cells"] as? [Any])?.count == 2)
+    }
+
+    /// Bad input: one `error:` line and exit 1; bad usage: exit 64 with ArgumentParser's message.
+    @Test func errorsAreOneLineWithTheirExitCodes() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        let missing = try SparseCommandLineTests.pare(["inspect", "--model", dir + "/nope.h5"], in: dir)
+        #expect(missing.status == 1)
+        #expect(missing.err.hasPrefix("error: ") && missing.err.filter { $0 == "\n" }.count == 1, "\(missing.err)")
+        #expect(missing.err.contains("nope.h5"))
+        let usage = try SparseCommandLineTests.pare(["generate", "--model", Self.model, "--prompt", "1+1=", "--threshold", "2"], in: dir)
+        #expect(usage.status == 64 && usage.err.contains("--threshold must be in (0, 1]"))
+        let unknown = try SparseCommandLineTests.pare(["generate", "--bogus"], in: dir)
+        #expect(unknown.status == 64)
+        let kernels = try SparseCommandLineTests.pare(["generate", "--model", Self.model, "--prompt", "1+1=", "--kernels", "fast"], in: dir)
+        #expect(kernels.status == 64 && kernels.err.contains("fast"))
+        let simd = try SparseCommandLineTests.pare(["bench", "kernels", "--simd", "neon"], in: dir)
+        #expect(simd.status == 64 && simd.err.contains("--simd must be scalar, avx2 or avx512"))
+    }
+}
