@@ -13,6 +13,9 @@ struct PareCommand: ParsableCommand {
     static func main() {
         // SIGINT/SIGTERM remove the temporaries being written, then exit with 128 + signal.
         OutputPath.installSignalCleanup()
+        // A damaged file must end in an error, never a hang inside HDF5 (see metadataDeadline).
+        CheckpointReader.metadataDeadline = ProcessInfo.processInfo.environment["PARE_METADATA_TIMEOUT"]
+            .flatMap(TimeInterval.init).flatMap { $0 > 0 ? $0 : nil } ?? 30
         Allocator.keepFreedBuffers()
         main(nil)
     }

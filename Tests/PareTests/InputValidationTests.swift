@@ -238,3 +238,36 @@ extension ModelFileKindTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 }
+
+extension ModelFileKindTests {
+    /// HDF5 loops forever reading a string attribute from this damaged global heap (found by
+    /// experiments/corruption_campaign.py: bytes 3225..<6861 of the bundled model zeroed). The
+    /// CLI's metadata deadline turns the hang into one error line and exit 1.
+    @Test func aHeapThatHDF5LoopsOnIsAnErrorNotAHang() throws {
+        let binary = try #require(SparseCommandLineTests.executable, "the pare executable is not next to the test bundle")
+        let dir = Fixtures.temporaryDirectory().path
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: BundledRecipeTests.path("models/pare-tiny.h5")))
+        bytes.replaceSubrange(3225..<6861, with: Data(count: 6861 - 3225))
+        let damaged = dir + "/heap.h5"
+        try bytes.write(to: URL(fileURLWithPath: damaged))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["inspect", "--model", damaged]
+        process.environment = ProcessInfo.processInfo.environment.merging(["PARE_METADATA_TIMEOUT": "2"]) { $1 }
+        let errURL = URL(fileURLWithPath: dir + "/stderr")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = FileHandle.nullDevice
+        let start = Date()
+        try process.run()
+        // A watchdog of our own, so a regression fails the test instead of hanging the suite.
+        let killer = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: killer)
+        process.waitUntilExit()
+        killer.cancel()
+        let err = try String(contentsOf: errURL, encoding: .utf8)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(err)")
+        #expect(err == "error: \(damaged): reading the file's metadata did not finish in 2 s: its HDF5 headers or global heap are damaged\n")
+        #expect(Date().timeIntervalSince(start) < 15)
+    }
+}

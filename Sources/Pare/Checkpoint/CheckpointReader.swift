@@ -1,3 +1,5 @@
+import Foundation
+
 /// An open, validated pare-dlm file whose tensors are read on demand.
 ///
 /// Opening reads and checks everything except the weights (`header`), so a 16 GB model can be
@@ -32,9 +34,18 @@ public final class CheckpointReader: @unchecked Sendable {
         } catch let failure as HDF5Failure {
             throw CheckpointError.corrupt(file: path, object: "", reason: failure.summary)
         }
+        let guardian = Self.metadataDeadline.map { MetadataDeadline(path: path, seconds: $0) }
+        defer { guardian?.cancel() }
         header = try CheckpointHeaderParser(path: path, file: file, superblock: superblock).parse()
         infoByName = Dictionary(uniqueKeysWithValues: header.tensors.map { ($0.name, $0) })
     }
+
+    /// When set, a process that spends longer than this reading a file's metadata (config,
+    /// tokenizer, provenance, tensor list: milliseconds for a healthy file of any size) prints
+    /// one error and exits with status 1. HDF5 loops forever on some damage to a global heap
+    /// that Pare cannot check beforehand (string attributes); the CLI sets this so a damaged
+    /// file is an error rather than a hang. Off by default: a library must not end its host.
+    nonisolated(unsafe) public static var metadataDeadline: TimeInterval?
 
     /// Reads and validates the header only (config, vocab, provenance, tensor list).
     public static func inspect(path: String) throws -> CheckpointHeader {
@@ -161,4 +172,21 @@ extension Checkpoint {
     public static func load(from path: String) throws -> Checkpoint {
         try CheckpointReader.read(path: path)
     }
+}
+
+/// The timer behind `CheckpointReader.metadataDeadline`.
+private final class MetadataDeadline: @unchecked Sendable {
+    private let work: DispatchWorkItem
+
+    init(path: String, seconds: TimeInterval) {
+        work = DispatchWorkItem {
+            let message = "error: \(path.escapedForOneLine): reading the file's metadata did not finish in \(Int(seconds)) s: "
+                + "its HDF5 headers or global heap are damaged"
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            _exit(1)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: work)
+    }
+
+    func cancel() { work.cancel() }
 }
