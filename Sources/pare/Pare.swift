@@ -15,7 +15,7 @@ struct PareCommand: ParsableCommand {
         OutputPath.installSignalCleanup()
         // A damaged file must end in an error, never a hang inside HDF5 (see metadataDeadline).
         CheckpointReader.metadataDeadline = ProcessInfo.processInfo.environment["PARE_METADATA_TIMEOUT"]
-            .flatMap(TimeInterval.init).flatMap { $0 > 0 ? $0 : nil } ?? 30
+            .flatMap(TimeInterval.init).flatMap { $0 > 0 ? $0 : nil } ?? 10
         Allocator.keepFreedBuffers()
         main(nil)
     }
