@@ -17,6 +17,15 @@ struct PareCommand: ParsableCommand {
         CheckpointReader.metadataDeadline = ProcessInfo.processInfo.environment["PARE_METADATA_TIMEOUT"]
             .flatMap(TimeInterval.init).flatMap { $0 > 0 ? $0 : nil } ?? 10
         Allocator.keepFreedBuffers()
+        // `pare help NAME` for a NAME that is no subcommand printed the general help with exit 0,
+        // so a typo looked like success.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", let name = arguments.dropFirst().first, !name.hasPrefix("-"),
+           !configuration.subcommands.contains(where: { $0.configuration.commandName == name }) {
+            let known = configuration.subcommands.compactMap { $0.configuration.commandName }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("error: unknown subcommand '\(name.escapedForOneLine)' (known: \(known))\n".utf8))
+            Foundation.exit(64)
+        }
         main(nil)
     }
 }

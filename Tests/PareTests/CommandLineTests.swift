@@ -80,6 +80,10 @@ import Testing
         #expect(unknown.status == 64)
         let kernels = try SparseCommandLineTests.pare(["generate", "--model", Self.model, "--prompt", "1+1=", "--kernels", "fast"], in: dir)
         #expect(kernels.status == 64 && kernels.err.contains("fast"))
+        let help = try SparseCommandLineTests.pare(["help", "bogus"], in: dir)
+        #expect(help.status == 64 && help.err.hasPrefix("error: unknown subcommand 'bogus' (known: inspect, generate"))
+        let helpPrune = try SparseCommandLineTests.pare(["help", "prune"], in: dir)
+        #expect(helpPrune.status == 0 && helpPrune.out.contains("--sparsity"))
         let simd = try SparseCommandLineTests.pare(["bench", "kernels", "--simd", "neon"], in: dir)
         #expect(simd.status == 64 && simd.err.contains("--simd must be scalar, avx2 or avx512"))
     }
