@@ -117,8 +117,5 @@ public enum BLAS {
     }
 }
 
-/// Threads OpenBLAS runs with.
-public func openblasThreads() -> Int32 { openblas_get_num_threads() }
-
 /// The threads a large dense product runs on (Pare's split over single-threaded OpenBLAS).
 public var denseThreads: Int { Parallel.cores }
