@@ -171,6 +171,26 @@ import Testing
         #expect(try Self.leftovers(dir).isEmpty)
     }
 
+    /// Two folders swap in one step (a checkpoint is never missing between two renames, even
+    /// if the process dies there), and a replaced checkpoint leaves no `.pare-old-*` behind.
+    @Test func foldersSwapAtomically() throws {
+        let dir = Self.scratch()
+        defer { Self.cleanUp(dir) }
+        for (name, text) in [("a", "first"), ("b", "second")] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + name, withIntermediateDirectories: false)
+            try text.write(toFile: dir + "/\(name)/state.json", atomically: false, encoding: .utf8)
+        }
+        try #require(OutputPath.exchange(dir + "/a", dir + "/b"), "renameat2(RENAME_EXCHANGE) is unavailable here")
+        #expect(try Self.contents(dir + "/a/state.json") == "second" && Self.contents(dir + "/b/state.json") == "first")
+
+        let model = try LLaDAModel(checkpoint: Self.checkpoint)
+        for step in [1, 2, 3] {
+            try CheckpointFolder.save(model: model, optimizer: AdamW(like: model), vocab: Self.checkpoint.vocab,
+                                      state: ["step": step], to: dir + "/run.train")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".pare-") }.isEmpty)
+    }
+
     /// `pare init` of a large model interrupted while it writes: the temporary goes and the exit
     /// status is 128 + the signal.
     @Test(arguments: [SIGINT, SIGTERM])

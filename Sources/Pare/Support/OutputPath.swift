@@ -126,6 +126,11 @@ public final class OutputPath {
                     }
                     return nil
                 }
+                // Where the file system can, swap the two folders in one step (Linux
+                // renameat2 RENAME_EXCHANGE): the destination is never missing, even if the
+                // process dies right here. The previous checkpoint ends at the temporary's name
+                // and is removed below.
+                if Self.exchange(temporary, destination) { return temporary }
                 guard rename(destination, old) == 0 else {
                     throw failure("cannot move the previous \(destination) aside: \(Self.errorText(errno))")
                 }
@@ -139,6 +144,17 @@ public final class OutputPath {
             return nil
         }
         self.temporary = nil
+    }
+
+    /// Atomically swaps two paths with renameat2(RENAME_EXCHANGE); false where the C library or
+    /// the file system lacks it (then the caller renames in two steps). Looked up at run time:
+    /// Swift's Glibc module does not declare renameat2.
+    static func exchange(_ a: String, _ b: String) -> Bool {
+        typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+        guard let symbol = dlsym(nil, "renameat2") else { return false }
+        let renameat2 = unsafeBitCast(symbol, to: RenameAt2.self)
+        let renameExchange: UInt32 = 1 << 1
+        return renameat2(AT_FDCWD, a, AT_FDCWD, b, renameExchange) == 0
     }
 
     /// Removes the temporary, if any (a failed or abandoned write leaves nothing behind).
