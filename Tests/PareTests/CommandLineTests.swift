@@ -54,6 +54,12 @@ import Testing
         let export = try Self.json(["export", dir + "/p.h5", "--format", "sparse-h5", "--output", dir + "/e.h5"], in: dir)
         Self.expectKeys(export, ["output", "format"], "export")
 
+        // Dropping blocks of a sparse file keeps its encoding.
+        _ = try Self.json(["drop", "--model", dir + "/e.h5", "--layers", "0", "--output", dir + "/ed.h5"], in: dir)
+        let dropped = try Self.json(["inspect", "--model", dir + "/ed.h5"], in: dir)
+        let encodings = (dropped["block_linears"] as? [String: Any])?["encodings"] as? [String: Any]
+        #expect(encodings?.keys.sorted() == ["bitmask"], "\(String(describing: encodings))")
+
         let compare = try Self.json(["compare", "a=\(small)", "b=\(dir)/e.h5", "--samples", "2"], in: dir)
         #expect((compare["models"] as? [[String: Any]])?.count == 2)
 

@@ -93,6 +93,14 @@ public enum ModelFile {
                   linearEncoding: encoding, provenance: { source.header.provenance + [Checkpoint.provenanceEntry(entry)] })
     }
 
+    /// The encoding a transformed copy keeps for its block linears: the source's, when all of
+    /// them share one (a bitmask file stays bitmask after `drop`), else dense. An N:M encoding is
+    /// kept only by operations that cannot add weights, which is every operation that uses this.
+    public static func linearEncoding(like header: CheckpointHeader) -> TensorEncoding {
+        let encodings = Set(header.tensors.filter { BlockLinear.parse(key: $0.name) != nil }.map(\.encoding))
+        return encodings.count == 1 ? encodings.first! : .dense
+    }
+
     /// The storage precision of every tensor of an output model, taken from the tensor it came
     /// from in the source file; `sourceBlock` maps an output block index to the source's
     /// (block dropping renumbers).

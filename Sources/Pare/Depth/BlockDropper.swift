@@ -41,6 +41,7 @@ public enum BlockDropper {
         let entry = provenanceJSON(dropped: layers, total: source.weights.blockCount, criterion: criterion, scores: nil)
         try ModelFile.write(smaller, vocab: source.header.vocab, to: path,
                             dtype: ModelFile.dtypes(like: source.header) { smaller.kept[$0] },
+                            linearEncoding: ModelFile.linearEncoding(like: source.header),
                             provenance: { source.header.provenance + [entry] })
     }
 
