@@ -43,6 +43,32 @@ struct CheckpointFuzzTests {
         }
     }
 
+    /// Loads `count` damaged copies of the file at `path` (from `damages`). A copy that fails
+    /// must fail with one `CheckpointError` line naming the copy; a copy that loads is handed to
+    /// `intact` with its case index and damage. Returns how many failed and how many loaded.
+    static func loadDamagedCopies(of path: String, count: Int, seed: UInt64,
+                                  intact: (Checkpoint, Int, Damage) -> Void) throws -> (failures: Int, intact: Int) {
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var failures = 0, loaded = 0
+        for (index, damage) in damages(count: count, fileSize: original.count, seed: seed).enumerated() {
+            let copy = directory + "/case-\(index).h5"
+            try Data(damage.apply(to: original)).write(to: URL(fileURLWithPath: copy))
+            defer { try? FileManager.default.removeItem(atPath: copy) }
+            do {
+                let checkpoint = try Checkpoint.load(from: copy)
+                loaded += 1
+                intact(checkpoint, index, damage)
+            } catch let error as CheckpointError {
+                failures += 1
+                #expect(error.description.hasPrefix(copy + ": ") && !error.description.contains("\n"))
+            } catch {
+                Issue.record("case \(index): \(damage) threw \(error), not a CheckpointError")
+            }
+        }
+        return (failures, loaded)
+    }
+
     @Test(arguments: [StorageDType.float32, .float16])
     func damagedFilesFailCleanly(_ dtype: StorageDType) throws {
         let config = ModelConfig(vocabSize: 12, dModel: 8, nLayers: 1, nHeads: 2, nKVHeads: 1, dFF: 8,
@@ -52,27 +78,10 @@ struct CheckpointFuzzTests {
         let path = try F.savedModel(model, dtype: dtype)
         defer { F.cleanUp(path) }
         let reference = try Checkpoint.load(from: path)
-        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-
-        var failures = 0
-        var intact = 0
-        for (index, damage) in Self.damages(count: 120, fileSize: original.count, seed: dtype == .float32 ? 1 : 2).enumerated() {
-            let copy = directory + "/case-\(index).h5"
-            try Data(damage.apply(to: original)).write(to: URL(fileURLWithPath: copy))
-            defer { try? FileManager.default.removeItem(atPath: copy) }
-            do {
-                let loaded = try Checkpoint.load(from: copy)
-                intact += 1
-                #expect(loaded.config == reference.config && loaded.vocab == reference.vocab
-                        && loaded.provenance == reference.provenance, "case \(index): \(damage)")
-                #expect(loaded.tensors == reference.tensors, "case \(index): \(damage) changed weights silently")
-            } catch let error as CheckpointError {
-                failures += 1
-                #expect(error.description.hasPrefix(copy + ": ") && !error.description.contains("\n"))
-            } catch {
-                Issue.record("case \(index): \(damage) threw \(error), not a CheckpointError")
-            }
+        let (failures, intact) = try Self.loadDamagedCopies(of: path, count: 120, seed: dtype == .float32 ? 1 : 2) { loaded, index, damage in
+            #expect(loaded.config == reference.config && loaded.vocab == reference.vocab
+                    && loaded.provenance == reference.provenance, "case \(index): \(damage)")
+            #expect(loaded.tensors == reference.tensors, "case \(index): \(damage) changed weights silently")
         }
         #expect(failures + intact == 120)
         #expect(failures > 60, "every truncation must fail")
