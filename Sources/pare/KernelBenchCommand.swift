@@ -55,8 +55,8 @@ struct KernelBenchCommand: ParsableCommand {
         if let simd, let level = SIMDLevel(rawValue: simd), level > SIMDLevel.best {
             throw ValidationError("--simd \(simd): this CPU runs at most \(SIMDLevel.best)")
         }
-        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256 (got \(threads))") }
-        if !(1...100).contains(repeats) { throw ValidationError("--repeats must be in 1...100 (got \(repeats))") }
+        if let threads { try requireRange("--threads", threads, 1...256) }
+        try requireRange("--repeats", repeats, 1...100)
     }
 
     func run() throws {
