@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, measured against OpenBLAS sgemm in the same run.",
-        subcommands: [ForwardBenchCommand.self, KernelBenchCommand.self])
+        subcommands: [ForwardBenchCommand.self, KernelBenchCommand.self, GenerateBenchCommand.self])
 }
 
 struct ForwardBenchCommand: ParsableCommand {
