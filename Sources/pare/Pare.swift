@@ -11,12 +11,6 @@ struct PareCommand: ParsableCommand {
     )
 
     static func main() {
-        // OpenBLAS picked its kernels when it loaded; restart once under the faster ones
-        // (BLAS.preferredCoreType says when and why). If exec fails, carry on as loaded.
-        if let core = BLAS.preferredCoreType() {
-            setenv("OPENBLAS_CORETYPE", core, 1)
-            execv("/proc/self/exe", CommandLine.unsafeArgv)
-        }
         // SIGINT/SIGTERM remove the temporaries being written, then exit with 128 + signal.
         OutputPath.installSignalCleanup()
         // A damaged file must end in an error, never a hang inside HDF5 (see metadataDeadline).

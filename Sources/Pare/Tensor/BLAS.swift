@@ -125,20 +125,6 @@ public enum BLAS {
 extension BLAS {
     /// The kernel family OpenBLAS chose when it loaded (e.g. "Haswell", "SkylakeX").
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
-
-    /// The OPENBLAS_CORETYPE under which this process should run, when it is not already.
-    ///
-    /// Why: OpenBLAS chooses its kernels once, when the library loads, from the CPUs it knows.
-    /// Debian 12's 0.3.21 does not know AMD Zen 4/5 and runs its AVX2 (Haswell) kernels there,
-    /// while its AVX-512 (SkylakeX) kernels run the same products about 1.6-2x faster on these
-    /// CPUs. The choice cannot be changed after loading, so the CLI restarts itself once with
-    /// the variable set (see `pare`'s main). Nothing is changed when the user set
-    /// OPENBLAS_CORETYPE, when PARE_SIMD lowers Pare's own kernels below AVX-512 (a forced
-    /// AVX2 run keeps both sides AVX2), or when OpenBLAS already runs an AVX-512 core.
-    public static func preferredCoreType(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        guard environment["OPENBLAS_CORETYPE"] == nil, SIMDLevel.best == .avx512, SIMDLevel.active == .avx512 else { return nil }
-        return ["Haswell", "Zen"].contains(coreName) ? "SKYLAKEX" : nil
-    }
 }
 
 /// The threads a large dense product runs on (Pare's split over single-threaded OpenBLAS).
