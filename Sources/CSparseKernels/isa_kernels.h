@@ -22,6 +22,13 @@ void pare_packed_gemm_avx512(const float *packed, int64_t rows, int64_t cols, co
 void pare_packed_gemm_avx2(const float *packed, int64_t rows, int64_t cols, const float *x, int64_t tokens,
                            float *y, int accumulate, int64_t panel_lo, int64_t panel_hi);
 
+void pare_silu_mul_avx512(float *gate, const float *up, int64_t n);
+void pare_silu_mul_avx2(float *gate, const float *up, int64_t n);
+void pare_softmax_rows_avx512(float *x, int64_t rows, int64_t n);
+void pare_softmax_rows_avx2(float *x, int64_t rows, int64_t n);
+void pare_rms_norm_rows_avx512(const float *x, const float *w, float *y, float *inv_rms, int64_t rows, int64_t n, float eps);
+void pare_rms_norm_rows_avx2(const float *x, const float *w, float *y, float *inv_rms, int64_t rows, int64_t n, float eps);
+
 void pare_spmm_rows_avx512(const pare_bitmask_matrix *w, pare_spmm_plan plan, const float *x,
                            const float *xt, float *y, int accumulate, int64_t row_lo,
                            int64_t row_hi, float *scratch);

@@ -121,6 +121,7 @@ static inline __attribute__((always_inline)) void expand_tokens_avx2(
 
 #define GEMM_MR 6
 #include "gemm_packed.inc"
+#include "elementwise.inc"
 
 #pragma clang attribute pop
 #endif

@@ -106,6 +106,7 @@ static inline __attribute__((always_inline)) void expand_tokens_avx512(
 
 #define GEMM_MR 12
 #include "gemm_packed.inc"
+#include "elementwise.inc"
 
 #pragma clang attribute pop
 #endif

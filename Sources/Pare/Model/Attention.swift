@@ -41,7 +41,7 @@ public enum Attention {
                                               a: qb + o * qWidth + h * hd, lda: qWidth,
                                               b: kb + o * kvWidth + kvh * hd, ldb: kvWidth,
                                               c: s, ldc: n)
-                        for r in 0..<n { VectorMath.softmaxInPlace(s + r * n, n) }
+                        VectorMath.softmaxRows(s, rows: n, n)
                         if recordingProbabilities { saved.append(contentsOf: UnsafeBufferPointer(start: s, count: n * n)) }
                         // out_h [n, hd] = P V_kvh
                         BLAS.gemmOnThisThread(m: n, n: hd, k: n,
