@@ -14,7 +14,7 @@ public enum Attention {
         let qWidth = nHeads * hd, kvWidth = nKVHeads * hd
         let group = nHeads / nKVHeads
         let scale = 1 / Float(hd).squareRoot()
-        var out = Tensor(zeros: [layout.totalTokens, qWidth])
+        var out = Tensor(overwritten: [layout.totalTokens, qWidth])  // each (sequence, head) writes its block
         let maxLen = layout.maxLength
         var saved: [Float] = []
         if recordingProbabilities {

@@ -73,7 +73,8 @@ public struct Linear: Equatable, Sendable {
         case .dense(let w): return BLAS.linear(x, w)
         case .sparse(let s): return SparseKernels.linear(x, s)
         case .packed(let p):
-            var y = Tensor(zeros: [x.rows, p.rows])
+            // The kernel writes every value (a zero-width input gives zeros).
+            var y = p.cols > 0 ? Tensor(overwritten: [x.rows, p.rows]) : Tensor(zeros: [x.rows, p.rows])
             p.apply(x, into: &y, accumulate: false)
             return y
         }

@@ -11,7 +11,7 @@ public enum Norm {
     /// backward pass reuses.
     public static func forward(_ x: Tensor, weight: Tensor, eps: Float) -> (y: Tensor, invRMS: [Float]) {
         let d = x.cols
-        var y = Tensor(zeros: x.shape)
+        var y = Tensor(overwritten: x.shape)  // every row is written below
         var inv = [Float](repeating: 0, count: x.rows)
         guard x.rows > 0 else { return (y, inv) }
         x.data.withUnsafeBufferPointer { xp in

@@ -91,7 +91,8 @@ public enum BLAS {
     /// y = x W^T for a linear layer: x [tokens, in], W [out, in] -> y [tokens, out].
     public static func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
         precondition(x.cols == w.cols, "linear: input has \(x.cols) features, weight expects \(w.cols)")
-        var y = Tensor(zeros: [x.rows, w.rows])
+        // beta = 0: sgemm writes every value without reading it (an empty product is zeroed).
+        var y = x.rows > 0 && w.rows > 0 && w.cols > 0 ? Tensor(overwritten: [x.rows, w.rows]) : Tensor(zeros: [x.rows, w.rows])
         linear(x, w, into: &y)
         return y
     }

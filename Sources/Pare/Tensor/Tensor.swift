@@ -18,6 +18,15 @@ public struct Tensor: Equatable, Sendable {
         self.data = [Float](repeating: 0, count: shape.reduce(1, *))
     }
 
+    /// A tensor whose every value the caller overwrites before reading (the output of a
+    /// product with beta = 0, a norm, attention): skips the zeroing pass, which on a small
+    /// model's decoding step cost about 4 % of the CPU time.
+    init(overwritten shape: [Int]) {
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        self.data = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     public var count: Int { data.count }
     public var rank: Int { shape.count }
 
