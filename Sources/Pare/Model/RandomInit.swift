@@ -65,8 +65,13 @@ extension LLaDAModel {
         try emit(GlobalTensor.head.key, linear([config.vocabSize, d], residual: false))
     }
 
-    /// The model as a checkpoint with the given tokenizer vocabulary and provenance.
+    /// The model as a checkpoint with the given tokenizer and provenance.
+    public func checkpoint(tokenizer: StoredTokenizer, provenance: [String]) -> Checkpoint {
+        Checkpoint(config: config, tokenizer: tokenizer, tensors: namedTensors, provenance: provenance)
+    }
+
+    /// The model as a checkpoint with a character tokenizer.
     public func checkpoint(vocab: [String], provenance: [String]) -> Checkpoint {
-        Checkpoint(config: config, vocab: vocab, tensors: namedTensors, provenance: provenance)
+        checkpoint(tokenizer: .char(vocab: vocab), provenance: provenance)
     }
 }

@@ -44,8 +44,11 @@ public struct CharTokenizer: Tokenizer {
 
 public enum TokenizerError: Error, CustomStringConvertible {
     case unknownCharacter(Character, text: String)
+    /// A tokenizer feature or file this version cannot use, named.
+    case unsupported(String)
     public var description: String {
         switch self {
+        case .unsupported(let what): return what
         case .unknownCharacter(let c, let t):
             return "character \"\(c)\" in \"\(t)\" is not in the model's vocabulary"
         }
