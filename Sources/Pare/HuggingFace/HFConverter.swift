@@ -59,10 +59,9 @@ public enum HFConverter {
         do {
             for (name, shape) in config.expectedTensors {
                 let hf = source[name]!
-                let rowValues = shape.count >= 2 ? shape.dropFirst().reduce(1, *) : shape.reduce(1, *)
+                let rowValues = shape.dropFirst().reduce(1, *)
                 try writer.write(name, rowsPerSlab: max(1, slabBytes / max(1, 4 * rowValues))) { range in
-                    let values = try weights.rows(of: hf, in: range)
-                    return Tensor(shape: shape.count >= 2 ? [range.count] + shape.dropFirst() : shape, data: values)
+                    Tensor(shape: [range.count] + shape.dropFirst(), data: try weights.rows(of: hf, in: range))
                 }
             }
             try writer.finish(provenance: [Checkpoint.provenanceEntry(entry)])
@@ -140,7 +139,7 @@ public enum HFConverter {
             try writer.write(items, into: folder) { hfName, range in
                 let name = pareName[hfName]!
                 if let g = GlobalTensor.allCases.first(where: { $0.key == name }) {
-                    return g == .lnF ? try weights.finalNorm().data : try weights.rows(of: g, in: range).data
+                    return g == .lnF ? Array(try weights.finalNorm().data[range]) : try weights.rows(of: g, in: range).data
                 }
                 // A block tensor: the block is read once for all of its tensors (file order).
                 let (index, part) = HFKeyMap.split(name, prefix: HFKeyMap.pareBlockPrefix)!
@@ -150,7 +149,7 @@ public enum HFConverter {
                     cachedBlock = (index, Dictionary(uniqueKeysWithValues: block.namedTensors(index: index).map { ($0.key, $0.tensor) }))
                 }
                 guard let t = cachedBlock!.tensors[name] else { throw HFError(file: path, "block \(index) has no \(part)") }
-                let cols = t.rank >= 2 ? t.cols : t.count
+                let cols = t.shape.dropFirst().reduce(1, *)
                 return Array(t.data[(range.lowerBound * cols)..<(range.upperBound * cols)])
             }
             try destination.commit()

@@ -37,9 +37,10 @@ public struct SafetensorsEntry: Equatable, Sendable {
     public let end: Int
 
     public var count: Int { shape.reduce(1, *) }
-    /// Rows of the tensor seen as a matrix [shape[0], rest]; a 0-D or 1-D tensor is one row.
-    public var rows: Int { shape.count >= 2 ? shape[0] : 1 }
-    public var rowValues: Int { shape.count >= 2 ? shape.dropFirst().reduce(1, *) : count }
+    /// Rows of the tensor seen as a matrix [shape[0], rest] (a 1-D tensor has one value per row,
+    /// as `ModelWriter` slabs it; a 0-D tensor is one row).
+    public var rows: Int { shape.first ?? 1 }
+    public var rowValues: Int { shape.dropFirst().reduce(1, *) }
 }
 
 /// A safetensors file opened for reading tensor by tensor (never whole in memory).

@@ -13,8 +13,8 @@ public struct SafetensorsWriter {
         public let dtype: SafetensorsDType
         public init(name: String, shape: [Int], dtype: SafetensorsDType) { self.name = name; self.shape = shape; self.dtype = dtype }
         var bytes: Int { shape.reduce(1, *) * dtype.byteCount }
-        var rows: Int { shape.count >= 2 ? shape[0] : 1 }
-        var rowValues: Int { shape.count >= 2 ? shape.dropFirst().reduce(1, *) : shape.reduce(1, *) }
+        var rows: Int { shape.first ?? 1 }
+        var rowValues: Int { shape.dropFirst().reduce(1, *) }
     }
 
     public let maxShardBytes: Int

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import Pare
+
+/// `pare convert` / `pare export --format hf` against the official LLaDA and Dream code: the
+/// fixtures under Fixtures/hf were made by make_hf_fixtures.py with the official modeling files,
+/// generate.py (LLaDA) and the ALGORITHMS.md fixed sampler on Dream's shifted logits.
+@Suite struct HFConvertTests {
+    static let fixtures = ["llada-mha-f32", "llada-mha-bf16", "llada-gqa-bf16", "dream-f32", "dream-bf16"]
+
+    struct Golden: Decodable {
+        let input_ids: [Int]
+        let logits: [[Double]]
+        let prompt: [Int]
+        let gen_length: Int
+        let steps: Int
+        let block_length: Int
+        let generation: [Int]
+    }
+
+    static func golden(_ name: String) throws -> Golden {
+        try JSONDecoder().decode(Golden.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("hf/\(name)/golden.json"))))
+    }
+
+    /// Converts a fixture folder and loads the result resident (no tokenizer needed).
+    static func converted(_ name: String, in dir: URL) throws -> (path: String, model: LLaDAModel) {
+        let out = dir.appendingPathComponent("\(name).h5").path
+        try HFConverter.convert(directory: Fixtures.path("hf/\(name)"), output: out)
+        return (out, try LLaDAModel(reader: CheckpointReader(path: out)))
+    }
+
+    @Test(arguments: fixtures)
+    func logitsAndGenerationMatchTheOfficialCode(_ name: String) throws {
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let golden = try Self.golden(name)
+        let (_, model) = try Self.converted(name, in: dir)
+        #expect(model.config.architecture == (name.hasPrefix("dream") ? "dream" : "llada"))
+
+        let logits = try model.logits([golden.input_ids])                    // [T, vocab]
+        #expect(logits.shape == [golden.logits.count, golden.logits[0].count])
+        var maxDiff = 0.0, maxRef = 0.0
+        for (r, row) in golden.logits.enumerated() {
+            for (c, ref) in row.enumerated() {
+                maxDiff = max(maxDiff, abs(Double(logits.data[r * logits.cols + c]) - ref))
+                maxRef = max(maxRef, abs(ref))
+            }
+        }
+        #expect(maxDiff / maxRef <= 1e-4, "\(name): max |pare - official| = \(maxDiff), max |official| = \(maxRef)")
+
+        var options = SamplingOptions()
+        options.genLength = golden.gen_length
+        options.steps = golden.steps
+        options.blockLength = golden.block_length
+        options.sampler = .fixed
+        let generated = try MaskedDiffusionSampler(model: model, options: options).generate([golden.prompt])
+        #expect(generated[0].tokens == golden.generation, "\(name)")
+    }
+
+    @Test func dreamShiftsLogitsByOnePosition() throws {
+        // The shift is the only difference between the two readings of the same weights: as
+        // "dream", row i equals row i - 1 of the unshifted logits (row 0 stays).
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (_, dream) = try Self.converted("dream-f32", in: dir)
+        var unshifted = dream
+        unshifted.config.architecture = "llada"   // same weights and biases, no shift
+        let ids = try Self.golden("dream-f32").input_ids
+        let a = try dream.logits([ids]), b = try unshifted.logits([ids])
+        // Equal up to BLAS rounding (the head multiplies a different number of rows).
+        func gap(_ x: [Float], _ y: [Float]) -> Float { zip(x, y).map { abs($0 - $1) }.max()! }
+        #expect(gap(a.row(0), b.row(0)) < 1e-4)
+        for i in 1..<ids.count { #expect(gap(a.row(i), b.row(i - 1)) < 1e-4, "row \(i)") }
+        #expect(gap(a.row(3), b.row(3)) > 0.1)
+        // Chosen rows go through the same shift.
+        let picked = try dream.logits([ids], outputRows: [5..<9])
+        for (j, i) in (5..<9).enumerated() { #expect(gap(picked.row(j), a.row(i)) < 1e-4, "row \(i)") }
+    }
+
+    @Test func convertKeepsStoredPrecisionAndRecordsProvenance() throws {
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (path, _) = try Self.converted("llada-gqa-bf16", in: dir)
+        let header = try CheckpointReader.inspect(path: path)
+        #expect(Set(header.storedDTypes.values) == [.bfloat16])
+        #expect(header.tokenizer.kind == "bpe")
+        #expect(header.provenance.last?.contains("\"op\":\"convert\"") == true)
+        let f32 = dir.appendingPathComponent("f32.h5").path
+        try HFConverter.convert(directory: Fixtures.path("hf/llada-gqa-bf16"), output: f32, dtype: .float32)
+        #expect(Set(try CheckpointReader.inspect(path: f32).storedDTypes.values) == [.float32])
+        // bf16 widens exactly, so both files hold the same values.
+        #expect(try LLaDAModel(reader: CheckpointReader(path: f32)) == LLaDAModel(reader: CheckpointReader(path: path)))
+    }
+
+    /// convert -> prune -> export hf -> convert back equals the pruned file, for both
+    /// architectures (Dream's biases included), with a block dropped on the way.
+    @Test(arguments: ["llada-gqa-bf16", "dream-f32"])
+    func exportRoundTripEqualsThePrunedModel(_ name: String) throws {
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (path, model) = try Self.converted(name, in: dir)
+        let header = try CheckpointReader.inspect(path: path)
+        // Magnitude pruning of every block linear to 50 %, then block 0 dropped.
+        var pruned = model
+        for i in pruned.blocks.indices {
+            for l in BlockLinear.allCases {
+                let w = pruned.blocks[i][l].weight
+                let cut = w.data.map(abs).sorted()[w.count / 2]
+                pruned.blocks[i][l].weight = Tensor(shape: w.shape, data: w.data.map { abs($0) < cut ? 0 : $0 })
+            }
+        }
+        let smaller = KeptBlocks(base: pruned, kept: [1])
+        let prunedPath = dir.appendingPathComponent("pruned.h5").path
+        try ModelFile.write(smaller, tokenizer: header.tokenizer, to: prunedPath, dtype: { _ in .float32 }, provenance: { header.provenance })
+
+        let exported = dir.appendingPathComponent("export").path
+        try HFConverter.export(from: prunedPath, to: exported, like: Fixtures.path("hf/\(name)"), maxShardBytes: 8_000)
+        let files = try FileManager.default.contentsOfDirectory(atPath: exported)
+        #expect(files.contains(SafetensorsFolder.indexName))
+        #expect(files.filter { $0.hasSuffix(".safetensors") }.count >= 2)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exported + "/config.json"))) as! [String: Any]
+        #expect(config[name.hasPrefix("dream") ? "num_hidden_layers" : "n_layers"] as? Int == 1)
+        #expect(config["auto_map"] != nil)   // kept from --like
+
+        let back = dir.appendingPathComponent("back.h5").path
+        try HFConverter.convert(directory: exported, output: back)
+        let a = try LLaDAModel(reader: CheckpointReader(path: back)), b = try LLaDAModel(reader: CheckpointReader(path: prunedPath))
+        #expect(a == b)
+        #expect(a.blocks[0].biases.isEmpty == !name.hasPrefix("dream"))
+    }
+}
