@@ -11,18 +11,21 @@ import Testing
         let ids: [[Int]]
         let decoded: [String]
         let vocabularySize: Int
+        /// The ids of each chat message in the model's chat format, from `apply_chat_template`.
+        let chatIDs: [[Int]]
     }
 
-    static let cases: (lines: [String], layouts: [String: Layout]) = {
+    static let cases: (lines: [String], chatMessages: [String], layouts: [String: Layout]) = {
         let data = FileManager.default.contents(atPath: Fixtures.path("bpe/cases.json"))!
         let root = try! JSONSerialization.jsonObject(with: data) as! [String: Any]
         var layouts: [String: Layout] = [:]
         for name in ["llama", "qwen"] {
             let layout = root[name] as! [String: Any]
             layouts[name] = Layout(folder: Fixtures.path("bpe/\(name)"), ids: layout["ids"] as! [[Int]],
-                                   decoded: layout["decoded"] as! [String], vocabularySize: layout["vocab_size"] as! Int)
+                                   decoded: layout["decoded"] as! [String], vocabularySize: layout["vocab_size"] as! Int,
+                                   chatIDs: layout["chat_ids"] as! [[Int]])
         }
-        return (root["lines"] as! [String], layouts)
+        return (root["lines"] as! [String], root["chat_messages"] as! [String], layouts)
     }()
 
     /// The tokenizer of a fixture folder, for a model with a few spare embedding rows.
@@ -127,6 +130,50 @@ import Testing
         for i in stride(from: 0, to: Self.cases.lines.count, by: 50) {
             #expect(try loaded.tokenizer.encode(Self.cases.lines[i]) == Self.cases.layouts[name]!.ids[i])
         }
+    }
+
+    @Test func chatFormatsMatchTheModelsTemplates() throws {
+        for (name, format) in [("llama", ChatFormat.llada), ("qwen", ChatFormat.dream)] {
+            let tokenizer = try Self.tokenizer(name)
+            for (message, expected) in zip(Self.cases.chatMessages, Self.cases.layouts[name]!.chatIDs) {
+                #expect(try format.encode(user: message, with: tokenizer) == expected, "\(format) \"\(message.escapedForOneLine)\"")
+            }
+        }
+        // The llama fixture lacks Dream's tokens, and a char vocabulary has no chat format.
+        #expect(throws: TokenizerError.unsupported("the dream chat format needs the special token <|im_start|>, which this model's tokenizer lacks")) {
+            try ChatFormat.dream.encode(user: "hi", with: try Self.tokenizer("llama"))
+        }
+        #expect(throws: TokenizerError.self) {
+            try ChatFormat.llada.encode(user: "hi", with: CharTokenizer(vocab: CharTokenizer.referenceVocab))
+        }
+    }
+
+    @Test func tokenizeCommandPrintsTheIDs() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try Self.modelFile("llama", in: dir)
+        let line = 40
+        let plain = try CommandLineTests.json(["tokenize", "--model", model, "--text", Self.cases.lines[line]], in: dir)
+        #expect(plain as NSDictionary == ["ids": Self.cases.layouts["llama"]!.ids[line]] as NSDictionary)
+        let chat = try CommandLineTests.json(["tokenize", "--model", model, "--text", Self.cases.chatMessages[1], "--chat"], in: dir)
+        #expect(chat["ids"] as? [Int] == Self.cases.layouts["llama"]!.chatIDs[1])
+
+        // One "id  \"piece\"" line per token, then the count.
+        let hello = 7
+        #expect(Self.cases.lines[hello] == "Hello world")
+        let readable = try SparseCommandLineTests.pare(["tokenize", "--model", model, "--text", Self.cases.lines[hello]], in: dir)
+        #expect(readable.status == 0)
+        let rows = readable.out.textLines.filter { !$0.isEmpty }
+        let expected = Self.cases.layouts["llama"]!.ids[hello]
+        #expect(rows.dropLast().map { Int($0.split(separator: " ").first ?? "") } == expected, "\(readable.out)")
+        #expect(rows.last.map(String.init) == "\(expected.count) tokens")
+        #expect(rows.contains { $0.hasSuffix("\"<|startoftext|>\"") } && rows.contains { $0.hasSuffix("\" world\"") }, "\(readable.out)")
+
+        let charChat = try SparseCommandLineTests.pare(["tokenize", "--text", "12+34=", "--chat"], in: dir)
+        #expect(charChat.status == 1)
+        #expect(charChat.err == "error: chat formats need a BPE tokenizer; this model's tokenizer is a character vocabulary\n")
+        let generateChat = try SparseCommandLineTests.pare(["generate", "--prompt", "12+34=", "--chat"], in: dir)
+        #expect(generateChat.status == 1 && generateChat.err.hasPrefix("error: chat formats need a BPE tokenizer"))
     }
 
     @Test func gpt2PatternSplitsLikeItsRegex() {

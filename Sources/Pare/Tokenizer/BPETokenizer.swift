@@ -104,8 +104,21 @@ public struct BPETokenizer: Tokenizer {
         return out + String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The text of one token; a token that is part of a UTF-8 sequence (a piece of an emoji, say)
+    /// shows its bytes, `<0xF0><0x9F>`.
+    public func piece(_ id: Int) -> String {
+        guard let text = tokenTexts[id] else { return "<?>" }
+        let bytes = ByteLevel.decode(text)
+        if let valid = String(validating: bytes, as: UTF8.self) { return valid }
+        return bytes.map { "<0x" + String($0, radix: 16, uppercase: true).leftPadded(to: 2) + ">" }.joined()
+    }
+
     /// The id of the added token whose text is `content` (a special token such as `<|eot_id|>`).
     public func addedTokenID(_ content: String) -> Int? {
         addedTokens.first { $0.content == content }?.id
     }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -32,6 +32,18 @@ import shutil
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The chat templates of LLaDA-8B-Instruct and Dream-v0-Instruct-7B (their tokenizer_config.json),
+# kept in the fixture folders so `transformers` renders the reference chat prompts.
+LLADA_CHAT = ("{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+              "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + "
+              "'<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+              "{{ content }}{% endfor %}{% if add_generation_prompt %}"
+              "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+DREAM_CHAT = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+              "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+              "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+              "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+CHAT_MESSAGES = ["What is 2+2?", "  Explain diffusion models.\n\n", "\tcafé, 你好 🙂 <|mask|>\x1c", "", "line one\nline two"]
 LLAMA3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 QWEN2 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 LLAMA_SPECIALS = ["<|startoftext|>", "<|endoftext|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|mdm_mask|>"]
@@ -149,6 +161,9 @@ def make_llama(folder):
     tok = Tokenizer.from_str(json.dumps(spec))
     with open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(spec, f, ensure_ascii=False, separators=(",", ":"))
+    save_json(os.path.join(folder, "tokenizer_config.json"), {
+        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+        "clean_up_tokenization_spaces": False, "chat_template": LLADA_CHAT})
     return Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
 
 
@@ -169,13 +184,24 @@ def make_qwen(folder):
     config = {
         "tokenizer_class": "Qwen2Tokenizer",
         "bos_token": None, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": None,
-        "clean_up_tokenization_spaces": False, "model_max_length": 32768,
+        "clean_up_tokenization_spaces": False, "model_max_length": 32768, "chat_template": DREAM_CHAT,
         "added_tokens_decoder": {str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
                                           "single_word": False, "special": True} for t, i in added.items()},
     }
     save_json(os.path.join(folder, "tokenizer_config.json"), config)
     from transformers import AutoTokenizer
     return AutoTokenizer.from_pretrained(folder)
+
+
+def chat_ids(folder):
+    """The ids of each CHAT_MESSAGES prompt as the model's chat template renders and encodes it."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(folder)
+    out = []
+    for message in CHAT_MESSAGES:
+        ids = tok.apply_chat_template([{"role": "user", "content": message}], add_generation_prompt=True, tokenize=True)
+        out.append(list(ids["input_ids"] if hasattr(ids, "keys") else ids))
+    return out
 
 
 def main():
@@ -189,9 +215,10 @@ def main():
     qwen_ids = [qwen(t)["input_ids"] for t in lines]
     cases = {
         "lines": lines,
-        "llama": {"ids": llama_ids, "decoded": [llama.decode(i, skip_special_tokens=False) for i in llama_ids],
+        "chat_messages": CHAT_MESSAGES,
+        "llama": {"ids": llama_ids, "chat_ids": chat_ids(os.path.join(HERE, "llama")), "decoded": [llama.decode(i, skip_special_tokens=False) for i in llama_ids],
                   "vocab_size": llama.get_vocab_size(with_added_tokens=True)},
-        "qwen": {"ids": qwen_ids, "decoded": [qwen.decode(i, skip_special_tokens=False) for i in qwen_ids],
+        "qwen": {"ids": qwen_ids, "chat_ids": chat_ids(os.path.join(HERE, "qwen")), "decoded": [qwen.decode(i, skip_special_tokens=False) for i in qwen_ids],
                  "vocab_size": len(qwen)},
     }
     save_json(os.path.join(HERE, "cases.json"), cases)  # escaped: Foundation on Linux drops a raw U+FEFF after an escape
