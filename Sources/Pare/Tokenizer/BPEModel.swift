@@ -62,18 +62,77 @@ struct BPEModel: Sendable {
                 previousUnknown = true
             }
         }
-        // Merge the lowest-ranked adjacent pair, leftmost first, until no pair has a merge.
-        while symbols.count > 1 {
-            var best: (index: Int, merge: Merge)?
-            for i in 0..<(symbols.count - 1) {
-                if let merge = merges[Self.key(symbols[i], symbols[i + 1])], merge.rank < (best?.merge.rank ?? .max) {
-                    best = (i, merge)
-                }
-            }
-            guard let best else { break }
-            symbols[best.index] = best.merge.id
-            symbols.remove(at: best.index + 1)
+        return merged(symbols)
+    }
+
+    /// Applies the merges to `symbols`: repeatedly the adjacent pair with the lowest rank (the
+    /// leftmost of equal ranks) becomes its merged token, until no adjacent pair has a merge.
+    /// A queue of candidate pairs keeps this O(n log n), so a long piece without a split (a page
+    /// of CJK text, a base64 blob) stays fast; candidates that merges made stale are skipped.
+    func merged(_ symbols: [Int]) -> [Int] {
+        guard symbols.count > 1 else { return symbols }
+        var ids = symbols
+        // A doubly linked list over the original positions; a merged pair lives on at its left one.
+        var next = Array(1...symbols.count), previous = Array(-1..<(symbols.count - 1))
+        var alive = [Bool](repeating: true, count: symbols.count)
+        var queue = PairQueue()
+        func consider(_ left: Int) {
+            let right = next[left]
+            guard right < ids.count, let merge = merges[Self.key(ids[left], ids[right])] else { return }
+            queue.push(.init(rank: merge.rank, position: left, left: ids[left], right: ids[right]))
         }
-        return symbols
+        for i in 0..<(ids.count - 1) { consider(i) }
+        while let pair = queue.pop() {
+            let left = pair.position, right = next[left]
+            // Stale: the left symbol was merged away, or either side changed since this was queued.
+            guard alive[left], right < ids.count, ids[left] == pair.left, ids[right] == pair.right else { continue }
+            ids[left] = merges[Self.key(pair.left, pair.right)]!.id
+            alive[right] = false
+            next[left] = next[right]
+            if next[left] < ids.count { previous[next[left]] = left }
+            if previous[left] >= 0 { consider(previous[left]) }
+            consider(left)
+        }
+        return (0..<ids.count).filter { alive[$0] }.map { ids[$0] }
+    }
+}
+
+/// A binary min-heap of candidate merges ordered by (rank, position).
+struct PairQueue {
+    struct Pair {
+        let rank: Int, position: Int, left: Int, right: Int
+        func precedes(_ other: Pair) -> Bool { (rank, position) < (other.rank, other.position) }
+    }
+
+    private var heap: [Pair] = []
+
+    mutating func push(_ pair: Pair) {
+        heap.append(pair)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].precedes(heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Pair? {
+        guard let top = heap.first else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < heap.count && heap[left].precedes(heap[smallest]) { smallest = left }
+                if right < heap.count && heap[right].precedes(heap[smallest]) { smallest = right }
+                if smallest == parent { break }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return top
     }
 }
