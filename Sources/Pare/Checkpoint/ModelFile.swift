@@ -23,12 +23,7 @@ public enum ModelFile {
     public static func open(_ path: String, residency: Residency = .auto) throws -> LoadedModel {
         let reader = try CheckpointReader(path: path)
         let header = reader.header
-        let tokenizer: any Tokenizer
-        do {
-            tokenizer = try header.tokenizer.makeTokenizer(vocabularySize: header.config.vocabSize)
-        } catch let error as TokenizerError {
-            throw CheckpointError.badTokenizer(file: path, reason: error.description)
-        }
+        let tokenizer = try makeTokenizer(header)
         let stream: Bool
         switch residency {
         case .resident: stream = false
@@ -38,6 +33,16 @@ public enum ModelFile {
         if stream { return LoadedModel(header: header, weights: try StreamedModel(reader: reader), tokenizer: tokenizer) }
         let model = try LLaDAModel(reader: reader)
         return LoadedModel(header: header, weights: model, tokenizer: tokenizer)
+    }
+
+    /// The header's stored tokenizer, built (no weight is read); a tokenizer Pare cannot use is
+    /// reported as a bad tokenizer of the file.
+    public static func makeTokenizer(_ header: CheckpointHeader) throws -> any Tokenizer {
+        do {
+            return try header.tokenizer.makeTokenizer(vocabularySize: header.config.vocabSize)
+        } catch let error as TokenizerError {
+            throw CheckpointError.badTokenizer(file: header.path, reason: error.description)
+        }
     }
 
     /// True when the model's weights, as loaded (fp32; sparse-encoded linears in the bitmask

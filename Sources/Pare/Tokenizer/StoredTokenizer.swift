@@ -28,7 +28,7 @@ public enum StoredTokenizer: Equatable, Sendable {
     public func makeTokenizer(vocabularySize: Int) throws -> any Tokenizer {
         switch self {
         case .char(let vocab): return CharTokenizer(vocab: vocab)
-        case .bpe: throw TokenizerError.unsupported("byte-level BPE encoding is not implemented yet")
+        case .bpe(let files): return try BPETokenizer(files: files, vocabularySize: vocabularySize)
         }
     }
 }
