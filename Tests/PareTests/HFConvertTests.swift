@@ -128,4 +128,27 @@ import Testing
         #expect(a == b)
         #expect(a.blocks[0].biases.isEmpty == !name.hasPrefix("dream"))
     }
+
+    /// The command line end to end: convert, then generate from token ids, as a user would;
+    /// and the error forms.
+    @Test func commandLineConvertThenGenerate() throws {
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in ["llada-mha-bf16", "dream-bf16"] {
+            let golden = try Self.golden(name)
+            let convert = try SparseCommandLineTests.pare(["convert", Fixtures.path("hf/\(name)"), "--output", "m.h5", "--json"], in: dir.path)
+            #expect(convert.status == 0, "\(convert.err)")
+            let generate = try SparseCommandLineTests.pare(["generate", "--model", "m.h5", "--prompt-ids", golden.prompt.map(String.init).joined(separator: ","),
+                                                     "--gen-length", "\(golden.gen_length)", "--steps", "\(golden.steps)",
+                                                     "--block-length", "\(golden.block_length)", "--json"], in: dir.path)
+            let json = try JSONSerialization.jsonObject(with: Data(generate.out.utf8)) as? [String: Any]
+            #expect(json?["tokens"] as? [Int] == golden.generation, "\(name): \(generate.err)")
+        }
+        let missing = try SparseCommandLineTests.pare(["convert", "no-such-folder", "--output", "x.h5"], in: dir.path)
+        #expect(missing.status == 1 && missing.err.hasPrefix("error: no-such-folder/config.json") && missing.err.filter { $0 == "\n" }.count == 1,
+                "\(missing)")
+        let badDType = try SparseCommandLineTests.pare(["convert", Fixtures.path("hf/dream-f32"), "--output", "x.h5", "--dtype", "f8"], in: dir.path)
+        #expect(badDType.status == 64, "\(badDType)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.h5").path))
+    }
 }
