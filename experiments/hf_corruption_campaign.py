@@ -20,7 +20,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURE = os.path.join(ROOT, "Tests", "PareTests", "Fixtures", "hf", "dream-bf16")
+# Damage is applied to copies of a Dream (bf16) and a LLaDA (f32) fixture, alternately.
+FIXTURES = [os.path.join(ROOT, "Tests", "PareTests", "Fixtures", "hf", name) for name in ("dream-bf16", "llada-mha-f32")]
 SHARD = "model-00001-of-00002.safetensors"
 TIMEOUT = 20
 MEMORY = 4 << 30
@@ -158,15 +159,17 @@ def main():
     args = ap.parse_args()
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="pare-hf-campaign-")
-    shard = open(os.path.join(FIXTURE, SHARD), "rb").read()
-    config = open(os.path.join(FIXTURE, "config.json"), "rb").read()
-    index = json.load(open(os.path.join(FIXTURE, "model.safetensors.index.json")))
+    sources = [{"dir": d, "shard": open(os.path.join(d, SHARD), "rb").read(),
+                "config": open(os.path.join(d, "config.json"), "rb").read(),
+                "index": json.load(open(os.path.join(d, "model.safetensors.index.json")))} for d in FIXTURES]
     counts, bad = {}, []
 
     def trial(group, i, write):
+        source = sources[i % len(sources)]
         folder = os.path.join(work, f"{group}-{i}")
-        shutil.copytree(FIXTURE, folder)
-        what = write(folder)
+        shutil.copytree(source["dir"], folder)
+        os.remove(os.path.join(folder, "golden.json"))
+        what = os.path.basename(source["dir"]) + ": " + write(folder, source)
         outcome, err = run(args.pare, folder, os.path.join(work, "out.h5"))
         counts.setdefault(group, {}).setdefault(outcome, 0)
         counts[group][outcome] += 1
@@ -174,18 +177,18 @@ def main():
             bad.append({"group": group, "mutation": what, "outcome": outcome, "stderr": err})
         shutil.rmtree(folder)
 
-    def shard_case(folder):
-        data, what = mutate_safetensors(shard, rng)
+    def shard_case(folder, source):
+        data, what = mutate_safetensors(source["shard"], rng)
         open(os.path.join(folder, SHARD), "wb").write(data)
         return what
 
-    def config_case(folder):
-        data, what = mutate_config(config, rng)
+    def config_case(folder, source):
+        data, what = mutate_config(source["config"], rng)
         open(os.path.join(folder, "config.json"), "wb").write(data)
         return what
 
-    def index_case(folder):
-        m = json.loads(json.dumps(index))
+    def index_case(folder, source):
+        m = json.loads(json.dumps(source["index"]))
         k = rng.choice(sorted(m["weight_map"]))
         change = rng.choice(["../" + SHARD, "/etc/passwd", "", "missing.safetensors", None, 7, "drop", "swap"])
         if change == "drop":
