@@ -59,7 +59,7 @@ import Testing
         #expect(try back.logits([[4, 5, 1, 1]]) == dropped.logits([[4, 5, 1, 1]]))
     }
 
-    @Test func samplersAndLikelihoodRunOnDreamAndFinetuneRefusesIt() throws {
+    @Test func samplersAndLikelihoodRunOnDream() throws {
         let model = LLaDAModel.random(config: Self.config, seed: 5)
         for kind in [SamplerKind.fixed, .threshold] {
             var options = SamplingOptions()
@@ -76,12 +76,59 @@ import Testing
         let top = row.max()!
         let expected = log(row.map { exp($0 - top) }.reduce(0, +)) + top - row[answer]
         #expect(abs(nll[0] - expected) < 1e-4)
-        // Fine-tuning refuses Dream with a clear error rather than training it wrongly.
+    }
+
+    /// Dream's training forward shifts like the inference one, and its backward is the LLaDA
+    /// backward (checked against finite differences in GradientTests) of the same weights with
+    /// dLoss/dLogits scatter-added back through the shift.
+    @Test func trainingForwardAndBackwardFollowTheShift() throws {
+        var config = Self.config
+        config.nLayers = 2
+        let dream = LLaDAModel.random(config: config, seed: 6, std: 0.3)
+        var unshifted = dream
+        unshifted.config.architecture = "llada"          // same weights and biases, no shift
+        let sequences = [[4, 5, 1, 6, 1], [7, 1, 8]]
+        let (logits, cache) = dream.forwardForTraining(sequences)
+        let inference = try dream.logits(sequences)
+        #expect(zip(logits.data, inference.data).allSatisfy { abs($0 - $1) < 1e-4 })
+
+        var rng = SplitMix64(seed: 8)
+        let dShifted = Tensor(shape: logits.shape, data: logits.data.map { _ in Float(rng.uniform() - 0.5) })
+        let layout = SequenceLayout(lengths: sequences.map(\.count))
+        var dUnshifted = Tensor(zeros: logits.shape)
+        for (r, from) in dream.predictingRows(Array(0..<layout.totalTokens), layout: layout).enumerated() {
+            for v in 0..<logits.cols { dUnshifted.data[from * logits.cols + v] += dShifted.data[r * logits.cols + v] }
+        }
+        let a = dream.backward(dShifted, cache: cache)
+        let b = unshifted.backward(dUnshifted, cache: unshifted.forwardForTraining(sequences).cache)
+        for key in dream.parameterKeys {
+            let scale = b[key].data.map(abs).max()! + 1e-6
+            let gap = zip(a[key].data, b[key].data).map { abs($0 - $1) }.max()!
+            #expect(gap / scale < 1e-4, "\(key): \(gap) of \(scale)")
+        }
+        // Position 0 and 1 both read row 0: row 0's gradient is the sum of both.
+        #expect(dream.predictingRows([0, 1, 2, 5, 6], layout: layout) == [0, 0, 1, 5, 5])
+    }
+
+    @Test func seftFinetunesAPrunedDreamModelKeepingSparsityAndBiases() throws {
         let dir = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = try Self.write(model, in: dir)
-        #expect(throws: TrainingError.self) {
-            _ = try Finetuner(modelPath: path, options: FinetuneOptions(), output: dir.appendingPathComponent("ft.h5").path)
+        let dense = try Self.write(LLaDAModel.random(config: Self.config, seed: 7, std: 0.2), in: dir)
+        let loaded = try ModelFile.open(dense)
+        let calibration = try CalibrationSet.referenceTasks(count: 8, tokenizer: loaded.tokenizer, eos: 0)
+        let pruned = dir.appendingPathComponent("pruned.h5").path
+        _ = try ModelPruner(spec: PruningSpec(), calibration: calibration).prune(loaded, writingTo: pruned)
+        let input = try LLaDAModel(reader: CheckpointReader(path: pruned))
+        var options = FinetuneOptions()
+        options.steps = 4; options.updateInterval = 2; options.batchSize = 4; options.learningRate = 1e-2; options.warmupSteps = 1
+        let tuner = try Finetuner(modelPath: pruned, options: options, output: dir.appendingPathComponent("ft.h5").path)
+        var losses: [Double] = []
+        for _ in 0..<4 { losses.append(try tuner.trainStep().loss) }
+        #expect(losses.allSatisfy { $0.isFinite })
+        for key in input.parameterKeys where key.isBlockLinear {
+            #expect(Mask(nonZerosOf: tuner.model[key]).keptCount == Mask(nonZerosOf: input[key]).keptCount, "\(key)")
         }
+        #expect(tuner.model.blocks.map(\.biases) == input.blocks.map(\.biases))
+        #expect(tuner.model.blocks[0].qProj.weight != input.blocks[0].qProj.weight)
     }
 }

@@ -104,11 +104,6 @@ public final class Finetuner {
     public init(modelPath path: String, options: FinetuneOptions, output: String, resume: Bool = false) throws {
         if let p = options.problem() { throw TrainingError.recipe("", p) }
         let loaded = try ModelFile.open(path, residency: .resident)
-        // Training runs the backward pass, which has no gradient for Dream's q/k/v biases and
-        // no shifted loss yet.
-        guard !loaded.config.hasQKVBias, !loaded.config.shiftsLogits else {
-            throw TrainingError.recipe("", "finetune of \(loaded.config.architecture) models is not supported yet (only llada)")
-        }
         source = loaded.header
         tokenizer = loaded.tokenizer
         self.output = output
