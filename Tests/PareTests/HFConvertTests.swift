@@ -156,4 +156,29 @@ import Testing
         #expect(badDType.status == 64, "\(badDType)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.h5").path))
     }
+
+    /// `--dtype` re-encodes every tensor and says so in config.json; without `--like` the config
+    /// is a fresh one that convert reads back to the same model config.
+    @Test func exportDTypeAndAFreshConfig() throws {
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (path, model) = try Self.converted("dream-f32", in: dir)
+        let out = dir.appendingPathComponent("bf16").path
+        try HFConverter.export(from: path, to: out, dtype: .bfloat16)
+        let weights = try SafetensorsFolder(directory: out)
+        #expect(weights.shards.count == 1)
+        #expect(try weights.tensorNames.allSatisfy { try weights.entry($0).dtype == .bf16 })
+        let (config, raw) = try HFConfig.read(directory: out)
+        #expect(config == model.config)
+        #expect(raw["torch_dtype"] as? String == "bfloat16" && raw["model_type"] as? String == "Dream")
+        // The tokenizer files come back byte for byte.
+        for name in ["vocab.json", "merges.txt", "added_tokens.json"] {
+            #expect(FileManager.default.contents(atPath: out + "/" + name) == FileManager.default.contents(atPath: Fixtures.path("hf/dream-f32/\(name)")))
+        }
+        // Exporting over an existing folder replaces it whole.
+        try HFConverter.export(from: path, to: out, maxShardBytes: 20_000)
+        #expect(try SafetensorsFolder(directory: out).shards.count > 1)
+        #expect(!FileManager.default.fileExists(atPath: out + "/model.safetensors"), "no file of the previous export is left")
+        #expect(try SafetensorsFolder(directory: out).entry("lm_head.weight").dtype == .f32)
+    }
 }
