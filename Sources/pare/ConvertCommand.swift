@@ -24,9 +24,13 @@ struct ConvertCommand: ParsableCommand {
             let start = Date()
             let summary = try HFConverter.convert(directory: directory, output: output, dtype: dtype.flatMap(StorageDType.init(shortName:)))
             let c = summary.config
+            if let problem = summary.tokenizerProblem {
+                log("warning: the tokenizer files were stored, but Pare cannot encode text with them: \(problem)")
+            }
             if json {
                 printJSON(["output": output, "architecture": c.architecture, "parameters": summary.parameters,
-                           "source_files": summary.sourceFiles, "wall_seconds": Date().timeIntervalSince(start)])
+                           "source_files": summary.sourceFiles, "wall_seconds": Date().timeIntervalSince(start),
+                           "tokenizer_problem": summary.tokenizerProblem ?? NSNull()])
             } else {
                 print("wrote \(output): \(c.architecture), \(c.nLayers) blocks, d_model \(c.dModel), vocab \(c.vocabSize), "
                       + "\(summary.parameters) parameters from \(summary.sourceFiles) safetensors file(s)")

@@ -25,7 +25,8 @@ import Testing
     /// Converts a fixture folder and loads the result resident (no tokenizer needed).
     static func converted(_ name: String, in dir: URL) throws -> (path: String, model: LLaDAModel) {
         let out = dir.appendingPathComponent("\(name).h5").path
-        try HFConverter.convert(directory: Fixtures.path("hf/\(name)"), output: out)
+        let summary = try HFConverter.convert(directory: Fixtures.path("hf/\(name)"), output: out)
+        #expect(summary.tokenizerProblem == nil, "\(name)")
         return (out, try LLaDAModel(reader: CheckpointReader(path: out)))
     }
 
@@ -180,5 +181,19 @@ import Testing
         #expect(try SafetensorsFolder(directory: out).shards.count > 1)
         #expect(!FileManager.default.fileExists(atPath: out + "/model.safetensors"), "no file of the previous export is left")
         #expect(try SafetensorsFolder(directory: out).entry("lm_head.weight").dtype == .f32)
+    }
+
+    /// Tokenizer files Pare cannot run are stored anyway, with the reason in the summary (the
+    /// CLI prints it as a warning): the weights stay usable on token ids.
+    @Test func anUnusableTokenizerIsStoredWithAWarning() throws {
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let folder = dir.appendingPathComponent("hf")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: Fixtures.path("hf/llada-mha-f32")), to: folder)
+        try Data(#"{"model": {"type": "Unigram", "vocab": []}}"#.utf8).write(to: folder.appendingPathComponent("tokenizer.json"))
+        let out = dir.appendingPathComponent("m.h5").path
+        let summary = try HFConverter.convert(directory: folder.path, output: out)
+        #expect(summary.tokenizerProblem != nil)
+        #expect(try CheckpointReader.inspect(path: out).tokenizer.kind == "bpe")
     }
 }

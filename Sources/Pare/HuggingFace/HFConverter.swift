@@ -14,6 +14,9 @@ public enum HFConverter {
         public let config: ModelConfig
         public let parameters: Int
         public let sourceFiles: Int
+        /// Why Pare cannot encode text with the stored tokenizer files (nil when it can). The
+        /// files are stored anyway, so the weights can still be pruned, exported and run on ids.
+        public let tokenizerProblem: String?
     }
 
     /// Converts the folder `directory` into the pare-dlm file `output`. Each tensor keeps its
@@ -70,7 +73,13 @@ public enum HFConverter {
             throw error
         }
         let parameters = config.expectedTensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
-        return Summary(config: config, parameters: parameters, sourceFiles: weights.shards.count)
+        var tokenizerProblem: String?
+        do {
+            _ = try StoredTokenizer.bpe(tokenizer).makeTokenizer(vocabularySize: config.vocabSize)
+        } catch {
+            tokenizerProblem = "\(error)"
+        }
+        return Summary(config: config, parameters: parameters, sourceFiles: weights.shards.count, tokenizerProblem: tokenizerProblem)
     }
 
     /// Buffers some checkpoints save that are recomputed at load (RoPE frequencies).
