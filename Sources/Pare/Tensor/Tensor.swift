@@ -75,6 +75,17 @@ public struct Tensor: Equatable, Sendable {
         }
     }
 
+    /// Adds `vector` [cols] to every row of a rank-2 tensor (a linear layer's bias).
+    public mutating func addToEveryRow(_ vector: Tensor) {
+        precondition(vector.count == cols, "addToEveryRow: vector of \(vector.count) values for \(cols) columns")
+        let d = cols, n = rows
+        data.withUnsafeMutableBufferPointer { dst in
+            vector.data.withUnsafeBufferPointer { b in
+                for r in 0..<n { for c in 0..<d { dst[r * d + c] += b[c] } }
+            }
+        }
+    }
+
     /// True when every value is finite (no NaN, no infinity).
     public var isFinite: Bool {
         data.withUnsafeBufferPointer { p in
