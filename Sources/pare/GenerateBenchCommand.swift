@@ -14,7 +14,8 @@ struct GenerateBenchCommand: ParsableCommand {
     @Option(help: "Random prompts of this many token ids (any id but the mask), for models without a text vocabulary.")
     var randomPromptLength: Int?
     @Option(help: "Prompts decoded together in one batch.") var batchSize = 64
-    @Option(help: "Timed rounds after one warm-up (median reported).") var repeats = 3
+    @Option(help: "Timed rounds (median reported).") var repeats = 3
+    @Option(help: "Untimed decodes before the timed ones.") var warmups = 1
     @Flag(help: "With --json: add the prompt ids and generated ids of every sequence.") var printTokens = false
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var kernelArguments: KernelArguments
@@ -23,6 +24,7 @@ struct GenerateBenchCommand: ParsableCommand {
         try requireRange("--samples", samples, 1...1_000_000)
         try requireRange("--batch-size", batchSize, 1...65_536)
         try requireRange("--repeats", repeats, 1...1_000)
+        try requireRange("--warmups", warmups, 0...100)
         if let randomPromptLength { try requireRange("--random-prompt-length", randomPromptLength, 1...1_048_576) }
         if prompts != nil && randomPromptLength != nil {
             throw ValidationError("give at most one of --prompts and --random-prompt-length")
@@ -56,8 +58,9 @@ struct GenerateBenchCommand: ParsableCommand {
             }
             let tokens = min(batchSize, ids.count) * ((ids.map(\.count).max() ?? 0) + sampling.options.genLength)
             let model = try kernelArguments.place(loaded.weights, tokens: tokens, quiet: modelOptions.json)
-            let bench = GenerateBenchmark(model: model, prompts: ids, sampling: sampling.options,
+            var bench = GenerateBenchmark(model: model, prompts: ids, sampling: sampling.options,
                                           batchSize: batchSize, repeats: repeats)
+            bench.warmups = warmups
             let r = try bench.run(progress: log)
             if modelOptions.json {
                 var o: [String: Any] = [
