@@ -83,10 +83,7 @@ struct ThreadsBenchCommand: ParsableCommand {
             bench.maxTokens = maxTokens
             let r = bench.run(progress: log)
             if json {
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(r), as: UTF8.self))
+                try printEncodedJSON(r)
                 return
             }
             print("one thread vs \(r.cores) (speedup of the split), y = x W^T with W [width, width]")
