@@ -3,8 +3,9 @@ import Testing
 @testable import Pare
 
 /// Byte-level BPE against the Hugging Face reference: Fixtures/bpe/make_bpe_fixtures.py trained
-/// two small tokenizers (LLaDA/Llama-3 tokenizer.json, Dream/Qwen2 vocab.json + merges.txt) and
-/// wrote the ids `tokenizers` / `transformers` give for 1100 varied lines.
+/// three small tokenizers (LLaDA/Llama-3 tokenizer.json, Dream/Qwen2 vocab.json + merges.txt, and
+/// a tokenizer.json whose ByteLevel splits with GPT-2's regex) and wrote the ids `tokenizers` /
+/// `transformers` give for 1100 varied lines.
 @Suite struct BPETokenizerTests {
     struct Layout {
         let folder: String
@@ -19,7 +20,7 @@ import Testing
         let data = FileManager.default.contents(atPath: Fixtures.path("bpe/cases.json"))!
         let root = try! JSONSerialization.jsonObject(with: data) as! [String: Any]
         var layouts: [String: Layout] = [:]
-        for name in ["llama", "qwen"] {
+        for name in ["llama", "qwen", "gpt2"] {
             let layout = root[name] as! [String: Any]
             layouts[name] = Layout(folder: Fixtures.path("bpe/\(name)"), ids: layout["ids"] as! [[Int]],
                                    decoded: layout["decoded"] as! [String], vocabularySize: layout["vocab_size"] as! Int,
@@ -34,7 +35,7 @@ import Testing
         return try BPETokenizer(files: try HFTokenizerFiles.read(directory: layout.folder), vocabularySize: layout.vocabularySize + 7)
     }
 
-    @Test(arguments: ["llama", "qwen"])
+    @Test(arguments: ["llama", "qwen", "gpt2"])
     func encodesEveryLineLikeTheReference(_ name: String) throws {
         let tokenizer = try Self.tokenizer(name)
         let layout = Self.cases.layouts[name]!
@@ -49,6 +50,11 @@ import Testing
             #expect(tokenizer.decode(layout.ids[i]) == layout.decoded[i], "\(name) line \(i): decoding")
         }
         #expect(mismatches == 0, "\(name): \(mismatches) of \(Self.cases.lines.count) lines differ")
+    }
+
+    @Test func gpt2LayoutRoundTrips() throws {
+        let tokenizer = try Self.tokenizer("gpt2")
+        for line in Self.cases.lines { #expect(tokenizer.decode(try tokenizer.encode(line)) == line, "\"\(line.escapedForOneLine)\"") }
     }
 
     @Test func llamaLayoutRoundTripsWithoutItsTemplate() throws {
