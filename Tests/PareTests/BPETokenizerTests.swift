@@ -145,6 +145,12 @@ import Testing
                 #expect(try format.encode(user: message, with: tokenizer) == expected, "\(format) \"\(message.escapedForOneLine)\"")
             }
         }
+        // An answer ends at the end of the assistant's turn, or at eos.
+        let llama = try Self.tokenizer("llama")
+        let (eot, eos) = (try #require(llama.addedTokenID("<|eot_id|>")), try #require(llama.addedTokenID("<|endoftext|>")))
+        let reply = llama.encode("Hi there", addingSpecialTokens: false), junk = llama.encode("junk", addingSpecialTokens: false)
+        #expect(ChatFormat.llada.answer(reply + [eot] + junk, tokenizer: llama, eos: eos) == "Hi there")
+        #expect(ChatFormat.llada.answer(reply + [eos] + junk, tokenizer: llama, eos: eos) == "Hi there")
         // The llama fixture lacks Dream's tokens, and a char vocabulary has no chat format.
         #expect(throws: TokenizerError.unsupported("the dream chat format needs the special token <|im_start|>, which this model's tokenizer lacks")) {
             try ChatFormat.dream.encode(user: "hi", with: try Self.tokenizer("llama"))
@@ -174,6 +180,10 @@ import Testing
         #expect(rows.dropLast().map { Int($0.split(separator: " ").first ?? "") } == expected, "\(readable.out)")
         #expect(rows.last.map(String.init) == "\(expected.count) tokens")
         #expect(rows.contains { $0.hasSuffix("\"<|startoftext|>\"") } && rows.contains { $0.hasSuffix("\" world\"") }, "\(readable.out)")
+
+        // generate --chat runs the sampler on the chat prompt (a random model: only the shape is checked).
+        let generated = try CommandLineTests.json(["generate", "--model", model, "--prompt", "Hi", "--chat", "--gen-length", "4"], in: dir)
+        #expect((generated["tokens"] as? [Int])?.count == 4 && generated["text"] is String, "\(generated)")
 
         let charChat = try SparseCommandLineTests.pare(["tokenize", "--text", "12+34=", "--chat"], in: dir)
         #expect(charChat.status == 1)
