@@ -192,6 +192,45 @@ import Testing
         #expect(generateChat.status == 1 && generateChat.err.hasPrefix("error: chat formats need a BPE tokenizer"))
     }
 
+    /// Damaged tokenizer files (cut short, bytes flipped, seeded) give a TokenizerError or a
+    /// working tokenizer, never a trap.
+    @Test func damagedTokenizerFilesFailCleanly() throws {
+        var rng = CheckpointFixtures.RNG(seed: 11)
+        for name in ["llama", "qwen"] {
+            let files = try HFTokenizerFiles.read(directory: Self.cases.layouts[name]!.folder)
+            for round in 0..<60 {
+                var damaged = files.files
+                let file = files.orderedNames[Int(rng.next() % UInt64(files.orderedNames.count))]
+                var bytes = damaged[file]!
+                if round % 2 == 0 {
+                    bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count + 1))))
+                } else {
+                    for _ in 0..<(1 + rng.next() % 8) { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+                }
+                damaged[file] = bytes
+                do {
+                    let tokenizer = try BPETokenizer(files: try HFTokenizerFiles(files: damaged), vocabularySize: 5000)
+                    _ = try tokenizer.encode(Self.cases.lines[round])
+                } catch is TokenizerError {
+                } catch is HFTokenizerFiles.Problem {
+                }
+            }
+        }
+        // Through a model file whose checksum matches the damaged bytes (a tool that stored
+        // garbage): one error line naming the file and the problem.
+        let dir = Fixtures.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try Self.modelFile("llama", in: dir)
+        let h5 = try H5Handle.openFile(model, writable: true)
+        let garbage = Array("{\"model\": [".utf8)
+        try CheckpointFixtures.replaceDataset(h5, "/tokenizer/files/tokenizer.json", .uint8, shape: [garbage.count], values: garbage.map(Double.init))
+        try h5.openDataset("/tokenizer/files/tokenizer.json").writeAttribute("crc32", .int(Int64(CRC32.checksum(garbage))))
+        try h5.close()
+        let run = try SparseCommandLineTests.pare(["tokenize", "--model", model, "--text", "hi"], in: dir)
+        #expect(run.status == 1)
+        #expect(run.err == "error: \(model): bad tokenizer: tokenizer.json is not valid JSON\n")
+    }
+
     @Test func gpt2PatternSplitsLikeItsRegex() {
         // ByteLevel's own split (use_regex: true), checked by hand against the regex.
         let text = Array("I'm  here: 123 ab!? \n x".unicodeScalars)
