@@ -55,6 +55,10 @@ import Testing
     @Test func gpt2LayoutRoundTrips() throws {
         let tokenizer = try Self.tokenizer("gpt2")
         for line in Self.cases.lines { #expect(tokenizer.decode(try tokenizer.encode(line)) == line, "\"\(line.escapedForOneLine)\"") }
+        // A pre-tokenizer sequence of one step is that step.
+        let wrapped = try BPETokenizer(files: try Self.editedTokenizerJSON("gpt2") { $0["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [$0["pre_tokenizer"]!]] },
+                                       vocabularySize: Self.cases.layouts["gpt2"]!.vocabularySize)
+        for i in 0..<100 { #expect(try wrapped.encode(Self.cases.lines[i]) == Self.cases.layouts["gpt2"]!.ids[i]) }
     }
 
     @Test func llamaLayoutRoundTripsWithoutItsTemplate() throws {
@@ -75,9 +79,9 @@ import Testing
         #expect(tokenizer.decode(try tokenizer.encode("A\u{30A}")) == "\u{C5}")
     }
 
-    /// A copy of the llama fixture's tokenizer.json with one field changed.
-    static func editedTokenizerJSON(_ edit: (inout [String: Any]) -> Void) throws -> HFTokenizerFiles {
-        let data = try #require(FileManager.default.contents(atPath: Fixtures.path("bpe/llama/tokenizer.json")))
+    /// A copy of a fixture's tokenizer.json with one field changed.
+    static func editedTokenizerJSON(_ name: String = "llama", _ edit: (inout [String: Any]) -> Void) throws -> HFTokenizerFiles {
+        let data = try #require(FileManager.default.contents(atPath: Fixtures.path("bpe/\(name)/tokenizer.json")))
         var root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         edit(&root)
         return try HFTokenizerFiles(files: ["tokenizer.json": [UInt8](try JSONSerialization.data(withJSONObject: root))])
@@ -85,7 +89,7 @@ import Testing
 
     @Test func unsupportedFeaturesAreNamed() throws {
         func expectError(_ expected: String, vocabularySize: Int = 5000, _ edit: (inout [String: Any]) -> Void) throws {
-            let files = try Self.editedTokenizerJSON(edit)
+            let files = try Self.editedTokenizerJSON("llama", edit)
             #expect(throws: TokenizerError.malformed(expected)) { try BPETokenizer(files: files, vocabularySize: vocabularySize) }
         }
         try expectError(#"tokenizer.json: model type "WordPiece" is not supported (only BPE)"#) {

@@ -93,7 +93,8 @@ extension BPETokenizer {
     }
 
     /// The split a byte-level pre-tokenizer makes: ByteLevel alone (its GPT-2 regex when
-    /// `use_regex`), or Sequence[Split(known regex, Isolated), ByteLevel(use_regex: false)].
+    /// `use_regex`), or Sequence[Split(known regex, Isolated), ByteLevel(use_regex: false)]
+    /// (a sequence of one step is that step).
     private static func preTokenizer(_ pre: JSONFields?, file: String) throws -> PreTokenizerPattern? {
         guard let pre else { throw TokenizerError.unsupported("\(file): no pre_tokenizer; only byte-level BPE is supported") }
         func byteLevel(_ fields: JSONFields) throws -> Bool {
@@ -112,6 +113,7 @@ extension BPETokenizer {
         let steps = try pre.array("pretokenizers").enumerated().map {
             try JSONFields($1, file: file, path: "pre_tokenizer.pretokenizers[\($0)]")
         }
+        if steps.count == 1 { return try preTokenizer(steps[0], file: file) }
         guard steps.count == 2, try steps[0].string("type") == "Split" else {
             throw TokenizerError.unsupported("\(file): only the pre-tokenizer sequence [Split, ByteLevel] is supported")
         }
