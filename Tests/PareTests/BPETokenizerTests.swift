@@ -174,6 +174,9 @@ import Testing
         let chat = try CommandLineTests.json(["tokenize", "--model", model, "--text", Self.cases.chatMessages[1], "--chat"], in: dir)
         #expect(chat["ids"] as? [Int] == Self.cases.layouts["llama"]!.chatIDs[1])
 
+        let inspect = try CommandLineTests.json(["inspect", "--model", model], in: dir)
+        #expect(inspect["tokenizer"] as? NSDictionary == ["kind": "bpe", "files": ["tokenizer.json", "tokenizer_config.json"]] as NSDictionary)
+
         // One "id  \"piece\"" line per token, then the count.
         let hello = 7
         #expect(Self.cases.lines[hello] == "Hello world")
