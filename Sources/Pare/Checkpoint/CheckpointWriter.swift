@@ -138,13 +138,16 @@ public final class ModelWriter {
         written.insert(key)
     }
 
-    /// Writes the nine tensors of block `index` in file order, its seven linears in
-    /// `linearEncoding` (docs/format.md, "Sparse tensors"); norms are always dense.
+    /// Writes the tensors of block `index` in file order, its seven linears in
+    /// `linearEncoding` (docs/format.md, "Sparse tensors"); norms and biases are always dense.
     public func writeBlock(_ block: LLaDABlock, index: Int, linearEncoding: TensorEncoding = .dense) throws {
-        for part in LLaDABlock.fileOrder {
+        for part in LLaDABlock.fileOrder(biased: config.hasQKVBias) {
             switch part {
             case .norm(let norm): try write(part.key(block: index), block[norm])
             case .linear(let linear): try write(part.key(block: index), block[linear], encoding: linearEncoding)
+            case .bias(let linear):
+                guard let bias = block.biases[linear] else { throw fail("block \(index) has no \(linear.name) bias") }
+                try write(part.key(block: index), bias)
             }
         }
     }

@@ -55,6 +55,10 @@ extension LLaDAModel {
             for l in BlockLinear.allCases {
                 try emit(l.key(block: i), linear(l.shape(config), residual: l == .attnOut || l == .ffOut))
             }
+            // Dream's q/k/v biases, after the block's linears (a LLaDA stream is unchanged).
+            if config.hasQKVBias {
+                for l in BlockLinear.biased { try emit(l.biasKey(block: i), normal([l.shape(config)[0]], std)) }
+            }
         }
         try emit(GlobalTensor.wte.key, normal([config.vocabSize, d], scheme == .fanIn ? 1 : std))
         try emit(GlobalTensor.lnF.key, ones)
