@@ -40,21 +40,29 @@ struct TokenizerStorageTests {
         #expect(try CheckpointReader(path: copy).header.tokenizer == .bpe(Self.modelFiles))
     }
 
-    @Test func unusableBPETokenizerIsRefusedBeforeWriting() throws {
+    /// Tokenizer files Pare cannot run are stored (as `pare convert` does, with a warning); the
+    /// model opens and runs on token ids, and encoding text is an error with the reason.
+    @Test func unusableBPETokenizerLeavesTheModelUsableOnIDs() throws {
         let dir = try F.scratchDirectory()
         defer { F.cleanUp(dir) }
-        // The fixture vocabulary has byte tokens up to id 255, beyond this model's 16 ids.
-        let files = try HFTokenizerFiles.read(directory: Fixtures.path("bpe/qwen"))
+        // The fixture vocabulary has ids up to 1459, beyond this model's 16.
         var checkpoint = F.checkpoint()
-        checkpoint.tokenizer = .bpe(files)
+        checkpoint.tokenizer = .bpe(Self.modelFiles)
         let path = dir + "/model.h5"
-        do {
-            try checkpoint.save(to: path)
-            Issue.record("saved a model whose tokenizer has ids beyond its vocab_size")
-        } catch let error as CheckpointError {
-            #expect(error.description == "\(path): cannot save: tokenizer: token id 1459 is outside the model's vocab_size 16")
-        }
-        #expect(!FileManager.default.fileExists(atPath: path))
+        try checkpoint.save(to: path)
+        let reason = "\(path): bad tokenizer: token id 1459 is outside the model's vocab_size 16"
+
+        let loaded = try ModelFile.open(path)
+        #expect(loaded.header.tokenizer == .bpe(Self.modelFiles))
+        #expect(throws: TokenizerError.unsupported(reason + "; the model runs on token ids only")) { try loaded.tokenizer.encode("hi") }
+        #expect(loaded.tokenizer.decode([1, 2]) == "<?><?>")
+
+        let ids = try SparseCommandLineTests.pare(["generate", "--model", path, "--prompt-ids", "3,4", "--gen-length", "4", "--json"], in: dir)
+        #expect(ids.status == 0, "\(ids.err)")
+        let text = try SparseCommandLineTests.pare(["generate", "--model", path, "--prompt", "ab"], in: dir)
+        #expect(text.status == 1 && text.err == "error: \(reason); the model runs on token ids only\n", "\(text.err)")
+        let tokenize = try SparseCommandLineTests.pare(["tokenize", "--model", path, "--text", "ab"], in: dir)
+        #expect(tokenize.status == 1 && tokenize.err == "error: \(reason)\n", "\(tokenize.err)")
     }
 
     @Test func damagedFileBytesAreReportedByName() throws {

@@ -33,13 +33,6 @@ public final class ModelWriter {
         if let vocab = tokenizer.charVocab, vocab.count != config.vocabSize {
             throw CheckpointError.writeFailed(file: path, reason: "vocab has \(vocab.count) entries but vocab_size is \(config.vocabSize)")
         }
-        // A BPE tokenizer Pare could not build (unsupported feature, id beyond vocab_size) would
-        // make a file that cannot be opened: refused before anything is written.
-        do {
-            if case .bpe = tokenizer { _ = try tokenizer.makeTokenizer(vocabularySize: config.vocabSize) }
-        } catch let error as TokenizerError {
-            throw CheckpointError.writeFailed(file: path, reason: "tokenizer: \(error.description)")
-        }
         expected = Dictionary(uniqueKeysWithValues: config.expectedTensors.map { ($0.name, $0.shape) })
         output = try OutputPath(path)
         try attempt {
