@@ -1,6 +1,6 @@
 /// Stands in for stored tokenizer files Pare cannot run (an unsupported tokenizer.json feature,
 /// say; `pare convert` stores them anyway with a warning): the model still runs on token ids
-/// (`generate --prompt-ids`, magnitude pruning, dropping, export), and encoding text is an error that
+/// (`inspect`, `generate --prompt-ids`, `export`), and encoding text is an error that
 /// gives the reason.
 public struct UnusableTokenizer: Tokenizer {
     public let vocabularySize: Int
