@@ -63,7 +63,8 @@ struct GenerateCommand: ParsableCommand {
             }
             let wall = Date().timeIntervalSince(start)
             for (text, g) in zip(texts, results) {
-                let answer = tokenizer.decodeAnswer(g.tokens, eos: model.config.eosTokenID)
+                let answer = chat ? try ChatFormat.of(loaded.config).answer(g.tokens, tokenizer: tokenizer, eos: model.config.eosTokenID)
+                                  : tokenizer.decodeAnswer(g.tokens, eos: model.config.eosTokenID)
                 if modelOptions.json {
                     printJSON(["text": answer, "tokens": g.tokens, "nfe": g.nfe, "tokens_per_step": g.tokensPerStep] as [String: Any])
                 } else {

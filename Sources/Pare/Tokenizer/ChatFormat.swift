@@ -16,6 +16,14 @@ public enum ChatFormat: String, CaseIterable, Sendable {
         }
     }
 
+    /// The token that ends the assistant's turn: an answer ends there (or at the model's eos).
+    public var endOfTurn: String {
+        switch self {
+        case .llada: return "<|eot_id|>"
+        case .dream: return "<|im_end|>"
+        }
+    }
+
     /// The prompt text for the user message `user`.
     public func render(user: String) -> String {
         switch self {
@@ -38,6 +46,12 @@ public enum ChatFormat: String, CaseIterable, Sendable {
             throw TokenizerError.unsupported("the \(rawValue) chat format needs the special token \(missing), which this model's tokenizer lacks")
         }
         return bpe.encode(render(user: user), addingSpecialTokens: false)
+    }
+
+    /// The answer part of generated `tokens`: up to the end of the turn or the model's `eos`.
+    public func answer(_ tokens: [Int], tokenizer: any Tokenizer, eos: Int) -> String {
+        let end = (tokenizer as? BPETokenizer)?.addedTokenID(endOfTurn)
+        return tokenizer.decodeAnswer(Array(tokens.prefix { $0 != end }), eos: eos)
     }
 
     /// The chat format of a model's architecture (`/config` `architecture`), or an error saying
