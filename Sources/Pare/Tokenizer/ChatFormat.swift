@@ -76,3 +76,23 @@ public enum ChatFormat: String, CaseIterable, Sendable {
         return String(view)
     }
 }
+
+/// A model's tokenizer speaking in chat turns (`--chat`): a text is encoded as one user turn of
+/// `format`, and an answer ends at the end of the assistant's turn or at `eos`.
+public struct ChatTokenizer: Tokenizer {
+    public let format: ChatFormat
+    public let base: any Tokenizer
+
+    /// Fails when `base` cannot carry the format (a char vocabulary, missing special tokens).
+    public init(format: ChatFormat, base: any Tokenizer) throws {
+        _ = try format.encode(user: "", with: base)
+        self.format = format
+        self.base = base
+    }
+
+    public var vocabularySize: Int { base.vocabularySize }
+    public func encode(_ text: String) throws -> [Int] { try format.encode(user: text, with: base) }
+    public func decode(_ ids: [Int]) -> String { base.decode(ids) }
+    public func piece(_ id: Int) -> String { base.piece(id) }
+    public func decodeAnswer(_ tokens: [Int], eos: Int) -> String { format.answer(tokens, tokenizer: base, eos: eos) }
+}
