@@ -39,13 +39,18 @@ public enum ChatFormat: String, CaseIterable, Sendable {
     /// The ids of the prompt for `user`, encoded as `apply_chat_template(..., tokenize=True)`
     /// does: the rendered text without the post-processor's tokens (the text has its own BOS).
     public func encode(user: String, with tokenizer: any Tokenizer) throws -> [Int] {
+        try carrier(tokenizer).encode(render(user: user), addingSpecialTokens: false)
+    }
+
+    /// `tokenizer` as the BPE tokenizer that can carry this format, or why it cannot.
+    func carrier(_ tokenizer: any Tokenizer) throws -> BPETokenizer {
         guard let bpe = tokenizer as? BPETokenizer else {
             throw TokenizerError.unsupported("chat formats need a BPE tokenizer; this model's tokenizer is a character vocabulary")
         }
         if let missing = specialTokens.first(where: { bpe.addedTokenID($0) == nil }) {
             throw TokenizerError.unsupported("the \(rawValue) chat format needs the special token \(missing), which this model's tokenizer lacks")
         }
-        return bpe.encode(render(user: user), addingSpecialTokens: false)
+        return bpe
     }
 
     /// The answer part of generated `tokens`: up to the end of the turn or the model's `eos`.
@@ -85,7 +90,7 @@ public struct ChatTokenizer: Tokenizer {
 
     /// Fails when `base` cannot carry the format (a char vocabulary, missing special tokens).
     public init(format: ChatFormat, base: any Tokenizer) throws {
-        _ = try format.encode(user: "", with: base)
+        _ = try format.carrier(base)
         self.format = format
         self.base = base
     }
