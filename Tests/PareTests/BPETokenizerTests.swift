@@ -155,6 +155,10 @@ import Testing
         let reply = llama.encode("Hi there", addingSpecialTokens: false), junk = llama.encode("junk", addingSpecialTokens: false)
         #expect(ChatFormat.llada.answer(reply + [eot] + junk, tokenizer: llama, eos: eos) == "Hi there")
         #expect(ChatFormat.llada.answer(reply + [eos] + junk, tokenizer: llama, eos: eos) == "Hi there")
+        // The same through the --chat tokenizer, called as `any Tokenizer` (as generate does).
+        let chat: any Tokenizer = try ChatTokenizer(format: .llada, base: llama)
+        #expect(chat.decodeAnswer(reply + [eot] + junk, eos: eos) == "Hi there")
+        #expect(try chat.encode(Self.cases.chatMessages[0]) == Self.cases.layouts["llama"]!.chatIDs[0])
         // The llama fixture lacks Dream's tokens, and a char vocabulary has no chat format.
         #expect(throws: TokenizerError.unsupported("the dream chat format needs the special token <|im_start|>, which this model's tokenizer lacks")) {
             try ChatFormat.dream.encode(user: "hi", with: try Self.tokenizer("llama"))
