@@ -71,7 +71,8 @@ struct GenerateBenchCommand: ParsableCommand {
                     "tokens_per_second": r.tokensPerSecond, "nfe_per_second": r.nfePerSecond,
                     "sequence_nfe": r.sequenceNFE, "batched_steps": r.batchedSteps,
                     "seconds_per_step": r.secondsPerStep, "product_share": r.productShare,
-                    "product_cpu_seconds": r.productCPUSeconds, "cpu_seconds": r.cpuSeconds]
+                    "product_cpu_seconds": r.productCPUSeconds, "cpu_seconds": r.cpuSeconds,
+                    "page_faults": r.pageFaults]
                 if printTokens {
                     o["prompt_ids"] = ids
                     o["generations"] = r.generations.map(\.tokens)
@@ -84,6 +85,8 @@ struct GenerateBenchCommand: ParsableCommand {
                 print(String(format: "tokens/s    %.1f", r.tokensPerSecond))
                 print(String(format: "NFE/s       %.1f  (%d sequence NFE in %d batched steps)", r.nfePerSecond, r.sequenceNFE, r.batchedSteps))
                 print(String(format: "per step    %.2f ms (one batched forward pass and its sampling)", r.secondsPerStep * 1000))
+                print(String(format: "page faults %d in the round (%.1f per step: steps reuse freed memory)",
+                             r.pageFaults, Double(r.pageFaults) / Double(max(r.batchedSteps, 1))))
                 print(String(format: "products    %.1f %% of %.3f s CPU time in matrix products (BLAS, Pare's kernels); the rest: softmax, norms, RoPE, SwiGLU, sampling",
                              r.productShare * 100, r.cpuSeconds))
             }

@@ -23,6 +23,9 @@ public struct GenerateBenchmark {
         /// Thread time inside matrix products and process CPU time, both of the median round.
         public var productCPUSeconds: Double
         public var cpuSeconds: Double
+        /// Minor page faults of the median round: fresh pages the process touched. Near zero
+        /// when decoding steps reuse the memory freed by earlier steps (see Allocator).
+        public var pageFaults: Int
         /// The decoded answers (identical in every round).
         public var generations: [Generation]
 
@@ -60,11 +63,12 @@ public struct GenerateBenchmark {
         }
         var reference: [Generation]?
         for _ in 0..<warmups { reference = try decodeAll() }
-        var rounds: [(wall: Double, products: Double, cpu: Double)] = []
+        var rounds: [(wall: Double, products: Double, cpu: Double, faults: Int)] = []
         ProductProfile.enabled.store(true, ordering: .relaxed)
         defer { ProductProfile.enabled.store(false, ordering: .relaxed) }
         for r in 0..<repeats {
             let products0 = ProductProfile.nanoseconds.load(ordering: .relaxed), cpu0 = processCPUNanoseconds()
+            let faults0 = minorPageFaults()
             let t0 = monotonicNanoseconds()
             let generations = try decodeAll()
             let wall = Double(monotonicNanoseconds() - t0) / 1e9
@@ -75,7 +79,7 @@ public struct GenerateBenchmark {
                 throw BenchmarkError.nondeterministic("round \(r + 1) decoded different tokens than the first decode")
             }
             reference = reference ?? generations
-            rounds.append((wall, products, cpu))
+            rounds.append((wall, products, cpu, minorPageFaults() - faults0))
             progress(String(format: "round %d/%d: %.3f s", r + 1, repeats, wall))
         }
         let median = rounds.sorted { $0.wall < $1.wall }[rounds.count / 2]
@@ -87,8 +91,16 @@ public struct GenerateBenchmark {
         return Result(wallSeconds: median.wall, roundSeconds: rounds.map(\.wall),
                       generatedTokens: prompts.count * sampling.genLength,
                       sequenceNFE: decoded.reduce(0) { $0 + $1.nfe }, batchedSteps: steps,
-                      productCPUSeconds: median.products, cpuSeconds: median.cpu, generations: decoded)
+                      productCPUSeconds: median.products, cpuSeconds: median.cpu, pageFaults: median.faults,
+                      generations: decoded)
     }
+}
+
+/// Minor page faults of this process so far (getrusage).
+func minorPageFaults() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_minflt
 }
 
 public enum BenchmarkError: Error, CustomStringConvertible {
