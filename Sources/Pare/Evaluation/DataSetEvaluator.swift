@@ -64,7 +64,7 @@ public struct DataSetEvaluator {
     /// longer, so every answer fits with room for the EOS that ends it; rounded up to a multiple
     /// of `blockLength` when one is given. Never shorter than 12: a DLM answers on the canvas
     /// length it was trained with, and a shorter canvas changes its answers (the bundled model,
-    /// trained on 12, loses most of `add` at `--gen-length 8`).
+    /// trained on 12, answers `rev` not at all at `--gen-length 8`).
     public func defaultGenLength(_ set: DataSet, blockLength: Int? = nil) throws -> Int {
         let longest = try set.samples.map { try requiredTokens($0, in: set) }.max() ?? 0
         let length = max(SamplingOptions().genLength, longest + 1)
