@@ -165,9 +165,10 @@ import Testing
         #expect((byTask["numbers.jsonl"] as? [String: Any])?["accuracy"] as? Double == 0.75)
         #expect((byTask["add"] as? [String: Any])?["accuracy_stderr"] != nil)
 
-        // Text output shows the standard error.
-        let text = try Self.pare(["eval", "--model", m, "--data", Self.tiny, "--match", "contains"], in: dir)
-        #expect(text.status == 0 && text.out.contains("75.0 % +- 21.7"), "\(text.out)")
+        // Text output shows the standard error; --likelihood scores the answers too.
+        let text = try Self.pare(["eval", "--model", m, "--data", Self.tiny, "--match", "contains",
+                                  "--likelihood", "--likelihood-draws", "2"], in: dir)
+        #expect(text.status == 0 && text.out.contains("75.0 % +- 21.7") && text.out.contains("NLL/token"), "\(text.out)")
     }
 
     @Test func evalDataRefusesWhatItCannotScore() throws {
