@@ -129,6 +129,24 @@ import Testing
         do { _ = try CalibrationSet.file(bad, limit: nil, tokenizer: tokenizer) } catch { #expect("\(error)".hasPrefix(bad + ":2: ")) }
     }
 
+    /// The same file through `prune --calibration` and `finetune --data` on the command line.
+    @Test func pruneAndFinetuneTakeJSONLOnTheCommandLine() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        let m = CommandLineTests.model
+        let prune = try CommandLineTests.json(["prune", "--model", m, "--sparsity", "0.5", "--method", "magnitude",
+                                               "--calibration", Self.tiny, "--output", "p.h5"], in: dir)
+        let calibration = try #require(prune["calibration"] as? [String: Any])
+        #expect(calibration["samples"] as? Int == 4 && calibration["source"] as? String == "file:" + Self.tiny)
+
+        let bad = dir + "/bad.jsonl"
+        try "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n{\"prompt\": \"1+1=\"}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        for arguments in [["prune", "--model", m, "--sparsity", "0.5", "--calibration", bad, "--output", "q.h5"],
+                          ["finetune", "--model", "p.h5", "--method", "seft", "--steps", "1", "--data", bad, "--output", "f.h5"]] {
+            let r = try Self.pare(arguments, in: dir)
+            #expect(r.status == 1 && r.err == "error: \(bad):2: missing field \"answer\"\n", "\(arguments[0]): \(r.err)")
+        }
+    }
+
     static func pare(_ arguments: [String], in dir: String) throws -> (status: Int32, out: String, err: String) {
         try SparseCommandLineTests.pare(arguments, in: dir)
     }
