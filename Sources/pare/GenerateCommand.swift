@@ -12,6 +12,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "A file with one prompt per line.") var prompts: String?
     @Option(help: "One prompt as token ids, comma-separated, e.g. 3,17,5.") var promptIds: String?
     @Option(help: "Prompts decoded together in one batch.") var batchSize = 32
+    @Flag(help: "Wrap each prompt as one user turn in the model's chat format (LLaDA-8B-Instruct or Dream-v0-Instruct; BPE models only).")
+    var chat = false
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var kernelArguments: KernelArguments
 
@@ -23,12 +25,14 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("--prompt-ids must be comma-separated token ids, e.g. 3,17,5 (got \(promptIds))")
         }
         try requireRange("--batch-size", batchSize, 1...65_536)
+        if chat && promptIds != nil { throw ValidationError("--chat wraps text prompts; it does not apply to --prompt-ids") }
     }
 
     func run() throws {
         try runReportingErrors {
             let loaded = try modelOptions.load()
-            let tokenizer = loaded.tokenizer
+            let tokenizer: any Tokenizer = chat ? try ChatTokenizer(format: ChatFormat.of(loaded.config), base: loaded.tokenizer)
+                                                : loaded.tokenizer
             let texts: [String]
             let ids: [[Int]]
             if let promptIds {

@@ -7,7 +7,7 @@ struct PareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pare",
         abstract: "Compress diffusion language models and measure what compression does to them.",
-        subcommands: [InspectCommand.self, GenerateCommand.self, EvalCommand.self, TrainCommand.self, PruneCommand.self, DropCommand.self, FinetuneCommand.self, CompareCommand.self, ReportCommand.self, InitCommand.self, ExportCommand.self, BenchCommand.self]
+        subcommands: [InspectCommand.self, GenerateCommand.self, EvalCommand.self, TrainCommand.self, PruneCommand.self, DropCommand.self, FinetuneCommand.self, CompareCommand.self, ReportCommand.self, InitCommand.self, ConvertCommand.self, ExportCommand.self, BenchCommand.self, TokenizeCommand.self]
     )
 
     static func main() {
@@ -101,6 +101,14 @@ func requireRange(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throw
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// Prints an Encodable value as one line of JSON on stdout, keys in snake_case, sorted.
+func printEncodedJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 /// Prints a JSON object (one line) on stdout.

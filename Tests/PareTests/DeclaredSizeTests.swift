@@ -34,7 +34,9 @@ import Testing
     @Test func countsSaturateAndAgreeWithTheTensorList() throws {
         let configs = [CheckpointFixtures.config, SparseFileTests.config,
                        ModelConfig(vocabSize: 126_464, dModel: 4096, nLayers: 32, nHeads: 32, nKVHeads: 8, dFF: 12_288,
-                                   maxSeqLen: 4096, maskTokenID: 1, eosTokenID: 0)]
+                                   maxSeqLen: 4096, maskTokenID: 1, eosTokenID: 0),
+                       ModelConfig(architecture: "dream", vocabSize: 152_064, dModel: 3584, nLayers: 28, nHeads: 28, nKVHeads: 4,
+                                   dFF: 18_944, maxSeqLen: 4096, maskTokenID: 1, eosTokenID: 0)]
         for config in configs {
             let listed = config.expectedTensors.map { $0.shape.reduce(1, *) }.reduce(0, +)
             #expect(config.parameterCount == listed, "\(config)")
@@ -52,7 +54,7 @@ import Testing
 
         let huge = TensorInfo(name: "x", shape: [Int(Int32.max), Int(Int32.max), 2], dtype: .float32)
         #expect(huge.count == Int(Int32.max) * Int(Int32.max) * 2 && huge.byteCount == .max, "2^63 elements fit, their bytes do not")
-        let header = CheckpointHeader(path: "x", fileSize: 0, config: configs[0], vocab: [], provenance: [],
+        let header = CheckpointHeader(path: "x", fileSize: 0, config: configs[0], tokenizer: .char(vocab: []), provenance: [],
                                       tensors: [huge, huge, huge], checksummed: false)
         #expect(header.parameterCount == .max && header.residentBytes == .max)
     }

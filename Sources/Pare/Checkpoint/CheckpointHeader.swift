@@ -68,7 +68,9 @@ public struct CheckpointHeader: Sendable {
     /// Size of the file in bytes.
     public let fileSize: Int
     public let config: ModelConfig
-    public let vocab: [String]
+    public let tokenizer: StoredTokenizer
+    /// The character vocabulary; empty for a BPE tokenizer.
+    public var vocab: [String] { tokenizer.charVocab ?? [] }
     /// One JSON object text per history entry.
     public let provenance: [String]
     /// Every tensor of the config, in `ModelConfig.expectedTensors` order.

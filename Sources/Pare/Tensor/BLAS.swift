@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// Dense matrix products through OpenBLAS `cblas_sgemm`. Every dense matmul in Pare goes here.
 ///
@@ -12,7 +13,7 @@ public enum BLAS {
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     /// Products below this many multiply-adds stay on one thread (thread start-up dominates).
-    static let threadFromWork = 1 << 21
+    public static let threadFromWork = 1 << 21
 
     /// C = alpha * op(A) op(B) + beta * C on raw row-major buffers.
     /// op(A) is [m, k], op(B) is [k, n], C is [m, n]; lda/ldb/ldc are row strides.
@@ -26,8 +27,17 @@ public enum BLAS {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc, parts: m * n * k < threadFromWork ? 1 : Parallel.cores)
+    }
+
+    /// `gemm` split into `parts` pieces (`pare bench threads` times 1 against all cores).
+    static func gemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parts: Int
+    ) {
         _ = singleThreaded
-        let parts = m * n * k < threadFromWork ? 1 : Parallel.cores
         if parts == 1 {
             gemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                              a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
@@ -60,8 +70,10 @@ public enum BLAS {
         Parallel.forEach(parts) { p in
             let lo = rows * p / parts, hi = rows * (p + 1) / parts
             guard lo < hi else { return }
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(cols), 1, a + lo * cols, Int32(cols),
-                        x, 1, 0, y + lo, 1)
+            ProductProfile.timed {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(cols), 1, a + lo * cols, Int32(cols),
+                            x, 1, 0, y + lo, 1)
+            }
         }
     }
 
@@ -76,17 +88,20 @@ public enum BLAS {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(CblasRowMajor,
-                    transA ? CblasTrans : CblasNoTrans,
-                    transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha,
-                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        ProductProfile.timed {
+            cblas_sgemm(CblasRowMajor,
+                        transA ? CblasTrans : CblasNoTrans,
+                        transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha,
+                        a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
     }
 
     /// y = x W^T for a linear layer: x [tokens, in], W [out, in] -> y [tokens, out].
     public static func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
         precondition(x.cols == w.cols, "linear: input has \(x.cols) features, weight expects \(w.cols)")
-        var y = Tensor(zeros: [x.rows, w.rows])
+        // beta = 0: sgemm writes every value without reading it (an empty product is zeroed).
+        var y = x.rows > 0 && w.rows > 0 && w.cols > 0 ? Tensor(overwritten: [x.rows, w.rows]) : Tensor(zeros: [x.rows, w.rows])
         linear(x, w, into: &y)
         return y
     }
@@ -117,5 +132,11 @@ public enum BLAS {
     }
 }
 
+extension BLAS {
+    /// The kernel family OpenBLAS chose when it loaded (e.g. "Haswell", "SkylakeX").
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+}
+
 /// The threads a large dense product runs on (Pare's split over single-threaded OpenBLAS).
 public var denseThreads: Int { Parallel.cores }
+
