@@ -63,7 +63,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         return object.mapValues { "\($0)" }
     }
 
-    /// Checks the config is internally consistent; returns a description of the first problem.
     /// The most blocks a model may have (9 tensors each).
     public static let maxLayers = 1 << 16
     /// The most parameters a model may declare (2^44, about 17.6 trillion; LLaDA-8B has 2^33):
@@ -73,7 +72,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// The parameters of all `expectedTensors`, computed from the dimensions (not by listing
     /// tensors) and saturating at `Int.max`: a hostile config may declare any 32-bit sizes.
     public var parameterCount: Int {
-        let hd = headDim
+        let hd = nHeads > 0 ? headDim : 0  // callable on a config `problem` has not checked yet
         var block: [[Int]] = [[2, dModel], [nHeads * hd, dModel], [2, nKVHeads * hd, dModel],
                               [dModel, nHeads * hd], [3, dFF, dModel]]
         if hasQKVBias { block += [[nHeads * hd], [2, nKVHeads * hd]] }
@@ -81,6 +80,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         return TensorInfo.saturatingSum(ofProducts: [[2, vocabSize, dModel], [dModel], [max(0, nLayers), perBlock]])
     }
 
+    /// Checks the config is internally consistent; returns a description of the first problem.
     public func problem() -> String? {
         if !Self.architectures.contains(architecture) {
             return "architecture \"\(architecture)\" is not supported (expected \(Self.architectures.map { "\"\($0)\"" }.joined(separator: " or ")))"
