@@ -53,6 +53,7 @@ struct EvalCommand: ParsableCommand {
                         + String(format: " %7.1f %%  %5.2f  %8.2f", t.accuracy * 100, t.nfeMean, t.tokensPerStep)
                     if let nll = t.nllPerToken { line += String(format: "   %9.4f", nll) }
                     print(line)
+                    print("        " + t.decodeOrder.line)
                 }
                 print(String(format: "macro accuracy %.1f %%, %.1f s", report.macroAccuracy * 100, report.wallSeconds))
             }

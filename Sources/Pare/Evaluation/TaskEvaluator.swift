@@ -13,6 +13,8 @@ public struct TaskEvaluator {
         /// Monte-Carlo NLL per answer token (with --likelihood).
         public var nllPerToken: Double?
         public var perplexity: Double?
+        /// In which order the answers were decoded (docs/algorithms.md §3.9).
+        public var decodeOrder = DecodeOrderSummary()
     }
 
     public struct Report: Sendable {
@@ -25,7 +27,7 @@ public struct TaskEvaluator {
             var perTask: [String: Any] = [:]
             for t in tasks {
                 var o: [String: Any] = ["accuracy": t.accuracy, "nfe_mean": t.nfeMean, "tokens_per_step": t.tokensPerStep,
-                                        "samples": t.samples, "wall_seconds": t.wallSeconds]
+                                        "samples": t.samples, "wall_seconds": t.wallSeconds, "decode_order": t.decodeOrder.json]
                 if let nll = t.nllPerToken { o["nll_per_token"] = nll }
                 if let ppl = t.perplexity { o["perplexity"] = ppl }
                 perTask[t.task] = o
@@ -70,19 +72,21 @@ public struct TaskEvaluator {
             let data = task.samples(samples, split: .test, seed: seed)
             let prompts = try data.map { try tokenizer.encode($0.prompt) }
             var correct = 0, nfe = 0
+            var order = DecodeOrderSummary()
             for b in stride(from: 0, to: prompts.count, by: batchSize) {
                 let range = b..<min(b + batchSize, prompts.count)
                 let gens = try sampler.generate(Array(prompts[range]))
                 for (g, sample) in zip(gens, data[range]) {
                     if tokenizer.decodeAnswer(g.tokens, eos: eos) == sample.answer { correct += 1 }
                     nfe += g.nfe
+                    order.add(DecodeOrder(g))
                 }
             }
             var r = TaskResult(task: task.rawValue, samples: data.count,
                                accuracy: Double(correct) / Double(max(1, data.count)),
                                nfeMean: Double(nfe) / Double(max(1, data.count)),
                                tokensPerStep: Double(sampling.genLength * data.count) / Double(max(1, nfe)),
-                               wallSeconds: 0)
+                               wallSeconds: 0, decodeOrder: order)
             if likelihood {
                 let examples = try zip(data, prompts).map { sample, prompt in
                     PromptAnswer(prompt: prompt, answer: try sample.answerTokens(tokenizer, eos: eos, length: sampling.genLength))
