@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+@testable import Pare
+
+/// The dependent-token tasks (docs/tasks.md). Golden values: Fixtures/dependent/cases.json from
+/// experiments/dependent_tasks_fixture.py (Python prompts, solvers and labelled outputs). The
+/// checker and this file's prompt solvers are checked against it; the generators against the solvers.
+@Suite struct DependentTaskTests {
+    struct Candidate: Decodable { var output: String; var valid: Bool }
+    struct PermCase: Decodable { var prompt: String; var candidates: [Candidate] }
+    struct ExactCase: Decodable { var prompt: String; var answer: String; var wrong: String }
+    struct Cases: Decodable { var perm: [PermCase]; var hops: [ExactCase]; var carry: [ExactCase] }
+
+    static let cases: Cases = {
+        let data = FileManager.default.contents(atPath: Fixtures.path("dependent/cases.json"))!
+        return try! JSONDecoder().decode(Cases.self, from: data)
+    }()
+
+    @Test func permCheckerAgreesWithTheReference() {
+        var checked = 0
+        for c in Self.cases.perm {
+            for cand in c.candidates {
+                let example = TaskExample(prompt: c.prompt, answer: "")
+                #expect(DependentTask.perm.score(cand.output, for: example) == cand.valid, "\(c.prompt) -> \(cand.output)")
+                checked += 1
+            }
+        }
+        #expect(checked >= 40)
+        #expect(DependentTask.perm.scoring == .validity)
+    }
+
+    @Test func exactTasksMatchTheReferenceSolutions() throws {
+        for (task, list) in [(DependentTask.hops, Self.cases.hops), (.carry, Self.cases.carry)] {
+            #expect(task.scoring == .exact)
+            #expect(list.count >= 10)
+            for c in list {
+                #expect(try Self.solve(task, c.prompt) == c.answer, "\(c.prompt)")
+                let example = TaskExample(prompt: c.prompt, answer: c.answer)
+                #expect(task.score(c.answer, for: example))
+                #expect(!task.score(c.wrong, for: example))
+            }
+        }
+    }
+
+    @Test func generatorsAreDeterministicWellFormedAndSolved() throws {
+        let tok = CharTokenizer(vocab: CharTokenizer.referenceVocab)
+        for task in DependentTask.allCases {
+            let a = task.examples(300, split: .train, seed: 1)
+            #expect(a == task.examples(300, split: .train, seed: 1))
+            #expect(task.examples(40, split: .train, seed: 1) == Array(a.prefix(40)))
+            #expect(a != task.examples(300, split: .test, seed: 1))
+            var answerLength = 0
+            for s in a + task.examples(300, split: .test, seed: 1) {
+                _ = try tok.encode(s.prompt + s.answer)
+                #expect(s.answer.count <= DependentTask.generationLength)
+                #expect(s.prompt.count + DependentTask.generationLength <= 96)
+                answerLength += s.answer.count
+                switch task {
+                case .perm:
+                    let given = Array(s.prompt.dropFirst(5).dropLast())
+                    #expect(s.prompt.hasPrefix("perm:") && Set(given).count == given.count)
+                    #expect(DependentTask.permLengths.contains(given.count))
+                    #expect(task.score(s.answer, for: s))
+                case .hops, .carry:
+                    #expect(try Self.solve(task, s.prompt) == s.answer, "\(s.prompt) -> \(s.answer)")
+                }
+            }
+            // Answers fill most of the generation region on average.
+            #expect(Double(answerLength) / 600 >= 0.5 * Double(DependentTask.generationLength), "\(task)")
+        }
+    }
+
+    /// perm's training answers are uniform permutations: the first answer letter sits anywhere in the prompt.
+    @Test func permAnswersAreSpreadOverThePrompt() {
+        var position = 0.0
+        let samples = DependentTask.perm.examples(2000, split: .train, seed: 7)
+        for s in samples {
+            let given = Array(s.prompt.dropFirst(5).dropLast())
+            position += Double(given.firstIndex(of: s.answer.first!)!) / Double(given.count - 1)
+        }
+        // Mean relative position of a uniform pick is 0.5 (standard error ~0.007 here).
+        #expect(abs(position / 2000 - 0.5) < 0.03)
+    }
+
+    @Test func catalogNamesEveryTaskOnceWithDistinctStreams() {
+        #expect(TaskCatalog.names == ["add", "kv", "rev", "chain", "perm", "hops", "carry"])
+        #expect(Set(TaskCatalog.all.map(\.streamIndex)).count == TaskCatalog.all.count)
+        // The reference tasks draw exactly what they drew before the catalog existed.
+        for t in ReferenceTask.allCases {
+            #expect(t.examples(20, split: .test).map(\.answer) == t.samples(20, split: .test).map(\.answer))
+        }
+    }
+
+    /// Solvers written from the task definitions, parsing the prompt text.
+    static func solve(_ task: DependentTask, _ prompt: String) throws -> String {
+        switch task {
+        case .perm:
+            return ""
+        case .hops:
+            var env: [Substring: Int] = [:]
+            var trace: [String] = []
+            let statements = prompt.dropLast().split(separator: ";")
+            #expect(prompt.last == "?" && (5...9).contains(statements.count))
+            for st in statements {
+                let parts = st.split(separator: "=")
+                if let n = Int(parts[1]) { env[parts[0]] = n; continue }
+                let sign = parts[1].contains("+") ? 1 : -1
+                let operands = parts[1].split(whereSeparator: { $0 == "+" || $0 == "-" })
+                let v = env[operands[0]]! + sign * Int(operands[1])!
+                #expect((0...9).contains(v))
+                env[parts[0]] = v
+                trace.append("\(parts[0])=\(v)")
+            }
+            return trace.joined(separator: ";")
+        case .carry:
+            let operands = prompt.dropLast().split(separator: "+").map { $0.compactMap(\.wholeNumberValue) }
+            #expect(prompt.last == "=" && operands.count == 2 && operands.allSatisfy { $0.count == 8 })
+            var carry = 0
+            var columns: [String] = []
+            for (x, y) in zip(operands[0].reversed(), operands[1].reversed()) {
+                let sum = x + y + carry
+                carry = sum >= 10 ? 1 : 0
+                columns.append("\(sum - 10 * carry)\(carry)")
+            }
+            return columns.joined(separator: ",")
+        }
+    }
+}
