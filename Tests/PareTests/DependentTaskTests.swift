@@ -91,6 +91,17 @@ import Testing
         }
     }
 
+    /// pare-dep's recipe trains exactly the dependent-token tasks, with room for the longest prompt
+    /// and the 32-token generation region, and `make model-dep` runs it.
+    @Test func pareDepRecipeFitsItsTasks() throws {
+        let recipe = try TrainingRecipe.load(path: BundledRecipeTests.path("experiments/pare-dep.yaml"))
+        #expect(try recipe.taskMix().map(\.0.name) == ["perm", "hops", "carry"])
+        // Longest hops prompt: "a=n" + 8 hops of ";x=y+d" + "?".
+        #expect(recipe.modelConfig.maxSeqLen >= 3 + 6 * DependentTask.hopCounts.upperBound + 1 + DependentTask.generationLength)
+        let makefile = try String(contentsOfFile: BundledRecipeTests.path("Makefile"), encoding: .utf8)
+        #expect(makefile.contains("--config experiments/pare-dep.yaml --output $(DEP_MODEL)"))
+    }
+
     /// Solvers written from the task definitions, parsing the prompt text.
     static func solve(_ task: DependentTask, _ prompt: String) throws -> String {
         switch task {
