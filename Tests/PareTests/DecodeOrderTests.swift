@@ -41,6 +41,8 @@ import Testing
         // Left-to-right two at a time, then one: ranks 1.5, 1.5, 3.5, 3.5, 5 -> 9 / sqrt(9 * 10).
         let p = DecodeOrder(commitStep: [1, 1, 2, 2, 3])
         #expect(p.commitsPerStep == [2, 2, 1] && p.leftmostShare == 1)
+        #expect(p.line.hasPrefix("commits/step 2x2,1, leftmost 1.00, spearman 0.95"))
+        #expect(DecodeOrder(commitStep: [1, 1, 2, 3, 4]).line.hasPrefix("commits/step 2,1x3,"))
         #expect(abs(p.spearman! - 9 / 90.0.squareRoot()) < 1e-12)
     }
 

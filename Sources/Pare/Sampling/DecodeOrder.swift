@@ -138,9 +138,14 @@ extension DecodeOrder {
          "spearman": spearman.map { $0 as Any } ?? NSNull(), "prophet_step": prophetStep.map { $0 as Any } ?? NSNull()]
     }
 
-    /// The `generate` text line's decode-order part.
+    /// The `generate` text line's decode-order part; runs of equal counts as `count x steps`
+    /// ("13,1x19": 13 tokens in step 1, then one per step for 19 steps).
     public var line: String {
-        "commits/step " + commitsPerStep.map(String.init).joined(separator: ",")
+        var runs: [(count: Int, steps: Int)] = []
+        for c in commitsPerStep {
+            if let last = runs.last, last.count == c { runs[runs.count - 1].steps += 1 } else { runs.append((c, 1)) }
+        }
+        return "commits/step " + runs.map { $0.steps == 1 ? "\($0.count)" : "\($0.count)x\($0.steps)" }.joined(separator: ",")
             + String(format: ", leftmost %.2f, spearman ", leftmostShare)
             + (spearman.map { String(format: "%.2f", $0) } ?? "n/a")
             + (prophetStep.map { ", prophet @ step \($0)" } ?? "")
