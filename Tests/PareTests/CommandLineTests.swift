@@ -46,6 +46,8 @@ import Testing
         let carry = (dependent["tasks"] as? [String: Any])?["carry"] as? [String: Any] ?? [:]
         #expect(perm["scoring"] as? String == "validity" && carry["scoring"] as? String == "exact")
         #expect(perm["gen_length"] as? Int == 32 && carry["nfe_mean"] as? Double == 1)
+        let short = try SparseCommandLineTests.pare(["eval", "--samples", "2", "--tasks", "carry", "--gen-length", "12"], in: dir)
+        #expect(short.status == 1 && short.err.contains("--gen-length 12 is shorter than carry's longest answer (23 tokens)"))
 
         // A small random model keeps the debug-built commands below quick.
         let small = dir + "/small.h5"

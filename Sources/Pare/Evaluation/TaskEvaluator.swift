@@ -87,6 +87,12 @@ public struct TaskEvaluator {
             let sampler = try MaskedDiffusionSampler(model: model, options: sampling)
             let data = task.examples(samples, split: .test, seed: seed)
             let prompts = try data.map { try tokenizer.encode($0.prompt) }
+            // A region shorter than the answers would score every sample wrong, silently.
+            let longest = try data.map { try tokenizer.encode($0.answer).count }.max() ?? 0
+            if longest > sampling.genLength {
+                throw SamplingError.badOption("--gen-length \(sampling.genLength) is shorter than \(task.name)'s longest answer "
+                    + "(\(longest) tokens); leave --gen-length out to decode it at its own \(task.generationLength)")
+            }
             var correct = 0, nfe = 0
             var order = DecodeOrderSummary()
             for b in stride(from: 0, to: prompts.count, by: batchSize) {
