@@ -46,28 +46,26 @@ def perm_cases():
     return cases
 
 
-def hops_prompt(hops):
+def hops_prompt():
     v = rnd.randint(0, 9)
     stmts = [f"a={v}"]
-    for h in range(1, hops + 1):
+    for h in range(1, 9):
         d = rnd.choice([x for x in range(-9, 10) if x != 0 and 0 <= v + x <= 9])
         v += d
-        stmts.append(f"{LETTERS[h]}={LETTERS[h - 1]}{'+' if d > 0 else '-'}{abs(d)}")
+        stmts.append(f"{LETTERS[h]}{'+' if d > 0 else '-'}{abs(d)}")
     return ";".join(stmts) + "?"
 
 
 def solve_hops(prompt):
-    env, trace = {}, []
-    for st in prompt.rstrip("?").split(";"):
-        name, rhs = st.split("=")
-        if rhs.isdigit():
-            env[name] = int(rhs)
-            continue
-        sign = 1 if "+" in rhs else -1
-        src, d = rhs.replace("-", "+").split("+")
-        env[name] = env[src] + sign * int(d)
-        assert 0 <= env[name] <= 9
-        trace.append(f"{name}={env[name]}")
+    """`x+d` / `x-d` sets x to the previous statement's value plus / minus d."""
+    stmts = prompt.rstrip("?").split(";")
+    assert len(stmts) == 9 and stmts[0][:2] == "a="
+    value, trace = int(stmts[0][2:]), []
+    for st in stmts[1:]:
+        name, op, d = st[0], st[1], int(st[2:])
+        value = value + d if op == "+" else value - d
+        assert 0 <= value <= 9
+        trace.append(f"{name}={value}")
     return ";".join(trace)
 
 
@@ -85,8 +83,8 @@ def solve_carry(prompt):
 
 def main():
     hops = [{"prompt": p, "answer": solve_hops(p)}
-            for p in [hops_prompt(h) for h in [4, 5, 6, 7, 8, 8, 8, 4]]
-            + ["a=0;b=a+9;c=b-9;d=c+1;e=d+8?", "a=9;b=a-1;c=b-1;d=c-1;e=d-1;f=e-1;g=f-1;h=g-1;i=h-1?"]]
+            for p in [hops_prompt() for _ in range(8)]
+            + ["a=0;b+9;c-9;d+1;e+8;f-8;g+8;h-9;i+5?", "a=9;b-1;c-1;d-1;e-1;f-1;g-1;h-1;i-1?"]]
     numbers = [(rnd.randrange(10 ** 8), rnd.randrange(10 ** 8)) for _ in range(8)]
     numbers += [(99999999, 1), (99999999, 99999999), (0, 0), (45454545, 54545454), (12345678, 87654321)]
     carry = [{"prompt": f"{a:08d}+{b:08d}=", "answer": solve_carry(f"{a:08d}+{b:08d}=")} for a, b in numbers]

@@ -7,8 +7,10 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
     /// `perm:{s}=` with s = 16-24 distinct letters -> any permutation of s (scored by validity).
     /// Training answers are uniform random permutations, so positions decoded together collide.
     case perm
-    /// `a={n};b=a+{d};c=b-{d};...?` with 4-8 hops, every value a digit -> the trace of every
-    /// value, `b=7;c=5;d=9` (each value needs the one before it).
+    /// `a={n};b+{d};c-{d};...?` with 8 hops (b = a + d, c = b - d, ...), every value a digit ->
+    /// the trace of every value, `b=7;c=5;...;i=2` (each value needs the one before it).
+    /// Prompt and trace both take 4 characters per hop, so hop k's operation sits a fixed
+    /// 32 positions before its value: finding it is positional, not a retrieval by name.
     case hops
     /// `{a}+{b}=` with two 8-digit numbers (leading zeros kept) -> each column from the least
     /// significant as `{sum digit}{carry out}`, joined by `,` (each carry needs the one before).
@@ -17,7 +19,7 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
     public static let generationLength = 32
     static let letters = Array("abcdefghijklmnopqrstuvwxyz")
     static let permLengths = 16...24
-    static let hopCounts = 4...8
+    static let hopCount = 8
     static let carryDigits = 8
 
     public func sample(_ rng: inout SplitMix64) -> TaskExample {
@@ -38,13 +40,13 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
             var value = int(0...9)
             var prompt = "a=\(value)"
             var trace: [String] = []
-            for h in 1...int(Self.hopCounts) {
+            for h in 1...Self.hopCount {
                 // Every nonzero step that keeps the value a digit, equally likely.
                 let steps = (1...9).filter { value + $0 <= 9 } + (1...9).filter { value - $0 >= 0 }.map { -$0 }
                 let d = steps[int(0...(steps.count - 1))]
                 value += d
-                let name = Self.letters[h], previous = Self.letters[h - 1]
-                prompt += ";\(name)=\(previous)\(d > 0 ? "+" : "-")\(abs(d))"
+                let name = Self.letters[h]
+                prompt += ";\(name)\(d > 0 ? "+" : "-")\(abs(d))"
                 trace.append("\(name)=\(value)")
             }
             return TaskExample(prompt: prompt + "?", answer: trace.joined(separator: ";"))
