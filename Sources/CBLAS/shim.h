@@ -4,6 +4,7 @@
 
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
 
 // LAPACK, Fortran calling convention (column-major, arguments by pointer).
 void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);

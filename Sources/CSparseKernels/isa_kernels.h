@@ -10,6 +10,24 @@
 // gain about 25 % at 50 % sparsity on AVX-512).
 #define PREFETCH_ROWS 4
 
+// The packed dense kernel's blocking (gemm_packed.inc): k in blocks of GEMM_KC, tokens in
+// blocks of GEMM_MT. Measured on AVX-512 (Zen 5, one thread, against 256/192, 256/512,
+// 128/384, 64/2048): 128/1024 keeps a panel's k slice (16 KiB) in L1 and the X block
+// (512 KiB) in L2, and reads W once per product when T <= 1024.
+#define GEMM_KC 128
+#define GEMM_MT 1024
+
+void pare_packed_gemm_avx512(const float *packed, int64_t rows, int64_t cols, const float *x, int64_t tokens,
+                             float *y, int accumulate, int64_t panel_lo, int64_t panel_hi);
+void pare_packed_gemm_avx2(const float *packed, int64_t rows, int64_t cols, const float *x, int64_t tokens,
+                           float *y, int accumulate, int64_t panel_lo, int64_t panel_hi);
+
+void pare_silu_mul_avx512(float *gate, const float *up, int64_t n);
+void pare_silu_mul_avx2(float *gate, const float *up, int64_t n);
+void pare_softmax_rows_avx512(float *x, int64_t rows, int64_t n);
+void pare_softmax_rows_avx2(float *x, int64_t rows, int64_t n);
+void pare_rms_norm_rows_avx512(const float *x, const float *w, float *y, float *inv_rms, int64_t rows, int64_t n, float eps);
+void pare_rms_norm_rows_avx2(const float *x, const float *w, float *y, float *inv_rms, int64_t rows, int64_t n, float eps);
 
 void pare_spmm_rows_avx512(const pare_bitmask_matrix *w, pare_spmm_plan plan, const float *x,
                            const float *xt, float *y, int accumulate, int64_t row_lo,

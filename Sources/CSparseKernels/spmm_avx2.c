@@ -119,5 +119,9 @@ static inline __attribute__((always_inline)) void expand_tokens_avx2(
 
 #include "spmm_entry.inc"
 
+#define GEMM_MR 6
+#include "gemm_packed.inc"
+#include "elementwise.inc"
+
 #pragma clang attribute pop
 #endif

@@ -104,5 +104,9 @@ static inline __attribute__((always_inline)) void expand_tokens_avx512(
 
 #include "spmm_entry.inc"
 
+#define GEMM_MR 12
+#include "gemm_packed.inc"
+#include "elementwise.inc"
+
 #pragma clang attribute pop
 #endif

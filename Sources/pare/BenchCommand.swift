@@ -6,13 +6,13 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, measured against OpenBLAS sgemm in the same run.",
-        subcommands: [ForwardBenchCommand.self, KernelBenchCommand.self])
+        subcommands: [ForwardBenchCommand.self, KernelBenchCommand.self, GenerateBenchCommand.self])
 }
 
 struct ForwardBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
-        abstract: "Forward pass of a random LLaDA-shaped model vs cblas_sgemm on the same shapes.")
+        abstract: "Forward pass of a random LLaDA-shaped model (linears on the dense kernel decoding uses) vs cblas_sgemm on the same shapes.")
 
     @Option(help: "Model width.") var dModel = 1024
     @Option(help: "Attention heads.") var nHeads = 16
@@ -50,13 +50,13 @@ struct ForwardBenchCommand: ParsableCommand {
             if json {
                 printJSON(["forward_gflops": r.forwardGflops, "sgemm_gflops": r.sgemmGflops, "ratio": r.ratio,
                            "forward_seconds": r.forwardSeconds, "sgemm_seconds": r.sgemmSeconds,
-                           "gflop_per_forward": r.gflopPerForward, "threads": r.threads,
+                           "gflop_per_forward": r.gflopPerForward, "threads": r.threads, "dense_kernel": r.denseKernel,
                            "shape": ["d_model": dModel, "n_heads": nHeads, "n_kv_heads": shape.nKVHeads, "d_ff": dFF,
                                      "n_layers": nLayers, "tokens": tokens, "vocab": vocab, "sequences": sequences]] as [String: Any])
             } else {
                 print(String(format: "forward  %.1f GFLOP/s (%.3f s for %.1f GFLOP)", r.forwardGflops, r.forwardSeconds, r.gflopPerForward))
                 print(String(format: "sgemm    %.1f GFLOP/s on the same matmul shapes (%.3f s)", r.sgemmGflops, r.sgemmSeconds))
-                print(String(format: "ratio    %.3f  (threads: %d)", r.ratio, r.threads))
+                print(String(format: "ratio    %.3f  (threads: %d; linears on %@, OpenBLAS core %@)", r.ratio, r.threads, r.denseKernel, BLAS.coreName))
             }
         }
     }

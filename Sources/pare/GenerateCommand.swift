@@ -12,6 +12,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "A file with one prompt per line.") var prompts: String?
     @Option(help: "One prompt as token ids, comma-separated, e.g. 3,17,5.") var promptIds: String?
     @Option(help: "Prompts decoded together in one batch.") var batchSize = 32
+    @Flag(help: "Wrap each prompt as one user turn in the model's chat format (LLaDA-8B-Instruct or Dream-v0-Instruct; BPE models only).")
+    var chat = false
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var kernelArguments: KernelArguments
 
@@ -23,6 +25,7 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("--prompt-ids must be comma-separated token ids, e.g. 3,17,5 (got \(promptIds))")
         }
         try requireRange("--batch-size", batchSize, 1...65_536)
+        if chat && promptIds != nil { throw ValidationError("--chat wraps text prompts; it does not apply to --prompt-ids") }
     }
 
     func run() throws {
@@ -42,7 +45,12 @@ struct GenerateCommand: ParsableCommand {
                     texts = String(decoding: data, as: UTF8.self).textLines.filter { !$0.isEmpty }.map(String.init)
                     if texts.isEmpty { throw CLIError("prompts file \(prompts!) holds no prompt (every line is empty)") }
                 }
-                ids = try texts.map { try tokenizer.encode($0) }
+                if chat {
+                    let format = try ChatFormat.of(loaded.config)
+                    ids = try texts.map { try format.encode(user: $0, with: tokenizer) }
+                } else {
+                    ids = try texts.map { try tokenizer.encode($0) }
+                }
             }
             // Tokens per forward pass: a full batch of the longest prompt plus the answer.
             let tokens = min(batchSize, ids.count) * ((ids.map(\.count).max() ?? 0) + sampling.options.genLength)

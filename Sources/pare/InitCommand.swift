@@ -5,7 +5,9 @@ import Pare
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Write a randomly initialised LLaDA model of any shape (written block by block).")
+        abstract: "Write a randomly initialised LLaDA or Dream model of any shape (written block by block).")
+
+    @Option(help: "llada, or dream (q/k/v biases, shifted logits).") var architecture = "llada"
 
     @Option(help: "Output model file.") var output: String
     @Option(help: "Model width.") var dModel = 128
@@ -24,6 +26,9 @@ struct InitCommand: ParsableCommand {
 
     func validate() throws {
         if storage == nil { throw ValidationError("--dtype must be f32, f16 or bf16 (got \(dtype))") }
+        if !ModelConfig.architectures.contains(architecture) {
+            throw ValidationError("--architecture must be \(ModelConfig.architectures.joined(separator: " or ")) (got \(architecture))")
+        }
         for (name, v, range) in [("--d-model", dModel, 1...65_536), ("--n-layers", nLayers, 0...ModelConfig.maxLayers),
                                  ("--n-heads", nHeads, 1...1_024), ("--d-ff", dFF, 1...262_144),
                                  ("--max-seq-len", maxSeqLen, 1...1_048_576), ("--vocab", vocab ?? 1_000, 1...4_194_304)] {
@@ -38,7 +43,7 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let tokens = CharTokenizer.syntheticVocab(size: vocab ?? CharTokenizer.referenceVocab.count)
-            let config = ModelConfig(vocabSize: tokens.count, dModel: dModel, nLayers: nLayers, nHeads: nHeads,
+            let config = ModelConfig(architecture: architecture, vocabSize: tokens.count, dModel: dModel, nLayers: nLayers, nHeads: nHeads,
                                      nKVHeads: nKvHeads ?? nHeads, dFF: dFF, maxSeqLen: maxSeqLen,
                                      maskTokenID: 1, eosTokenID: 0)
             if let p = config.problem() { throw CLIError("invalid model shape: \(p)") }
@@ -52,7 +57,7 @@ struct InitCommand: ParsableCommand {
                     log("block \(key.split(separator: ".")[3]) of \(config.nLayers) written")
                 }
             }
-            let entry = Checkpoint.provenanceEntry(["op": "init", "seed": seed, "dtype": storage.rawValue])
+            let entry = Checkpoint.provenanceEntry(["op": "init", "seed": seed, "dtype": storage.rawValue, "architecture": architecture])
             try writer.finish(provenance: [entry])
             let parameters = config.expectedTensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
             log("wrote \(output): \(parameters) parameters (\(storage.rawValue)), random weights (seed \(seed))")

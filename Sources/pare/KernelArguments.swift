@@ -9,10 +9,10 @@ struct KernelArguments: ParsableArguments {
     var kernels: KernelChoice?
 
     /// The model with its linears placed for `tokens` tokens per forward pass (as stored
-    /// when no --kernels was given).
+    /// when no --kernels was given: dense tensors on the dense kernel, sparse ones sparse).
     func place(_ model: any ModelWeights, tokens: Int, quiet: Bool) throws -> any ModelWeights {
-        guard let kernels else { return model }
         let placed = try PlacedModel(model, placement: KernelPlacement(kernels, tokens: tokens))
+        guard let kernels else { return placed }
         if !quiet, !(model is StreamedModel) {
             let (sparse, total) = try placed.sparseCount()
             log("kernels: \(kernels.rawValue), \(sparse) of \(total) block linears sparse (\(SparseKernels.variant(tokens: tokens)) at \(tokens) tokens per forward)")

@@ -95,6 +95,16 @@ struct KernelBenchCommand: ParsableCommand {
                 }
                 print((["break-even"] + be).map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
                 print((["kernel"] + bench.tokens.map { SparseKernels.variant(tokens: $0, level: bench.level) }).joined(separator: " "))
+                // Against Pare's packed dense kernel, where it is what --kernels dense runs.
+                let own = bench.patterns.map(\.description).map { pattern in
+                    ([pattern] + bench.tokens.map { t in
+                        r.cells.first { $0.shape == shape && $0.tokens == t && $0.pattern == pattern }?.speedupVsPareDense.map { String(format: "%.2fx", $0) } ?? "-"
+                    }).map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined()
+                }
+                if r.cells.contains(where: { $0.shape == shape && $0.speedupVsPareDense != nil }) {
+                    print("\nvs Pare's packed dense kernel (what --kernels dense runs at these T on \(r.simd)):")
+                    own.forEach { print($0) }
+                }
             }
         }
     }

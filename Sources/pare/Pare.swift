@@ -7,7 +7,7 @@ struct PareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pare",
         abstract: "Compress diffusion language models and measure what compression does to them.",
-        subcommands: [InspectCommand.self, GenerateCommand.self, EvalCommand.self, TrainCommand.self, PruneCommand.self, DropCommand.self, FinetuneCommand.self, CompareCommand.self, ReportCommand.self, InitCommand.self, ExportCommand.self, BenchCommand.self]
+        subcommands: [InspectCommand.self, GenerateCommand.self, EvalCommand.self, TrainCommand.self, PruneCommand.self, DropCommand.self, FinetuneCommand.self, CompareCommand.self, ReportCommand.self, InitCommand.self, ConvertCommand.self, ExportCommand.self, BenchCommand.self, TokenizeCommand.self]
     )
 
     static func main() {

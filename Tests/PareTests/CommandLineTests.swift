@@ -83,6 +83,20 @@ import Testing
                                      "--patterns", "", "--repeats", "1"], in: dir)
         Self.expectKeys(kernels, ["simd", "cells", "break_even"], "bench kernels")
         #expect((kernels["cells"] as? [Any])?.count == 2)
+
+        // bench generate: the decode loop's figures, and with --print-tokens what it decoded,
+        // which must be what `generate` decodes for the same prompts.
+        let gen = try Self.json(["bench", "generate", "--model", small, "--samples", "3", "--batch-size", "2",
+                                 "--repeats", "1", "--print-tokens"], in: dir)
+        Self.expectKeys(gen, ["tokens_per_second", "nfe_per_second", "seconds_per_step", "product_share",
+                              "sequence_nfe", "batched_steps", "prompt_ids", "generations"], "bench generate")
+        #expect(gen["sequence_nfe"] as? Int == 36 && gen["batched_steps"] as? Int == 24, "fixed sampler: 12 steps per sequence, 2 batches")
+        let ids = (gen["prompt_ids"] as? [[Int]]) ?? []
+        #expect(ids.count == 3)
+        if let first = ids.first {
+            let single = try Self.json(["generate", "--model", small, "--prompt-ids", first.map(String.init).joined(separator: ",")], in: dir)
+            #expect(single["tokens"] as? [Int] == (gen["generations"] as? [[Int]])?.first)
+        }
     }
 
     /// Bad input: one `error:` line and exit 1; bad usage: exit 64 with ArgumentParser's message.

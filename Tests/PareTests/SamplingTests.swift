@@ -76,6 +76,44 @@ import Testing
         #expect(worst < 5e-7, "worst relative error \(worst)")
     }
 
+    /// The C element-wise kernels on every SIMD level this CPU runs, against float64 formulas,
+    /// on lengths with and without a vector tail.
+    @Test(arguments: SparseKernelTests.levels)
+    func elementwiseKernelsMatchFloat64(level: SIMDLevel) {
+        for n in [1, 7, 24, 37, 344] {
+            var rng = SplitMix64(seed: UInt64(n))
+            let a = (0..<2 * n).map { _ in Float(rng.uniform() * 16 - 8) }, b = (0..<2 * n).map { _ in Float(rng.uniform() * 4 - 2) }
+            var worst = 0.0
+            // silu(g) * u
+            var g = a
+            g.withUnsafeMutableBufferPointer { gp in b.withUnsafeBufferPointer { VectorMath.siluMultiply(gp.baseAddress!, $0.baseAddress!, 2 * n, level: level) } }
+            for i in 0..<2 * n {
+                let x = Double(a[i]), ref = x / (1 + Foundation.exp(-x)) * Double(b[i])
+                worst = max(worst, abs(Double(g[i]) - ref) / max(abs(ref), 1e-3))
+            }
+            // softmax of two rows
+            var rows = a
+            rows.withUnsafeMutableBufferPointer { VectorMath.softmaxRows($0.baseAddress!, rows: 2, n, level: level) }
+            for r in 0..<2 {
+                let xs = a[(r * n)..<((r + 1) * n)].map(Double.init), m = xs.max()!
+                let total = xs.map { Foundation.exp($0 - m) }.reduce(0, +)
+                for i in 0..<n { worst = max(worst, abs(Double(rows[r * n + i]) - Foundation.exp(xs[i] - m) / total)) }
+            }
+            // RMSNorm of two rows, with their reciprocal RMS
+            var y = [Float](repeating: 0, count: 2 * n), inv = [Float](repeating: 0, count: 2)
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in inv.withUnsafeMutableBufferPointer { ip in
+                VectorMath.rmsNorm(ap.baseAddress!, bp.baseAddress!, yp.baseAddress!, invRMS: ip.baseAddress!, rows: 2, n, eps: 1e-5, level: level)
+            }}}}
+            for r in 0..<2 {
+                let xs = a[(r * n)..<((r + 1) * n)].map(Double.init)
+                let ref = 1 / (xs.map { $0 * $0 }.reduce(0, +) / Double(n) + 1e-5).squareRoot()
+                worst = max(worst, abs(Double(inv[r]) - ref) / ref)
+                for i in 0..<n { worst = max(worst, abs(Double(y[r * n + i]) - Double(b[i]) * xs[i] * ref) / max(abs(Double(b[i]) * xs[i] * ref), 1e-3)) }
+            }
+            #expect(worst < 2e-5, "\(level) n=\(n): worst error \(worst)")
+        }
+    }
+
     @Test func softmaxSumsToOneAndKeepsOrder() {
         var row: [Float] = (0..<37).map { Float($0 % 7) * 0.9 - 2 }
         row.withUnsafeMutableBufferPointer { VectorMath.softmaxInPlace($0.baseAddress!, $0.count) }

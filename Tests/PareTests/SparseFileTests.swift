@@ -632,8 +632,8 @@ struct SparseCommandLineTests {
         #expect((json["file_bytes"] as? Int ?? 0) > 0 && json["sparsity"] != nil, "existing fields stay")
 
         let before = try Self.files(directory)
-        let hf = try Self.pare(["export", "pruned.h5", "--format", "hf", "--output", "hf"], in: directory)
-        #expect(hf.status == 1 && hf.err == "error: export --format hf is not supported yet; use --format sparse-h5\n", "\(hf)")
+        let hf = try Self.pare(["export", "pruned.h5", "--format", "hf", "--output", "hf", "--like", "no-such-folder"], in: directory)
+        #expect(hf.status == 1 && hf.err.hasPrefix("error: no-such-folder/config.json: cannot read"), "\(hf)")
         let notNOfM = try Self.pare(["export", "pruned.h5", "--format", "sparse-h5", "--store", "nm", "--pattern", "2:4",
                                      "--output", "nm.h5"], in: directory)
         #expect(notNOfM.status == 1 && notNOfM.err.contains("cannot be stored as 2 of 4"), "\(notNOfM)")

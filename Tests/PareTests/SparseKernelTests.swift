@@ -135,8 +135,7 @@ import Testing
     @Test func autoPlacementFollowsTheCachedBreakEven() throws {
         let dir = Fixtures.temporaryDirectory()
         let cache = dir.appendingPathComponent("break-even.json")
-        let level = SIMDLevel.active
-        let key = "\(level) threads=\(Parallel.cores) 16x32 T=64"
+        let key = BreakEvenTable(cacheURL: cache).key(out: 16, inputs: 32, tokens: 64)
         try #"{"\#(key)": 0.4}"#.write(to: cache, atomically: true, encoding: .utf8)
         let table = BreakEvenTable(cacheURL: cache)
         let placement = KernelPlacement(.auto, tokens: 70, breakEven: table)  // 70 tokens: the 64 bucket

@@ -43,6 +43,11 @@ public struct KernelBenchmark {
         public var speedup: Double
         public var denseRoutine: String    // "sgemm" or "sgemv"
         public var kernel: String          // the sparse variant that ran, e.g. "tile64-avx512"
+        /// Against Pare's own dense kernel (the packed one, where it beats BLAS at this T and
+        /// SIMD level; `--kernels dense` runs it): sparse speedup / (sgemm time / packed time),
+        /// the second ratio timed once per shape and T in alternating rounds. nil where BLAS is
+        /// Pare's dense kernel.
+        public var speedupVsPareDense: Double?
     }
 
     public struct BreakEven: Codable, Sendable {
@@ -85,6 +90,17 @@ public struct KernelBenchmark {
             let inputs = Dictionary(uniqueKeysWithValues: tokens.map { t in
                 (t, Tensor(shape: [t, shape.inputs], data: (0..<t * shape.inputs).map { _ in Float(rng.uniform() * 2 - 1) }))
             })
+            // sgemm time / packed-kernel time per T, where the packed kernel is Pare's dense kernel.
+            let packed = PackedWeight(dense, level: level)
+            var packedGain: [Int: Double] = [:]
+            for t in tokens where PackedWeight.isFaster(tokens: t, level: level) {
+                let x = inputs[t]!
+                var y = Tensor(zeros: [t, shape.out])
+                let (blas, own) = Self.timeInterleaved(repeats: repeats, { Self.denseProduct(x, dense) },
+                                                       { packed.apply(x, into: &y, accumulate: false) })
+                packedGain[t] = blas / own
+                progress(String(format: "%@ T=%d: Pare's packed dense kernel %.2fx sgemm", shape.description, t, blas / own))
+            }
             for pattern in patterns {
                 let w = BitmaskMatrix(dense: Self.prune(dense, pattern, rng: &rng))
                 for t in tokens {
@@ -93,7 +109,8 @@ public struct KernelBenchmark {
                         { Self.denseProduct(x, dense) }, { _ = SparseKernels.linear(x, w, level: level, threads: threads) })
                     let cell = Cell(shape: shape.description, tokens: t, pattern: pattern.description, sparsity: w.sparsity,
                                     denseSeconds: denseTime, sparseSeconds: sparse, speedup: denseTime / sparse,
-                                    denseRoutine: t == 1 ? "sgemv" : "sgemm", kernel: SparseKernels.variant(tokens: t, level: level))
+                                    denseRoutine: t == 1 ? "sgemv" : "sgemm", kernel: SparseKernels.variant(tokens: t, level: level),
+                                    speedupVsPareDense: packedGain[t].map { denseTime / sparse / $0 })
                     cells.append(cell)
                     progress(String(format: "%@ T=%d %@: %.2fx (%@)", shape.description, t, pattern.description, cell.speedup, cell.kernel))
                 }

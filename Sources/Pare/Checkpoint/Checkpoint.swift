@@ -33,8 +33,7 @@ public enum StorageDType: String, Codable, CaseIterable, Sendable {
 /// Everything a pare-dlm v1 file holds, in memory (docs/format.md).
 public struct Checkpoint: Sendable {
     public var config: ModelConfig
-    /// Row i is the text of token id i.
-    public var vocab: [String]
+    public var tokenizer: StoredTokenizer
     /// Tensors by HF name (`model.transformer.blocks.0.q_proj.weight`), shapes as in HF ([out, in]).
     public var tensors: [String: Tensor]
     /// The `/provenance` history: one JSON object per operation applied, kept as JSON text.
@@ -43,11 +42,23 @@ public struct Checkpoint: Sendable {
     /// otherwise. Tensors without an entry are stored as float32.
     public var storedDTypes: [String: StorageDType] = [:]
 
-    public init(config: ModelConfig, vocab: [String], tensors: [String: Tensor], provenance: [String] = []) {
+    public init(config: ModelConfig, tokenizer: StoredTokenizer, tensors: [String: Tensor], provenance: [String] = []) {
         self.config = config
-        self.vocab = vocab
+        self.tokenizer = tokenizer
         self.tensors = tensors
         self.provenance = provenance
+    }
+
+    /// A checkpoint with a character tokenizer (the bundled model, `pare init`, tests).
+    public init(config: ModelConfig, vocab: [String], tensors: [String: Tensor], provenance: [String] = []) {
+        self.init(config: config, tokenizer: .char(vocab: vocab), tensors: tensors, provenance: provenance)
+    }
+
+    /// The character vocabulary (row i is the text of token id i); empty for a BPE tokenizer.
+    /// Setting it makes the tokenizer a character one.
+    public var vocab: [String] {
+        get { tokenizer.charVocab ?? [] }
+        set { tokenizer = .char(vocab: newValue) }
     }
 
     /// One `/provenance` history entry as compact JSON text with sorted keys.

@@ -66,7 +66,7 @@ public struct CheckpointHeader: Sendable {
     /// Size of the file in bytes.
     public let fileSize: Int
     public let config: ModelConfig
-    public let vocab: [String]
+    public let tokenizer: StoredTokenizer
     /// One JSON object text per history entry.
     public let provenance: [String]
     /// Every tensor of the config, in `ModelConfig.expectedTensors` order.
@@ -75,6 +75,9 @@ public struct CheckpointHeader: Sendable {
     /// (Fletcher-32) carry checksums, as in files Pare writes, so damage reads as an error. Files
     /// written by h5py's defaults do not; resaving them with Pare adds the checksums.
     public let checksummed: Bool
+
+    /// The character vocabulary; empty for a BPE tokenizer.
+    public var vocab: [String] { tokenizer.charVocab ?? [] }
 
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
 

@@ -17,7 +17,7 @@ struct CheckpointHeaderParser {
         try TensorLayoutCheck(parser: self, config: config).checkConfigAgreesWithTensors()
         let tensors = try readTensorInfo(config)
         try checkNothingUnexpected(config)
-        return CheckpointHeader(path: path, fileSize: superblock.fileSize, config: config, vocab: try readVocab(config),
+        return CheckpointHeader(path: path, fileSize: superblock.fileSize, config: config, tokenizer: try readTokenizer(config),
                                 provenance: try readProvenance(), tensors: tensors,
                                 checksummed: superblock.superblockVersion >= 2 && tensors.allSatisfy(\.checksummed))
     }
@@ -210,14 +210,67 @@ struct CheckpointHeaderParser {
         try visit("/model")
     }
 
-    private func readVocab(_ config: ModelConfig) throws -> [String] {
-        func bad(_ reason: String) -> CheckpointError { .badTokenizer(file: path, reason: reason) }
-        guard let tokenizer = try group("/tokenizer") else { throw bad("group /tokenizer is missing") }
+    private func badTokenizer(_ reason: String) -> CheckpointError { .badTokenizer(file: path, reason: reason) }
+
+    private func readTokenizer(_ config: ModelConfig) throws -> StoredTokenizer {
+        guard let tokenizer = try group("/tokenizer") else { throw badTokenizer("group /tokenizer is missing") }
         switch try attribute("kind", of: tokenizer, at: "/tokenizer") {
-        case .string("char"): break
-        case let other?: throw bad("kind is \(other), only \"char\" is supported")
-        case nil: throw bad("attribute kind is missing")
+        case .string("char"): return .char(vocab: try readVocab(config, tokenizer))
+        case .string("bpe"): return .bpe(try readHFFiles())
+        case let other?: throw badTokenizer("kind is \(other), expected \"char\" or \"bpe\"")
+        case nil: throw badTokenizer("attribute kind is missing")
         }
+    }
+
+    /// The HF tokenizer files of a `bpe` tokenizer: one uint8 dataset per file under
+    /// `/tokenizer/files`, each checked against its `crc32` attribute, sizes bounded before reading.
+    private func readHFFiles() throws -> HFTokenizerFiles {
+        let folder = "/tokenizer/files"
+        guard try isGroup(folder) else { throw badTokenizer("kind is \"bpe\" but group \(folder) is missing") }
+        let names = try reading(folder) { try file.openGroup(folder).childNames() }
+        var files: [String: [UInt8]] = [:]
+        for name in names {
+            let datasetPath = StoredTokenizer.filePath(name)
+            func bad(_ reason: String) -> CheckpointError { badTokenizer("\(datasetPath.escapedForOneLine) \(reason)") }
+            guard HFTokenizerFiles.names.contains(name) else {
+                throw bad("is not a tokenizer file Pare keeps (\(HFTokenizerFiles.names.joined(separator: ", ")))")
+            }
+            guard try isDataset(datasetPath) else { throw bad("is not a dataset") }
+            let dataset = try reading(datasetPath) { try file.openDataset(datasetPath) }
+            let (shape, stored, storage) = try reading(datasetPath) {
+                (try dataset.shape(), try dataset.storedElement(), try dataset.storage())
+            }
+            guard shape.count == 1 else { throw bad("has shape \(shape), expected one dimension of bytes") }
+            guard stored == .scalar(.uint8) else { throw bad("holds \(stored.description), expected uint8 bytes") }
+            guard shape[0] <= HFTokenizerFiles.maxFileBytes else {
+                throw bad("declares \(shape[0]) bytes, more than the \(HFTokenizerFiles.maxFileBytes) a tokenizer file may have")
+            }
+            if storage.uncompressed, storage.bytes < UInt64(shape[0]) {
+                throw bad("stores \(storage.bytes) of its \(shape[0]) bytes (data never written)")
+            }
+            let bytes: [UInt8]
+            do {
+                bytes = try dataset.readElements(as: .uint8, UInt8.self)
+            } catch let problem as HDF5Problem {
+                throw bad("cannot be read: \(problem.summary)")
+            }
+            switch try attribute("crc32", of: dataset, at: datasetPath) {
+            case .int(let crc) where crc == Int64(CRC32.checksum(bytes)): break
+            case .int: throw bad("does not match its crc32 checksum (damaged bytes)")
+            case let other?: throw bad("crc32 is \(other), expected an integer")
+            case nil: throw bad("has no crc32 attribute")
+            }
+            files[name] = bytes
+        }
+        do {
+            return try HFTokenizerFiles(files: files)
+        } catch let problem as HFTokenizerFiles.Problem {
+            throw badTokenizer("\(folder): \(problem.reason)")
+        }
+    }
+
+    private func readVocab(_ config: ModelConfig, _ tokenizer: H5Handle) throws -> [String] {
+        let bad = badTokenizer
         guard let shape = try shape(of: "/tokenizer/vocab") else { throw bad("dataset /tokenizer/vocab is missing") }
         guard shape.count == 1 else { throw bad("vocab has shape \(shape), expected one dimension") }
         guard shape[0] == config.vocabSize else {

@@ -131,7 +131,7 @@ public final class CheckpointReader: @unchecked Sendable {
     public func readAll() throws -> Checkpoint {
         var tensors: [String: Tensor] = [:]
         for info in header.tensors { tensors[info.name] = try tensor(named: info.name) }
-        var checkpoint = Checkpoint(config: header.config, vocab: header.vocab, tensors: tensors,
+        var checkpoint = Checkpoint(config: header.config, tokenizer: header.tokenizer, tensors: tensors,
                                     provenance: header.provenance)
         checkpoint.storedDTypes = header.storedDTypes
         return checkpoint

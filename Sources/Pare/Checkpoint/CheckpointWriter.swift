@@ -3,7 +3,7 @@ import Foundation
 /// Writes a pare-dlm file tensor by tensor (docs/format.md), so a model never has to be whole
 /// in memory to be saved: a pruner hands over each block as it finishes it.
 ///
-///     let writer = try ModelWriter(path: out, config: config, vocab: vocab, dtype: { _ in .bfloat16 })
+///     let writer = try ModelWriter(path: out, config: config, tokenizer: .char(vocab: vocab), dtype: { _ in .bfloat16 })
 ///     try writer.write(GlobalTensor.wte.key, wte)      // any order
 ///     try writer.writeBlock(block, index: 0) ...
 ///     try writer.finish(provenance: history)            // checks completeness, then renames
@@ -25,12 +25,12 @@ public final class ModelWriter {
 
     /// Creates the temporary file and writes the format, config and tokenizer. `dtype` gives the
     /// storage precision of each tensor by key.
-    public init(path: String, config: ModelConfig, vocab: [String], dtype: @escaping (String) -> StorageDType) throws {
+    public init(path: String, config: ModelConfig, tokenizer: StoredTokenizer, dtype: @escaping (String) -> StorageDType) throws {
         self.path = path
         self.config = config
         self.dtype = dtype
         if let problem = config.problem() { throw CheckpointError.writeFailed(file: path, reason: "inconsistent config: \(problem)") }
-        guard vocab.count == config.vocabSize else {
+        if let vocab = tokenizer.charVocab, vocab.count != config.vocabSize {
             throw CheckpointError.writeFailed(file: path, reason: "vocab has \(vocab.count) entries but vocab_size is \(config.vocabSize)")
         }
         expected = Dictionary(uniqueKeysWithValues: config.expectedTensors.map { ($0.name, $0.shape) })
@@ -43,13 +43,37 @@ public final class ModelWriter {
             let group = try file.createGroup("/config")
             for (name, value) in config.attributes { try group.writeAttribute(name, value) }
             try group.close()
-            let tokenizer = try file.createGroup("/tokenizer")
-            try tokenizer.writeAttribute("kind", .string("char"))
+            try Self.writeTokenizer(tokenizer, in: file)
+        }
+    }
+
+    /// `init(path:config:tokenizer:dtype:)` with a character tokenizer.
+    public convenience init(path: String, config: ModelConfig, vocab: [String], dtype: @escaping (String) -> StorageDType) throws {
+        try self.init(path: path, config: config, tokenizer: .char(vocab: vocab), dtype: dtype)
+    }
+
+    /// `/tokenizer` (docs/format.md): the `kind` attribute, then the vocabulary or the HF files.
+    private static func writeTokenizer(_ tokenizer: StoredTokenizer, in file: H5Handle) throws {
+        let group = try file.createGroup("/tokenizer")
+        try group.writeAttribute("kind", .string(tokenizer.kind))
+        switch tokenizer {
+        case .char(let vocab):
             // An extension of the v1 layout: the vocabulary's strings sit in HDF5's unchecksummed
             // global heap, so a flipped bit there would silently change a token's text without this.
-            try tokenizer.writeAttribute("vocab_crc32", .int(Int64(CRC32.vocabulary(vocab))))
-            try tokenizer.close()
+            try group.writeAttribute("vocab_crc32", .int(Int64(CRC32.vocabulary(vocab))))
+            try group.close()
             try file.createStringDataset("/tokenizer/vocab", vocab)
+        case .bpe(let files):
+            try group.close()
+            for name in files.orderedNames {
+                let bytes = files.files[name]!
+                // Chunked under Fletcher-32 like the tensors; the crc32 attribute also covers
+                // files h5py wrote without the filter.
+                let dataset = try file.createDataset(StoredTokenizer.filePath(name), of: .uint8, shape: [bytes.count])
+                try bytes.withUnsafeBytes { try dataset.write($0, as: .uint8) }
+                try dataset.writeAttribute("crc32", .int(Int64(CRC32.checksum(bytes))))
+                try dataset.close()
+            }
         }
     }
 
@@ -107,13 +131,16 @@ public final class ModelWriter {
         written.insert(key)
     }
 
-    /// Writes the nine tensors of block `index` in file order, its seven linears in
-    /// `linearEncoding` (docs/format.md, "Sparse tensors"); norms are always dense.
+    /// Writes the tensors of block `index` in file order, its seven linears in
+    /// `linearEncoding` (docs/format.md, "Sparse tensors"); norms and biases are always dense.
     public func writeBlock(_ block: LLaDABlock, index: Int, linearEncoding: TensorEncoding = .dense) throws {
-        for part in LLaDABlock.fileOrder {
+        for part in LLaDABlock.fileOrder(biased: config.hasQKVBias) {
             switch part {
             case .norm(let norm): try write(part.key(block: index), block[norm])
             case .linear(let linear): try write(part.key(block: index), block[linear], encoding: linearEncoding)
+            case .bias(let linear):
+                guard let bias = block.biases[linear] else { throw fail("block \(index) has no \(linear.name) bias") }
+                try write(part.key(block: index), bias)
             }
         }
     }
@@ -199,7 +226,7 @@ extension Checkpoint {
             throw CheckpointError.writeFailed(file: path, reason: "tensor \(missing.name) is missing")
         }
         let stored = storedDTypes
-        let writer = try ModelWriter(path: path, config: config, vocab: vocab) { dtype ?? stored[$0] ?? .float32 }
+        let writer = try ModelWriter(path: path, config: config, tokenizer: tokenizer) { dtype ?? stored[$0] ?? .float32 }
         // File order keeps each block's tensors together on disk for streaming reads.
         for (name, _) in config.expectedTensors { try writer.write(name, tensors[name]!) }
         try writer.finish(provenance: provenance)

@@ -35,6 +35,16 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public var headDim: Int { dModel / nHeads }
 
+    /// The architectures Pare runs (docs/algorithms.md §1): LLaDA, and Dream (Qwen2 layout).
+    public static let architectures = ["llada", "dream"]
+
+    /// Dream's q_proj, k_proj and v_proj add a bias (tensors `...q_proj.bias` [out]).
+    public var hasQKVBias: Bool { architecture == "dream" }
+
+    /// Dream predicts position i from the hidden state at i - 1 (row 0 from itself): the
+    /// forward pass shifts its logits by one position before any sampler sees them.
+    public var shiftsLogits: Bool { architecture == "dream" }
+
     /// The `/config` attributes whose values differ from `other`'s, by stored name, in
     /// `CodingKeys` order (empty when the configs are equal).
     public func differences(from other: ModelConfig) -> [(name: String, mine: String, theirs: String)] {
@@ -58,7 +68,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public static let maxLayers = 1 << 16
 
     public func problem() -> String? {
-        if architecture != "llada" { return "architecture \"\(architecture)\" is not supported (expected \"llada\")" }
+        if !Self.architectures.contains(architecture) {
+            return "architecture \"\(architecture)\" is not supported (expected \(Self.architectures.map { "\"\($0)\"" }.joined(separator: " or ")))"
+        }
         for (name, v) in [("vocab_size", vocabSize), ("d_model", dModel), ("n_layers", nLayers),
                           ("n_heads", nHeads), ("n_kv_heads", nKVHeads), ("d_ff", dFF), ("max_seq_len", maxSeqLen)]
             where v <= 0 && !(name == "n_layers" && v == 0) {
@@ -95,6 +107,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                 (p + "q_proj.weight", [nHeads * hd, dModel]),
                 (p + "k_proj.weight", [nKVHeads * hd, dModel]),
                 (p + "v_proj.weight", [nKVHeads * hd, dModel]),
+            ]
+            if hasQKVBias {
+                list += [(p + "q_proj.bias", [nHeads * hd]), (p + "k_proj.bias", [nKVHeads * hd]), (p + "v_proj.bias", [nKVHeads * hd])]
+            }
+            list += [
                 (p + "attn_out.weight", [dModel, nHeads * hd]),
                 (p + "ff_norm.weight", [dModel]),
                 (p + "ff_proj.weight", [dFF, dModel]),

@@ -23,7 +23,7 @@ public enum ModelFile {
     public static func open(_ path: String, residency: Residency = .auto) throws -> LoadedModel {
         let reader = try CheckpointReader(path: path)
         let header = reader.header
-        let tokenizer = CharTokenizer(vocab: header.vocab)
+        let tokenizer = try makeTokenizer(header)
         let stream: Bool
         switch residency {
         case .resident: stream = false
@@ -35,6 +35,16 @@ public enum ModelFile {
         return LoadedModel(header: header, weights: model, tokenizer: tokenizer)
     }
 
+    /// The header's stored tokenizer, built (no weight is read); a tokenizer Pare cannot use is
+    /// reported as a bad tokenizer of the file.
+    public static func makeTokenizer(_ header: CheckpointHeader) throws -> any Tokenizer {
+        do {
+            return try header.tokenizer.makeTokenizer(vocabularySize: header.config.vocabSize)
+        } catch let error as TokenizerError {
+            throw CheckpointError.badTokenizer(file: header.path, reason: error.description)
+        }
+    }
+
     /// True when the model's weights, as loaded (fp32; sparse-encoded linears in the bitmask
     /// format), fit in half of the memory available.
     public static func fitsInMemory(_ header: CheckpointHeader) -> Bool {
@@ -44,10 +54,10 @@ public enum ModelFile {
 
     /// Writes a model to `path`, tensor by tensor: embedding, blocks, final norm, head, each
     /// stored in `dtype(key)`, the block linears in `linearEncoding`.
-    public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
+    public static func write(_ weights: any ModelWeights, tokenizer: StoredTokenizer, to path: String,
                              dtype: @escaping (String) -> StorageDType, linearEncoding: TensorEncoding = .dense,
                              provenance: () -> [String]) throws {
-        try write(weights, vocab: vocab, to: path, dtype: dtype, linearEncoding: linearEncoding, blocks: { emit in
+        try write(weights, tokenizer: tokenizer, to: path, dtype: dtype, linearEncoding: linearEncoding, blocks: { emit in
             for i in 0..<weights.blockCount { try emit(i, try weights.block(i)) }
         }, provenance: provenance)
     }
@@ -56,12 +66,12 @@ public enum ModelFile {
     /// block to its `emit` argument in order 0, 1, ... (a pruner does its work there).
     /// `provenance` is asked for after the last block, so it can record what that work measured.
     /// The seven linears of every block are stored in `linearEncoding` (docs/format.md).
-    public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
+    public static func write(_ weights: any ModelWeights, tokenizer: StoredTokenizer, to path: String,
                              dtype: @escaping (String) -> StorageDType, linearEncoding: TensorEncoding = .dense,
                              blocks: (_ emit: (Int, LLaDABlock) throws -> Void) throws -> Void,
                              provenance: () -> [String]) throws {
         let config = weights.config
-        let writer = try ModelWriter(path: path, config: config, vocab: vocab, dtype: dtype)
+        let writer = try ModelWriter(path: path, config: config, tokenizer: tokenizer, dtype: dtype)
         // The embedding and the head are copied in slabs of rows: a large vocabulary never has
         // to be whole in memory.
         let slab = max(1, (16 << 20) / max(1, 4 * config.dModel))
@@ -89,8 +99,16 @@ public enum ModelFile {
         if case .nOfM(let n, let m) = encoding { entry["n"] = n; entry["m"] = m }
         if let dtype { entry["dtype"] = dtype.rawValue }
         let stored = dtypes(like: source.header)
-        try write(source.weights, vocab: source.header.vocab, to: path, dtype: { dtype ?? stored($0) },
+        try write(source.weights, tokenizer: source.header.tokenizer, to: path, dtype: { dtype ?? stored($0) },
                   linearEncoding: encoding, provenance: { source.header.provenance + [Checkpoint.provenanceEntry(entry)] })
+    }
+
+    /// `write(_:tokenizer:...)` with a character tokenizer (tests and synthetic models).
+    public static func write(_ weights: any ModelWeights, vocab: [String], to path: String,
+                             dtype: @escaping (String) -> StorageDType, linearEncoding: TensorEncoding = .dense,
+                             provenance: () -> [String]) throws {
+        try write(weights, tokenizer: .char(vocab: vocab), to: path, dtype: dtype, linearEncoding: linearEncoding,
+                  provenance: provenance)
     }
 
     /// The encoding a transformed copy keeps for its block linears: the source's, when all of

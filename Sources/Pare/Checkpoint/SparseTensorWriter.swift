@@ -17,6 +17,7 @@ extension ModelWriter {
         switch linear.storage {
         case .sparse(let sparse): matrix = sparse
         case .dense(let dense): matrix = BitmaskMatrix(dense: dense)
+        case .packed(let packed): matrix = BitmaskMatrix(dense: packed.dense)
         }
         let storage = dtype(key)
         let kept = Array(matrix.keptValues)

@@ -39,7 +39,7 @@ public enum BlockDropper {
     public static func drop(_ layers: [Int], from source: LoadedModel, criterion: String?, writingTo path: String) throws {
         let smaller = try drop(layers, from: source.weights)
         let entry = provenanceJSON(dropped: layers, total: source.weights.blockCount, criterion: criterion, scores: nil)
-        try ModelFile.write(smaller, vocab: source.header.vocab, to: path,
+        try ModelFile.write(smaller, tokenizer: source.header.tokenizer, to: path,
                             dtype: ModelFile.dtypes(like: source.header) { smaller.kept[$0] },
                             linearEncoding: ModelFile.linearEncoding(like: source.header),
                             provenance: { source.header.provenance + [entry] })

@@ -53,7 +53,7 @@ public struct LikelihoodEstimator {
                 }
             }
             let h = try model.hidden(batch, layout: layout)
-            let logits = try model.head(h, rows: rows)
+            let logits = try model.logits(hidden: h, layout: layout, rows: rows)
             let ce = CrossEntropy.perRow(logits: logits, rows: Array(0..<rows.count), targets: targets)
             for (r, i) in rowOwner.enumerated() { sums[owner[i]] += scales[i] * ce[r] }
         }

@@ -301,7 +301,7 @@ public final class Finetuner {
             for (key, mask) in masks { keep[key] = Tensor(shape: [mask.rows, mask.cols], data: (0..<mask.count).map { mask[flat: $0] ? 1 : 0 }) }
             extra["masks"] = keep
         }
-        try CheckpointFolder.save(model: model, optimizer: optimizer, vocab: source.vocab, extra: extra,
+        try CheckpointFolder.save(model: model, optimizer: optimizer, tokenizer: source.tokenizer, extra: extra,
                                   state: state, to: Self.directory(for: output))
     }
 
@@ -323,7 +323,7 @@ public final class Finetuner {
             "train_seconds": (state.elapsedSeconds * 10).rounded() / 10, "tokens_seen": state.tokensSeen,
         ]
         if let c = state.churn.last { entry["final_overlap_with_input_mask"] = (c.overlapWithOriginal * 1e4).rounded() / 1e4 }
-        try ModelFile.write(final, vocab: source.vocab, to: output, dtype: ModelFile.dtypes(like: source),
+        try ModelFile.write(final, tokenizer: source.tokenizer, to: output, dtype: ModelFile.dtypes(like: source),
                             provenance: { source.provenance + [Checkpoint.provenanceEntry(entry)] })
         return final
     }

@@ -14,7 +14,7 @@ public enum Attention {
         let qWidth = nHeads * hd, kvWidth = nKVHeads * hd
         let group = nHeads / nKVHeads
         let scale = 1 / Float(hd).squareRoot()
-        var out = Tensor(zeros: [layout.totalTokens, qWidth])
+        var out = Tensor(overwritten: [layout.totalTokens, qWidth])  // each (sequence, head) writes its block
         let maxLen = layout.maxLength
         var saved: [Float] = []
         if recordingProbabilities {
@@ -41,7 +41,7 @@ public enum Attention {
                                               a: qb + o * qWidth + h * hd, lda: qWidth,
                                               b: kb + o * kvWidth + kvh * hd, ldb: kvWidth,
                                               c: s, ldc: n)
-                        for r in 0..<n { VectorMath.softmaxInPlace(s + r * n, n) }
+                        VectorMath.softmaxRows(s, rows: n, n)
                         if recordingProbabilities { saved.append(contentsOf: UnsafeBufferPointer(start: s, count: n * n)) }
                         // out_h [n, hd] = P V_kvh
                         BLAS.gemmOnThisThread(m: n, n: hd, k: n,

@@ -17,6 +17,12 @@ public enum BlockLinear: String, CaseIterable, Codable, Sendable {
     /// The HF checkpoint key of this linear's weight in block `index`.
     public func key(block index: Int) -> String { "model.transformer.blocks.\(index).\(rawValue).weight" }
 
+    /// The linears that carry a bias in Dream (Qwen2's attention projections); no LLaDA linear does.
+    public static let biased: [BlockLinear] = [.qProj, .kProj, .vProj]
+
+    /// The HF checkpoint key of this linear's bias in block `index` (Dream only).
+    public func biasKey(block index: Int) -> String { "model.transformer.blocks.\(index).\(rawValue).bias" }
+
     /// Weight shape [out, in] under a config.
     public func shape(_ c: ModelConfig) -> [Int] {
         let q = c.nHeads * c.headDim, kv = c.nKVHeads * c.headDim

@@ -3,6 +3,9 @@
 ///   h = x + attn_out(Attn(attn_norm(x)))
 ///   y = h + ff_out(silu(ff_proj(ff_norm(h))) * up_proj(ff_norm(h)))
 ///
+/// A Dream block is the same block with biases on q_proj, k_proj and v_proj (`biases`), added
+/// before RoPE. Pruning replaces linears and never touches the biases.
+///
 /// One forward serves inference, calibration (which reads the linears' inputs) and training
 /// (which keeps what the backward pass needs); the backward pass sits below it.
 public struct LLaDABlock: Equatable, Sendable {
@@ -15,12 +18,14 @@ public struct LLaDABlock: Equatable, Sendable {
     public var ffProj: Linear     // ff_proj    [dFF, d]  (gate, SiLU applied)
     public var upProj: Linear     // up_proj    [dFF, d]
     public var ffOut: Linear      // ff_out     [d, dFF]  (down projection)
+    /// Dream's q/k/v biases, [out] each, keyed by linear (`BlockLinear.biased`); empty for LLaDA.
+    public var biases: [BlockLinear: Tensor]
 
     public init(attnNorm: Tensor, qProj: Linear, kProj: Linear, vProj: Linear, attnOut: Linear,
-                ffNorm: Tensor, ffProj: Linear, upProj: Linear, ffOut: Linear) {
+                ffNorm: Tensor, ffProj: Linear, upProj: Linear, ffOut: Linear, biases: [BlockLinear: Tensor] = [:]) {
         self.attnNorm = attnNorm; self.qProj = qProj; self.kProj = kProj; self.vProj = vProj
         self.attnOut = attnOut; self.ffNorm = ffNorm; self.ffProj = ffProj; self.upProj = upProj
-        self.ffOut = ffOut
+        self.ffOut = ffOut; self.biases = biases
     }
 
     public subscript(linear: BlockLinear) -> Linear {
@@ -54,50 +59,62 @@ public struct LLaDABlock: Equatable, Sendable {
     }
 
     /// Builds block `index` from tensors looked up by HF key (the loader has checked shapes).
-    public init(index: Int, tensor: (String) throws -> Tensor) throws {
-        try self.init(index: index, tensor: tensor, linear: { Linear(try tensor($0)) })
+    public init(index: Int, biased: Bool = false, tensor: (String) throws -> Tensor) throws {
+        try self.init(index: index, biased: biased, tensor: tensor, linear: { Linear(try tensor($0)) })
     }
 
     /// Builds block `index` from a file: its linears as the file stores them (sparse-encoded
     /// weights become sparse linears, never densified on the way).
     public init(index: Int, reader: CheckpointReader) throws {
-        try self.init(index: index, tensor: { try reader.tensor(named: $0) }, linear: { try reader.linear(named: $0) })
+        try self.init(index: index, biased: reader.header.config.hasQKVBias, tensor: { try reader.tensor(named: $0) },
+                      linear: { try reader.linear(named: $0) })
     }
 
-    /// Builds block `index` from its norms and its linears, each looked up by HF key.
-    public init(index: Int, tensor: (String) throws -> Tensor, linear linearNamed: (String) throws -> Linear) throws {
+    /// Builds block `index` from its norms and its linears (and, when `biased`, the q/k/v
+    /// biases), each looked up by HF key.
+    public init(index: Int, biased: Bool = false, tensor: (String) throws -> Tensor,
+                linear linearNamed: (String) throws -> Linear) throws {
         func linear(_ l: BlockLinear) throws -> Linear { try linearNamed(l.key(block: index)) }
+        var biases: [BlockLinear: Tensor] = [:]
+        if biased { for l in BlockLinear.biased { biases[l] = try tensor(l.biasKey(block: index)) } }
         self.init(attnNorm: try tensor(BlockNorm.attnNorm.key(block: index)),
                   qProj: try linear(.qProj), kProj: try linear(.kProj), vProj: try linear(.vProj),
                   attnOut: try linear(.attnOut), ffNorm: try tensor(BlockNorm.ffNorm.key(block: index)),
-                  ffProj: try linear(.ffProj), upProj: try linear(.upProj), ffOut: try linear(.ffOut))
+                  ffProj: try linear(.ffProj), upProj: try linear(.upProj), ffOut: try linear(.ffOut), biases: biases)
     }
 
-    /// One of the nine tensors of a block.
+    /// One of the tensors of a block: nine for LLaDA, twelve for Dream (q/k/v biases).
     public enum Part: Sendable {
         case norm(BlockNorm)
         case linear(BlockLinear)
+        case bias(BlockLinear)
 
         public func key(block index: Int) -> String {
             switch self {
             case .norm(let n): return n.key(block: index)
             case .linear(let l): return l.key(block: index)
+            case .bias(let l): return l.biasKey(block: index)
             }
         }
     }
 
     /// The block's tensors in file order (docs/format.md, "Streaming"): each norm, then the
-    /// linears of its half.
-    public static let fileOrder: [Part] = [.norm(.attnNorm), .linear(.qProj), .linear(.kProj), .linear(.vProj),
-                                           .linear(.attnOut), .norm(.ffNorm), .linear(.ffProj), .linear(.upProj),
-                                           .linear(.ffOut)]
+    /// linears of its half (Dream: the q/k/v biases after v_proj).
+    public static let fileOrder: [Part] = fileOrder(biased: false)
+
+    public static func fileOrder(biased: Bool) -> [Part] {
+        [.norm(.attnNorm), .linear(.qProj), .linear(.kProj), .linear(.vProj)]
+            + (biased ? BlockLinear.biased.map { .bias($0) } : [])
+            + [.linear(.attnOut), .norm(.ffNorm), .linear(.ffProj), .linear(.upProj), .linear(.ffOut)]
+    }
 
     /// The block's tensors under their HF keys, in file order, linears densified.
     public func namedTensors(index: Int) -> [(key: String, tensor: Tensor)] {
-        Self.fileOrder.map { part in
+        Self.fileOrder(biased: !biases.isEmpty).map { part in
             switch part {
             case .norm(let n): return (part.key(block: index), self[n])
             case .linear(let l): return (part.key(block: index), self[l].weight)
+            case .bias(let l): return (part.key(block: index), biases[l]!)
             }
         }
     }
@@ -159,7 +176,13 @@ extension LLaDABlock {
         let (n1, inv1) = Norm.forward(x, weight: attnNorm, eps: eps)               // [T, d]
         var q = qProj.apply(n1)                                                     // [T, nH*hd]
         var k = kProj.apply(n1)                                                     // [T, nKV*hd]
-        let v = vProj.apply(n1)                                                     // [T, nKV*hd]
+        var v = vProj.apply(n1)                                                     // [T, nKV*hd]
+        if !biases.isEmpty {
+            // Dream: q, k, v += bias, before RoPE (as Qwen2's nn.Linear(bias=True) does).
+            if let b = biases[.qProj] { q.addToEveryRow(b) }
+            if let b = biases[.kProj] { k.addToEveryRow(b) }
+            if let b = biases[.vProj] { v.addToEveryRow(b) }
+        }
         ctx.rope.apply(&q, heads: c.nHeads, positions: ctx.layout.positions)
         ctx.rope.apply(&k, heads: c.nKVHeads, positions: ctx.layout.positions)
         let (a, probabilities) = Attention.forward(q: q, k: k, v: v, layout: ctx.layout, nHeads: c.nHeads,

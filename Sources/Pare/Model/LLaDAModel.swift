@@ -33,7 +33,7 @@ public struct LLaDAModel: ModelWeights, Equatable {
 
     /// Builds the model from tensors and block linears looked up by HF key.
     public init(config: ModelConfig, tensor: (String) throws -> Tensor, linear: (String) throws -> Linear) throws {
-        let blocks = try (0..<config.nLayers).map { i in try LLaDABlock(index: i, tensor: tensor, linear: linear) }
+        let blocks = try (0..<config.nLayers).map { i in try LLaDABlock(index: i, biased: config.hasQKVBias, tensor: tensor, linear: linear) }
         self.init(config: config, wte: try tensor(GlobalTensor.wte.key), blocks: blocks,
                   lnF: try tensor(GlobalTensor.lnF.key), head: Linear(try tensor(GlobalTensor.head.key)))
     }

@@ -2,14 +2,17 @@
 ///
 /// How the weight is stored is the linear's own business: blocks call `apply` and
 /// `applyAccumulate` and never look inside. The storage is chosen per weight at load
-/// (`--kernels`, sparse files): dense fp32 through BLAS, or the bitmask format through Pare's
-/// sparse kernels. Both give the same products up to float rounding.
+/// (`--kernels`, sparse files): dense fp32 through BLAS, dense packed for Pare's dense kernel
+/// (decoding on AVX-512), or the bitmask format through Pare's sparse kernels. All give the
+/// same products up to float rounding.
 public struct Linear: Equatable, Sendable {
     public enum Storage: Equatable, Sendable {
         /// W [out, in], row-major fp32; a pruned weight holds exact zeros.
         case dense(Tensor)
         /// W [out, in] as a bitmask and its kept values (Sparse/BitmaskMatrix.swift).
         case sparse(BitmaskMatrix)
+        /// W [out, in] packed in panels for Pare's dense kernel (Tensor/PackedWeight.swift).
+        case packed(PackedWeight)
     }
 
     public var storage: Storage
@@ -24,10 +27,10 @@ public struct Linear: Equatable, Sendable {
     }
 
     public var outFeatures: Int {
-        switch storage { case .dense(let w): return w.rows; case .sparse(let s): return s.rows }
+        switch storage { case .dense(let w): return w.rows; case .sparse(let s): return s.rows; case .packed(let p): return p.rows }
     }
     public var inFeatures: Int {
-        switch storage { case .dense(let w): return w.cols; case .sparse(let s): return s.cols }
+        switch storage { case .dense(let w): return w.cols; case .sparse(let s): return s.cols; case .packed(let p): return p.cols }
     }
     public var shape: [Int] { [outFeatures, inFeatures] }
 
@@ -35,22 +38,29 @@ public struct Linear: Equatable, Sendable {
 
     /// The weight as a dense [out, in] tensor (zeros where pruned); setting it stores it dense.
     public var weight: Tensor {
-        get { switch storage { case .dense(let w): return w; case .sparse(let s): return s.dense } }
+        get { switch storage { case .dense(let w): return w; case .sparse(let s): return s.dense; case .packed(let p): return p.dense } }
         set { storage = .dense(newValue) }
     }
 
     /// Share of the weight that is zero.
     public var sparsity: Double {
-        switch storage { case .dense(let w): return w.sparsity; case .sparse(let s): return s.sparsity }
+        switch storage { case .dense(let w): return w.sparsity; case .sparse(let s): return s.sparsity; case .packed(let p): return p.dense.sparsity }
     }
 
-    /// The same weight stored sparse (bitmask), or dense.
+    /// The same weight stored sparse (bitmask), dense, or dense for the fastest dense kernel
+    /// (packed where `PackedWeight.isFaster`, else plain for BLAS).
     public func storedSparse() -> Linear {
-        switch storage { case .dense(let w): return Linear(sparse: BitmaskMatrix(dense: w)); case .sparse: return self }
+        switch storage { case .sparse: return self; default: return Linear(sparse: BitmaskMatrix(dense: weight)) }
     }
     public func storedDense() -> Linear {
-        switch storage { case .dense: return self; case .sparse(let s): return Linear(s.dense) }
+        switch storage { case .dense: return self; default: return Linear(weight) }
     }
+    public func storedForDenseKernel(tokens: Int) -> Linear {
+        guard PackedWeight.isFaster(tokens: tokens) else { return storedDense() }
+        switch storage { case .packed: return self; default: return Linear(storage: .packed(PackedWeight(weight))) }
+    }
+
+    init(storage: Storage) { self.storage = storage }
 
     /// The kept positions (non-zeros) of the weight.
     public var mask: Mask { Mask(nonZerosOf: weight) }
@@ -62,6 +72,11 @@ public struct Linear: Equatable, Sendable {
         switch storage {
         case .dense(let w): return BLAS.linear(x, w)
         case .sparse(let s): return SparseKernels.linear(x, s)
+        case .packed(let p):
+            // The kernel writes every value (a zero-width input gives zeros).
+            var y = p.cols > 0 ? Tensor(overwritten: [x.rows, p.rows]) : Tensor(zeros: [x.rows, p.rows])
+            p.apply(x, into: &y, accumulate: false)
+            return y
         }
     }
 
@@ -70,6 +85,7 @@ public struct Linear: Equatable, Sendable {
         switch storage {
         case .dense(let w): BLAS.linearAccumulate(x, w, into: &y)
         case .sparse(let s): SparseKernels.linear(x, s, into: &y, accumulate: true)
+        case .packed(let p): p.apply(x, into: &y, accumulate: true)
         }
     }
 

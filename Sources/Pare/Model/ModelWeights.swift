@@ -66,7 +66,8 @@ extension ModelWeights {
         return nil
     }
 
-    /// Final norm and output head on the chosen rows of the hidden states: [rows, vocab].
+    /// Final norm and output head on the chosen rows of the hidden states: [rows, vocab], with no
+    /// shift (`logits(hidden:layout:rows:)` applies Dream's).
     public func head(_ hidden: Tensor, rows: [Int]? = nil) throws -> Tensor {
         let x = rows.map { hidden.gatherRows($0) } ?? hidden
         let (n, _) = Norm.forward(x, weight: try finalNorm(), eps: Float(config.normEps))
@@ -78,10 +79,26 @@ extension ModelWeights {
     public func logits(_ sequences: [[Int]], outputRows: [Range<Int>]? = nil) throws -> Tensor {
         let layout = SequenceLayout(lengths: sequences.map(\.count))
         let h = try hidden(sequences, layout: layout)
-        guard let outputRows else { return try head(h) }
+        guard let outputRows else { return try logits(hidden: h, layout: layout) }
         var rows: [Int] = []
         for (s, r) in outputRows.enumerated() { rows += r.map { layout.offsets[s] + $0 } }
-        return try head(h, rows: rows)
+        return try logits(hidden: h, layout: layout, rows: rows)
+    }
+
+    /// Logits of the packed rows `rows` (all when nil) from the hidden states of a batch:
+    /// [rows, vocab]. The one place where a model with shifted logits (Dream) is shifted, so every
+    /// sampler, estimator and probe sees position i predicted, as the model was trained.
+    public func logits(hidden: Tensor, layout: SequenceLayout, rows: [Int]? = nil) throws -> Tensor {
+        if !config.shiftsLogits, rows == nil { return try head(hidden) }
+        return try head(hidden, rows: predictingRows(rows ?? Array(0..<layout.totalTokens), layout: layout))
+    }
+
+    /// The hidden-state rows the head reads for the logits of packed rows `rows`: the rows
+    /// themselves, or for shifted logits (Dream) the row before each in its own sequence, a
+    /// sequence's first row reading itself (docs/algorithms.md §1).
+    public func predictingRows(_ rows: [Int], layout: SequenceLayout) -> [Int] {
+        guard config.shiftsLogits else { return rows }
+        return rows.map { layout.positions[$0] == 0 ? $0 : $0 - 1 }
     }
 
     /// Total parameter count from the config's tensor shapes.

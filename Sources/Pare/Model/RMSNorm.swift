@@ -11,7 +11,7 @@ public enum Norm {
     /// backward pass reuses.
     public static func forward(_ x: Tensor, weight: Tensor, eps: Float) -> (y: Tensor, invRMS: [Float]) {
         let d = x.cols
-        var y = Tensor(zeros: x.shape)
+        var y = Tensor(overwritten: x.shape)  // every row is written below
         var inv = [Float](repeating: 0, count: x.rows)
         guard x.rows > 0 else { return (y, inv) }
         x.data.withUnsafeBufferPointer { xp in
@@ -21,7 +21,8 @@ public enum Norm {
             guard let xb = xp.baseAddress, let wb = wp.baseAddress, let yb = yp.baseAddress,
                   let ib = ip.baseAddress else { return }
             Parallel.forEachChunk(x.rows, minChunk: 128) { rows in
-                for r in rows { ib[r] = VectorMath.rmsNorm(xb + r * d, wb, yb + r * d, d, eps: eps) }
+                VectorMath.rmsNorm(xb + rows.lowerBound * d, wb, yb + rows.lowerBound * d, invRMS: ib + rows.lowerBound,
+                                   rows: rows.count, d, eps: eps)
             }
         }}}}
         return (y, inv)

@@ -55,14 +55,23 @@ extension LLaDAModel {
             for l in BlockLinear.allCases {
                 try emit(l.key(block: i), linear(l.shape(config), residual: l == .attnOut || l == .ffOut))
             }
+            // Dream's q/k/v biases, after the block's linears (a LLaDA stream is unchanged).
+            if config.hasQKVBias {
+                for l in BlockLinear.biased { try emit(l.biasKey(block: i), normal([l.shape(config)[0]], std)) }
+            }
         }
         try emit(GlobalTensor.wte.key, normal([config.vocabSize, d], scheme == .fanIn ? 1 : std))
         try emit(GlobalTensor.lnF.key, ones)
         try emit(GlobalTensor.head.key, linear([config.vocabSize, d], residual: false))
     }
 
-    /// The model as a checkpoint with the given tokenizer vocabulary and provenance.
+    /// The model as a checkpoint with the given tokenizer and provenance.
+    public func checkpoint(tokenizer: StoredTokenizer, provenance: [String]) -> Checkpoint {
+        Checkpoint(config: config, tokenizer: tokenizer, tensors: namedTensors, provenance: provenance)
+    }
+
+    /// The model as a checkpoint with a character tokenizer.
     public func checkpoint(vocab: [String], provenance: [String]) -> Checkpoint {
-        Checkpoint(config: config, vocab: vocab, tensors: namedTensors, provenance: provenance)
+        checkpoint(tokenizer: .char(vocab: vocab), provenance: provenance)
     }
 }

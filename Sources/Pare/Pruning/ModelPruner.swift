@@ -83,7 +83,7 @@ public struct ModelPruner {
     public func prune(_ source: LoadedModel, writingTo path: String, store: TensorEncoding = .dense,
                       progress: (String) -> Void = { _ in }) throws -> PruningReport {
         var report: PruningReport?
-        try ModelFile.write(source.weights, vocab: source.header.vocab, to: path, dtype: ModelFile.dtypes(like: source.header),
+        try ModelFile.write(source.weights, tokenizer: source.header.tokenizer, to: path, dtype: ModelFile.dtypes(like: source.header),
                             linearEncoding: store,
                             blocks: { emit in
                                 report = try prune(source.weights, progress: progress, emit: emit)

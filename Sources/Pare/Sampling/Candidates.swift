@@ -13,23 +13,25 @@ struct Candidates {
         topGap = [Float](repeating: 0, count: rows)
         for r in 0..<rows {
             let row = logits + r * vocab
-            // Top-1 and top-2 of the raw logits (Prophet's gap, over every id); ties go to the lowest id.
+            // One pass: top-1 and top-2 of the raw logits (Prophet's gap, over every id; ties go
+            // to the lowest id) and, at temperature 0, the candidate: the best id other than the
+            // mask. The softmax sum needs the maximum first, so it is a second pass; a one-pass
+            // (online) softmax would round the confidences differently from the reference.
             var top1 = row[0], top2 = -Float.infinity
+            var best = maskID == 0 ? min(1, vocab - 1) : 0
+            var bestValue = row[best]
             for v in 1..<max(1, vocab) {
                 let x = row[v]
                 if x > top1 { top2 = top1; top1 = x } else if x > top2 { top2 = x }
+                if x > bestValue && v != maskID { bestValue = x; best = v }
             }
             topGap[r] = vocab > 1 ? top1 - top2 : 0
-            // The candidate: the best id other than the mask.
-            var best = maskID == 0 ? 1 : 0
             if temperature > 0 {
                 var bestNoisy = -Double.infinity
                 for v in 0..<vocab {
                     let y = Double(row[v]) + temperature * rng.gumbel()
                     if v != maskID && y > bestNoisy { bestNoisy = y; best = v }
                 }
-            } else {
-                for v in 0..<vocab where v != maskID && row[v] > row[best] { best = v }
             }
             tokens[r] = best
             confidence[r] = Self.probability(of: best, row: row, vocab: vocab, max: top1)

@@ -45,7 +45,9 @@ public final class BreakEvenTable: @unchecked Sendable {
     }
 
     func key(out: Int, inputs: Int, tokens: Int) -> String {
-        "\(level) threads=\(threads) \(out)x\(inputs) T=\(Self.tokenBucket(tokens))"
+        // The dense side is the dense kernel decoding would use (packed or BLAS), named in the key.
+        let dense = PackedWeight.isFaster(tokens: Self.tokenBucket(tokens), level: level) ? "packed" : "blas"
+        return "\(level) threads=\(threads) \(out)x\(inputs) T=\(Self.tokenBucket(tokens)) dense=\(dense)"
     }
 
     /// The break-even sparsity in [0, 1] for W [out, inputs] and `tokens` tokens; 1 when the
@@ -68,10 +70,14 @@ public final class BreakEvenTable: @unchecked Sendable {
         var rng = SplitMix64(seed: UInt64(out &* 131 &+ inputs &* 7 &+ tokens))
         let dense = Tensor(shape: [out, inputs], data: (0..<out * inputs).map { _ in Float(rng.uniform() * 2 - 1) })
         let x = Tensor(shape: [tokens, inputs], data: (0..<tokens * inputs).map { _ in Float(rng.uniform() * 2 - 1) })
+        // Against the dense kernel decoding would run: packed where it beats BLAS, else BLAS.
+        let packed = PackedWeight.isFaster(tokens: tokens, level: level) ? PackedWeight(dense, level: level) : nil
+        var y = Tensor(zeros: [tokens, out])
         func sparseWins(at s: Double) -> Bool {
             let w = BitmaskMatrix(dense: KernelBenchmark.prune(dense, .unstructured(sparsity: s), rng: &rng))
             let (d, sp) = KernelBenchmark.timeInterleaved(repeats: 3, roundSeconds: 0.005,
-                { KernelBenchmark.denseProduct(x, dense) }, { _ = SparseKernels.linear(x, w, level: level, threads: threads) })
+                { if let packed { packed.apply(x, into: &y, accumulate: false) } else { KernelBenchmark.denseProduct(x, dense) } },
+                { _ = SparseKernels.linear(x, w, level: level, threads: threads) })
             return sp <= d
         }
         var lo = 0.0, hi = 0.98

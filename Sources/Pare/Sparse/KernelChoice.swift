@@ -1,6 +1,7 @@
 /// Which kernels a model's block linears run on (`--kernels`).
 ///
-/// - dense: BLAS on the dense weight (zeros multiplied like any other value).
+/// - dense: the dense kernel (zeros multiplied like any other value): Pare's packed kernel
+///   where it beats BLAS (`PackedWeight.isFaster`: AVX-512), else BLAS.
 /// - sparse: Pare's sparse kernels on the bitmask form of every block linear.
 /// - auto: per matrix, sparse when its sparsity reaches the measured break-even for its shape
 ///   and the tokens a forward pass feeds it (`BreakEvenTable`), dense otherwise.
@@ -12,12 +13,13 @@ public enum KernelChoice: String, CaseIterable, Sendable {
 
 /// Places each linear on its kernel for one model and workload.
 public struct KernelPlacement: Sendable {
-    public var choice: KernelChoice
+    /// nil: as the file stores them (sparse encodings sparse, dense tensors on the dense kernel).
+    public var choice: KernelChoice?
     /// Tokens one forward pass feeds each linear (sequences in a batch x their length).
     public var tokens: Int
     public var breakEven: BreakEvenTable?
 
-    public init(_ choice: KernelChoice, tokens: Int, breakEven: BreakEvenTable? = nil) {
+    public init(_ choice: KernelChoice?, tokens: Int, breakEven: BreakEvenTable? = nil) {
         self.choice = choice
         self.tokens = max(1, tokens)
         self.breakEven = choice == .auto ? (breakEven ?? BreakEvenTable()) : breakEven
@@ -26,11 +28,12 @@ public struct KernelPlacement: Sendable {
     /// `linear` stored for the kernel it should run on.
     public func place(_ linear: Linear) -> Linear {
         switch choice {
-        case .dense: return linear.storedDense()
+        case nil: return linear.isSparse ? linear : linear.storedForDenseKernel(tokens: tokens)
+        case .dense: return linear.storedForDenseKernel(tokens: tokens)
         case .sparse: return linear.storedSparse()
         case .auto:
             let threshold = breakEven!.breakEven(out: linear.outFeatures, inputs: linear.inFeatures, tokens: tokens)
-            return linear.sparsity >= threshold && threshold < 1 ? linear.storedSparse() : linear.storedDense()
+            return linear.sparsity >= threshold && threshold < 1 ? linear.storedSparse() : linear.storedForDenseKernel(tokens: tokens)
         }
     }
 
@@ -48,13 +51,19 @@ public final class PlacedModel: ModelWeights, @unchecked Sendable {
     public let base: any ModelWeights
     public let placement: KernelPlacement
     private let placedBlocks: [LLaDABlock]?
+    /// The output head on the dense kernel (resident models; a streamed head is read per pass).
+    private let placedHead: Linear?
 
     public init(_ base: any ModelWeights, placement: KernelPlacement) throws {
         self.base = base
         self.placement = placement
         if base is StreamedModel {
             placedBlocks = nil
+            placedHead = nil
         } else {
+            // The head is never pruned; it is the largest product when the vocabulary is large.
+            // Its rows: the generation regions of a batch, a share of the tokens the blocks see.
+            placedHead = try base.outputHead().storedForDenseKernel(tokens: placement.tokens)
             // Blocks convert independently: one per core at a time (an 8 B model has 1 G weights to scan).
             let blocks = try (0..<base.blockCount).map { try base.block($0) }
             var placed = blocks
@@ -73,7 +82,7 @@ public final class PlacedModel: ModelWeights, @unchecked Sendable {
         return placement.place(try base.block(index))
     }
     public func finalNorm() throws -> Tensor { try base.finalNorm() }
-    public func outputHead() throws -> Linear { try base.outputHead() }
+    public func outputHead() throws -> Linear { try placedHead ?? base.outputHead() }
     public func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor { try base.rows(of: tensor, in: range) }
 
     /// How many block linears run sparse, of how many (for resident models; streamed blocks

@@ -82,8 +82,10 @@ public enum SparseKernels {
                     var matrix = view  // each thread passes its own copy of the (read-only) view
                     let rows = bounds[c + 1] - bounds[c]
                     let scratch = AlignedFloats(count: Int(pare_spmm_scratch_floats(plan, Int64(rows))))
-                    pare_spmm_rows(level.code, &matrix, plan, xp.baseAddress, xt.base, yBase,
-                                   accumulate ? 1 : 0, Int64(bounds[c]), Int64(bounds[c + 1]), scratch.base)
+                    ProductProfile.timed {
+                        pare_spmm_rows(level.code, &matrix, plan, xp.baseAddress, xt.base, yBase,
+                                       accumulate ? 1 : 0, Int64(bounds[c]), Int64(bounds[c + 1]), scratch.base)
+                    }
                     scratch.free()
                 }
             }}

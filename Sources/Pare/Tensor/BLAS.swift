@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// Dense matrix products through OpenBLAS `cblas_sgemm`. Every dense matmul in Pare goes here.
 ///
@@ -60,8 +61,10 @@ public enum BLAS {
         Parallel.forEach(parts) { p in
             let lo = rows * p / parts, hi = rows * (p + 1) / parts
             guard lo < hi else { return }
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(cols), 1, a + lo * cols, Int32(cols),
-                        x, 1, 0, y + lo, 1)
+            ProductProfile.timed {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(hi - lo), Int32(cols), 1, a + lo * cols, Int32(cols),
+                            x, 1, 0, y + lo, 1)
+            }
         }
     }
 
@@ -76,17 +79,20 @@ public enum BLAS {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(CblasRowMajor,
-                    transA ? CblasTrans : CblasNoTrans,
-                    transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha,
-                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        ProductProfile.timed {
+            cblas_sgemm(CblasRowMajor,
+                        transA ? CblasTrans : CblasNoTrans,
+                        transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha,
+                        a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
     }
 
     /// y = x W^T for a linear layer: x [tokens, in], W [out, in] -> y [tokens, out].
     public static func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
         precondition(x.cols == w.cols, "linear: input has \(x.cols) features, weight expects \(w.cols)")
-        var y = Tensor(zeros: [x.rows, w.rows])
+        // beta = 0: sgemm writes every value without reading it (an empty product is zeroed).
+        var y = x.rows > 0 && w.rows > 0 && w.cols > 0 ? Tensor(overwritten: [x.rows, w.rows]) : Tensor(zeros: [x.rows, w.rows])
         linear(x, w, into: &y)
         return y
     }
@@ -117,5 +123,11 @@ public enum BLAS {
     }
 }
 
+extension BLAS {
+    /// The kernel family OpenBLAS chose when it loaded (e.g. "Haswell", "SkylakeX").
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+}
+
 /// The threads a large dense product runs on (Pare's split over single-threaded OpenBLAS).
 public var denseThreads: Int { Parallel.cores }
+

@@ -18,6 +18,15 @@ public struct Tensor: Equatable, Sendable {
         self.data = [Float](repeating: 0, count: shape.reduce(1, *))
     }
 
+    /// A tensor whose every value the caller overwrites before reading (the output of a
+    /// product with beta = 0, a norm, attention): skips the zeroing pass, which on a small
+    /// model's decoding step cost about 4 % of the CPU time.
+    init(overwritten shape: [Int]) {
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        self.data = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     public var count: Int { data.count }
     public var rank: Int { shape.count }
 
@@ -62,6 +71,17 @@ public struct Tensor: Equatable, Sendable {
             rows.data.withUnsafeBufferPointer { src in
                 guard let s = src.baseAddress else { return }
                 (dst.baseAddress! + start * d).update(from: s, count: src.count)
+            }
+        }
+    }
+
+    /// Adds `vector` [cols] to every row of a rank-2 tensor (a linear layer's bias).
+    public mutating func addToEveryRow(_ vector: Tensor) {
+        precondition(vector.count == cols, "addToEveryRow: vector of \(vector.count) values for \(cols) columns")
+        let d = cols, n = rows
+        data.withUnsafeMutableBufferPointer { dst in
+            vector.data.withUnsafeBufferPointer { b in
+                for r in 0..<n { for c in 0..<d { dst[r * d + c] += b[c] } }
             }
         }
     }

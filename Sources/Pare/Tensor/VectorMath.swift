@@ -1,7 +1,9 @@
-/// Element-wise kernels on raw buffers, vectorised with SIMD8<Float>.
-///
-/// These are the non-matmul parts of the forward pass (softmax, SiLU, RMSNorm). They
-/// run on unsafe pointers so the hot loops carry no bounds checks.
+import CSparseKernels
+
+/// Element-wise kernels on raw buffers: the non-matmul parts of the forward pass (softmax,
+/// SiLU, RMSNorm). The loops themselves are C (CSparseKernels/elementwise.inc), built for
+/// AVX-512, AVX2 and portable vectors and chosen at run time (`SIMDLevel.active`); `exp` stays
+/// here in Swift for the sampler's confidences, with the same polynomial.
 public enum VectorMath {
     /// e^x for 8 lanes at once (Cephes-style range reduction + degree-6 polynomial,
     /// about 1 ulp over the float range; inputs below -87.3 flush towards 0).
@@ -35,47 +37,25 @@ public enum VectorMath {
 
     /// In-place softmax of one row of `n` values: p_i = e^(x_i - max) / sum_j e^(x_j - max).
     public static func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        var mx = -Float.infinity
-        for i in 0..<n { mx = max(mx, row[i]) }
-        let m8 = SIMD8<Float>(repeating: mx)
-        var sum8 = SIMD8<Float>(repeating: 0)
-        var i = 0
-        let raw = UnsafeMutableRawPointer(row)
-        while i + 8 <= n {
-            let e = exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - m8)
-            raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            sum8 += e
-            i += 8
-        }
-        var sum = sum8.sum()
-        while i < n { let e = exp(row[i] - mx); row[i] = e; sum += e; i += 1 }
-        let inv = 1 / sum
-        for j in 0..<n { row[j] *= inv }
+        softmaxRows(row, rows: 1, n)
+    }
+
+    /// `rows` consecutive rows of `n` values, each replaced by its softmax.
+    public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, _ n: Int, level: SIMDLevel = .active) {
+        pare_softmax_rows(level.code, x, Int64(rows), Int64(n))
     }
 
     /// gate = silu(gate) * up, with silu(g) = g / (1 + e^-g). Both buffers hold `n` values.
-    public static func siluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
-        let gRaw = UnsafeMutableRawPointer(gate), uRaw = UnsafeRawPointer(up)
-        var i = 0
-        while i + 8 <= n {
-            let g = gRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let u = uRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let s = g / (1 + exp(-g))
-            gRaw.storeBytes(of: s * u, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { let g = gate[i]; gate[i] = g / (1 + exp(-g)) * up[i]; i += 1 }
+    public static func siluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int,
+                                    level: SIMDLevel = .active) {
+        pare_silu_mul(level.code, gate, up, Int64(n))
     }
 
-    /// y = w * x / sqrt(mean(x^2) + eps) for one row of `n` values (fp32, as LLaDA).
-    /// Returns the reciprocal RMS, which the backward pass needs.
-    @discardableResult
-    public static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                               _ y: UnsafeMutablePointer<Float>, _ n: Int, eps: Float) -> Float {
-        var ss: Float = 0
-        for i in 0..<n { ss += x[i] * x[i] }
-        let inv = 1 / (ss / Float(n) + eps).squareRoot()
-        for i in 0..<n { y[i] = w[i] * (x[i] * inv) }
-        return inv
+    /// y = w * x / sqrt(mean(x^2) + eps) for `rows` rows of `n` values (fp32, as LLaDA);
+    /// invRMS[r] receives each row's reciprocal RMS, which the backward pass needs.
+    public static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                               invRMS: UnsafeMutablePointer<Float>?, rows: Int, _ n: Int, eps: Float,
+                               level: SIMDLevel = .active) {
+        pare_rms_norm_rows(level.code, x, w, y, invRMS, Int64(rows), Int64(n), eps)
     }
 }

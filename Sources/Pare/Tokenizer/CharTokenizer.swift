@@ -44,8 +44,13 @@ public struct CharTokenizer: Tokenizer {
 
 public enum TokenizerError: Error, CustomStringConvertible {
     case unknownCharacter(Character, text: String)
+    /// A tokenizer feature this version cannot use, named.
+    case unsupported(String)
+    /// Tokenizer files that break their own format, with what is wrong.
+    case malformed(String)
     public var description: String {
         switch self {
+        case .unsupported(let what), .malformed(let what): return what
         case .unknownCharacter(let c, let t):
             return "character \"\(c)\" in \"\(t)\" is not in the model's vocabulary"
         }

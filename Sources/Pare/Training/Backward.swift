@@ -5,7 +5,8 @@ extension LLaDAModel {
     /// Gradients of a scalar loss with respect to every parameter, given dLoss/dLogits
     /// [tokens, vocab] for the batch `cache` was made from. The result has the model's own
     /// shape: every tensor holds the gradient of the same-named parameter (config and RoPE
-    /// copied from self).
+    /// copied from self). Dream's q/k/v biases get no gradient (they are not trained); their
+    /// presence does not change the other gradients, which read the recorded activations.
     public func backward(_ dLogits: Tensor, cache: ForwardCache) -> LLaDAModel {
         let layout = cache.layout
         precondition(dLogits.shape == [layout.totalTokens, config.vocabSize],
@@ -18,6 +19,20 @@ extension LLaDAModel {
         var dHidden = Tensor(zeros: cache.hidden.shape)                                  // [T, d]
         let dLnF = Norm.backward(dNormed, x: cache.hidden, weight: lnF, invRMS: cache.finalInvRMS,
                                         accumulatingInto: &dHidden)                      // [d]
+        if let predicting = cache.predicting {
+            // Dream's shift is a row gather, so its backward scatter-adds: a sequence's row 0
+            // feeds positions 0 and 1 and gets both gradients.
+            let d = dHidden.cols
+            var unshifted = Tensor(zeros: dHidden.shape)
+            dHidden.data.withUnsafeBufferPointer { src in
+                unshifted.data.withUnsafeMutableBufferPointer { dst in
+                    for (r, from) in predicting.enumerated() {
+                        for j in 0..<d { dst[from * d + j] += src[r * d + j] }
+                    }
+                }
+            }
+            dHidden = unshifted
+        }
 
         var blockGrads: [LLaDABlock] = []
         blockGrads.reserveCapacity(blocks.count)

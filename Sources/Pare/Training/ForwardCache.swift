@@ -5,9 +5,13 @@ public struct ForwardCache: Sendable {
     public var tokens: [Int]              // the batch's ids, packed [T]
     public var layout: SequenceLayout
     public var blocks: [BlockActivations]
-    public var hidden: Tensor             // output of the last block [T, d]
+    public var hidden: Tensor             // the final norm's input [T, d]: the last block's output,
+                                          // for Dream its rows shifted (`predicting`)
     public var finalNormed: Tensor        // ln_f(hidden) [T, d]
     public var finalInvRMS: [Float]       // [T]
+    /// Dream: row r of `hidden` is row predicting[r] of the last block's output (the shift of
+    /// docs/algorithms.md §1); nil when logits are not shifted.
+    public var predicting: [Int]? = nil
 }
 
 extension LLaDAModel {
@@ -24,10 +28,13 @@ extension LLaDAModel {
             records.append(record!)
             x = y
         }
+        // Dream: position i is predicted from the last block's row i - 1 (`logits(hidden:...)`).
+        let predicting = config.shiftsLogits ? predictingRows(Array(0..<layout.totalTokens), layout: layout) : nil
+        if let predicting { x = x.gatherRows(predicting) }
         let (n, inv) = Norm.forward(x, weight: lnF, eps: Float(config.normEps))    // [T, d]
         let logits = head.apply(n)                                                  // [T, vocab]
         let cache = ForwardCache(tokens: sequences.flatMap { $0 }, layout: layout, blocks: records,
-                                 hidden: x, finalNormed: n, finalInvRMS: inv)
+                                 hidden: x, finalNormed: n, finalInvRMS: inv, predicting: predicting)
         return (logits, cache)
     }
 }

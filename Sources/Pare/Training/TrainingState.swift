@@ -25,7 +25,7 @@ public enum TrainingCheckpoint {
     public static func directory(for output: String) -> String { output + ".train" }
 
     public static func save(model: LLaDAModel, optimizer: AdamW, state: TrainingState, output: String) throws {
-        try CheckpointFolder.save(model: model, optimizer: optimizer, vocab: CharTokenizer.referenceVocab,
+        try CheckpointFolder.save(model: model, optimizer: optimizer, tokenizer: .char(vocab: CharTokenizer.referenceVocab),
                                   state: state, to: directory(for: output))
     }
 
@@ -44,18 +44,24 @@ public enum TrainingCheckpoint {
 /// into place: the previous checkpoint is removed only after the new one is complete.
 /// The folder follows Pare's output rules (`OutputPath`).
 public enum CheckpointFolder {
+    /// `save(model:optimizer:tokenizer:...)` with a character tokenizer.
     public static func save<State: Encodable>(model: LLaDAModel, optimizer: AdamW, vocab: [String],
+                                              extra: [String: LLaDAModel] = [:], state: State, to dir: String) throws {
+        try save(model: model, optimizer: optimizer, tokenizer: .char(vocab: vocab), extra: extra, state: state, to: dir)
+    }
+
+    public static func save<State: Encodable>(model: LLaDAModel, optimizer: AdamW, tokenizer: StoredTokenizer,
                                               extra: [String: LLaDAModel] = [:], state: State, to dir: String) throws {
         let output = try OutputPath(dir, kind: .folder)
         do {
             let tmp = try output.createTemporaryFolder()
-            try model.checkpoint(vocab: vocab, provenance: []).save(to: tmp + "/model.h5", dtype: .float32)
-            try optimizer.m.checkpoint(vocab: vocab, provenance: [#"{"op": "adamw-moment", "moment": 1}"#])
+            try model.checkpoint(tokenizer: tokenizer, provenance: []).save(to: tmp + "/model.h5", dtype: .float32)
+            try optimizer.m.checkpoint(tokenizer: tokenizer, provenance: [#"{"op": "adamw-moment", "moment": 1}"#])
                 .save(to: tmp + "/adam-m.h5", dtype: .float32)
-            try optimizer.v.checkpoint(vocab: vocab, provenance: [#"{"op": "adamw-moment", "moment": 2}"#])
+            try optimizer.v.checkpoint(tokenizer: tokenizer, provenance: [#"{"op": "adamw-moment", "moment": 2}"#])
                 .save(to: tmp + "/adam-v.h5", dtype: .float32)
             for (name, tensors) in extra.sorted(by: { $0.key < $1.key }) {
-                try tensors.checkpoint(vocab: vocab, provenance: []).save(to: tmp + "/\(name).h5", dtype: .float32)
+                try tensors.checkpoint(tokenizer: tokenizer, provenance: []).save(to: tmp + "/\(name).h5", dtype: .float32)
             }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+@testable import Pare
+
+/// The packed dense kernel against dense BLAS (the oracle) on every SIMD level this CPU runs,
+/// and the packing's exact round trip.
+@Suite struct PackedWeightTests {
+    /// Shapes whose out is and is not a multiple of the panel widths (8, 16, 32) and whose in
+    /// crosses the kernel's k blocks (128); token counts below, at and above the micro-tiles
+    /// (6 and 12 tokens) with every remainder.
+    @Test(arguments: SparseKernelTests.levels)
+    func packedKernelMatchesBLAS(level: SIMDLevel) {
+        for (rows, cols) in [(70, 300), (32, 128), (5, 17), (129, 64)] {
+            let w = SparseKernelTests.weight(rows, cols, sparsity: 0, seed: UInt64(rows * cols))
+            let packed = PackedWeight(w, level: level)
+            #expect(packed.dense == w, "\(level) \(rows)x\(cols): unpacking gives the weight back exactly")
+            for tokens in [1, 5, 11, 12, 13, 25, 40] {
+                let x = SparseKernelTests.input(tokens, cols, seed: UInt64(tokens))
+                let what = "\(level) \(rows)x\(cols) T=\(tokens)"
+                var y = Tensor(zeros: [tokens, rows])
+                packed.apply(x, into: &y, accumulate: false)
+                SparseKernelTests.expectClose(y, BLAS.linear(x, w), bound: x, w, what)
+                // Accumulating adds to what is there (the residual connection).
+                var residual = SparseKernelTests.input(tokens, rows, seed: 99)
+                let expected = Tensor(shape: residual.shape, data: zip(residual.data, BLAS.linear(x, w).data).map { $0 + $1 })
+                packed.apply(x, into: &residual, accumulate: true)
+                SparseKernelTests.expectClose(residual, expected, bound: x, w, what + " accumulate")
+            }
+        }
+    }
+
+    /// Large enough to be split across threads (above BLAS.threadFromWork multiply-adds).
+    @Test func threadedProductMatchesBLAS() {
+        let w = SparseKernelTests.weight(300, 256, sparsity: 0, seed: 3)
+        let x = SparseKernelTests.input(64, 256, seed: 4)
+        #expect(64 * 300 * 256 >= BLAS.threadFromWork)
+        var y = Tensor(zeros: [64, 300])
+        PackedWeight(w).apply(x, into: &y, accumulate: false)
+        SparseKernelTests.expectClose(y, BLAS.linear(x, w), bound: x, w, "threaded")
+    }
+
+    /// The dense kernel placement keeps the weight and is only packed where it is faster.
+    @Test func placementForTheDenseKernel() {
+        let w = SparseKernelTests.weight(40, 64, sparsity: 0.5, seed: 5)
+        let placed = Linear(w).storedForDenseKernel(tokens: 256)
+        #expect(placed.weight == w)
+        #expect(placed.sparsity == Linear(w).sparsity)
+        if case .packed = placed.storage { #expect(PackedWeight.isFaster(tokens: 256)) } else { #expect(!PackedWeight.isFaster(tokens: 256)) }
+        if case .packed = Linear(w).storedForDenseKernel(tokens: 1).storage { Issue.record("one token must stay on BLAS (gemv)") }
+    }
+}
