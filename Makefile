@@ -6,7 +6,7 @@ PACKAGES := libopenblas-dev libhdf5-dev pkg-config
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT      := .build/pare-out
 
-.PHONY: deps build test demo bench speed sparse results model scale clean
+.PHONY: deps build test demo bench speed sparse results model model-dep model-dep-card scale clean
 
 # Installs the system libraries Pare links against, only when one is missing.
 deps:
@@ -75,6 +75,18 @@ resume_flag = $(if $(RESUME),$(if $(wildcard $(1).train),--resume,),)
 
 model: $(KV_STAGES) | build
 	$(PARE) train --config experiments/pare-tiny.yaml --output $(MODEL) $(call resume_flag,$(MODEL))
+
+# Trains the second bundled model, pare-dep, on the dependent-token tasks (perm, hops, carry;
+# docs/tasks.md) from its committed recipe, niced so that it leaves the machine to timings.
+# RESUME=1 continues an interrupted run from models/pare-dep.h5.train/.
+DEP_MODEL := models/pare-dep.h5
+model-dep: | build
+	nice -n 19 $(PARE) train --config experiments/pare-dep.yaml --output $(DEP_MODEL) $(call resume_flag,$(DEP_MODEL))
+
+# pare-dep's model card tables (reports/pare-dep-card.md): five samplers on the dense model and
+# its Wanda-50 and drop-2 versions, with NFE and decode order.
+model-dep-card: build
+	python3 experiments/pare_dep_card.py --pare $(PARE) --model $(DEP_MODEL)
 
 clean:
 	rm -rf .build

@@ -4,14 +4,17 @@ import Pare
 /// Calibration options shared by `prune` and `drop`.
 struct CalibrationArguments: ParsableArguments {
     @Option(help: "Calibration text, one sample per line (PROMPT<TAB>ANSWER marks the answer), or a .jsonl data set.") var calibration: String?
-    @Option(help: "Calibration samples (default 128 from the reference tasks' training split).")
+    @Option(help: "Calibration samples (default 128 from the tasks' training split).")
     var calibrationSamples: Int?
+    @Option(help: "Tasks whose training split calibrates, comma-separated (default add,kv,rev,chain).")
+    var calibrationTasks = "add,kv,rev,chain"
     @Option(help: "Fraction of answer tokens masked in calibration inputs (0 = unmasked).")
     var calibrationMaskRatio = CalibrationSet.defaultMaskRatio
     @Option(help: "Seed of the calibration samples and masks.") var seed: UInt64 = 0
 
     func validate() throws {
         if let c = calibrationSamples { try requireRange("--calibration-samples", c, 1...1_000_000) }
+        _ = try parsedTasks()
         if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
             throw ValidationError("--calibration-mask-ratio must be in [0, 1] (got \(calibrationMaskRatio))")
         }
@@ -22,7 +25,17 @@ struct CalibrationArguments: ParsableArguments {
             return try CalibrationSet.file(calibration, limit: calibrationSamples, maskRatio: calibrationMaskRatio,
                                            seed: seed, tokenizer: tokenizer)
         }
-        return try CalibrationSet.referenceTasks(count: calibrationSamples ?? CalibrationSet.defaultSamples,
-                                                 maskRatio: calibrationMaskRatio, seed: seed, tokenizer: tokenizer, eos: eos)
+        return try CalibrationSet.tasks(try parsedTasks(), count: calibrationSamples ?? CalibrationSet.defaultSamples,
+                                        maskRatio: calibrationMaskRatio, seed: seed, tokenizer: tokenizer, eos: eos)
+    }
+
+    func parsedTasks() throws -> [any TaskDefinition] {
+        let names = calibrationTasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let known = TaskCatalog.names.joined(separator: ", ")
+        if names.isEmpty { throw ValidationError("--calibration-tasks: name at least one of \(known)") }
+        return try names.map {
+            guard let t = TaskCatalog.named($0) else { throw ValidationError("--calibration-tasks: unknown task \"\($0)\" (expected \(known))") }
+            return t
+        }
     }
 }

@@ -5,10 +5,10 @@ import Pare
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Accuracy, NFE and likelihood on the reference tasks' test split or a JSONL data set.")
+        abstract: "Accuracy (exact match or validity, per task), NFE, decode order and likelihood on the tasks' test split or a JSONL data set.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Comma-separated tasks among add, kv, rev, chain (default: all four, none with --data).") var tasks: String?
+    @Option(help: "Comma-separated tasks among \(TaskCatalog.names.joined(separator: ", ")) (default: add,kv,rev,chain; none with --data).") var tasks: String?
     @Option(help: "A JSONL data set, one {\"prompt\": ..., \"answer\": ...} object per line.") var data: String?
     @Option(help: "How --data answers are scored: exact, number or contains (after normalisation).") var match: AnswerMatch = .exact
     @Option(help: "Write one JSON line per --data sample (prompt, answer, generated text, tokens, correct, nfe).") var logSamples: String?
@@ -19,13 +19,14 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var kernelArguments: KernelArguments
 
-    func parsedTasks() throws -> [ReferenceTask] {
+    func parsedTasks() throws -> [any TaskDefinition] {
         if tasks == nil && data != nil { return [] }
+        let known = TaskCatalog.names.joined(separator: ", ")
         let names = (tasks ?? "add,kv,rev,chain").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if names.isEmpty { throw ValidationError("--tasks: name at least one of add, kv, rev, chain") }
+        if names.isEmpty { throw ValidationError("--tasks: name at least one of \(known)") }
         return try names.map {
-            guard let t = ReferenceTask(rawValue: $0) else {
-                throw ValidationError("--tasks: unknown task \"\($0)\" (expected add, kv, rev, chain)")
+            guard let t = TaskCatalog.named($0) else {
+                throw ValidationError("--tasks: unknown task \"\($0)\" (expected \(known))")
             }
             return t
         }
@@ -49,6 +50,8 @@ struct EvalCommand: ParsableCommand {
             var evaluator = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options)
             evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
             evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
+            // Without --gen-length each task decodes with its own generation length.
+            evaluator.taskGenerationLengths = sampling.genLength == nil
             let tasks = try parsedTasks()
             var dataEvaluator = DataSetEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options, match: match)
             dataEvaluator.seed = sampling.seed; dataEvaluator.likelihood = likelihood
@@ -72,12 +75,14 @@ struct EvalCommand: ParsableCommand {
                 printJSON(report.json)
             } else {
                 let width = max(7, report.tasks.map(\.task.count).max() ?? 0)
-                print("task".padding(toLength: width, withPad: " ", startingAt: 0) + " accuracy +- stderr   NFE    tok/step" + (likelihood ? "   NLL/token" : ""))
+                print("task".padding(toLength: width, withPad: " ", startingAt: 0) + " scoring   accuracy +- stderr   NFE    tok/step" + (likelihood ? "   NLL/token" : ""))
                 for t in report.tasks {
-                    var line = t.task.padding(toLength: width, withPad: " ", startingAt: 0)
+                    var line = t.task.padding(toLength: width, withPad: " ", startingAt: 0) + " "
+                        + (t.match?.rawValue ?? t.scoring.rawValue).padding(toLength: 8, withPad: " ", startingAt: 0)
                         + String(format: " %7.1f %% +- %4.1f  %5.2f  %8.2f", t.accuracy * 100, t.accuracyStandardError * 100, t.nfeMean, t.tokensPerStep)
                     if let nll = t.nllPerToken { line += String(format: "   %9.4f", nll) }
                     print(line)
+                    print("        " + t.decodeOrder.line)
                 }
                 print(String(format: "macro accuracy %.1f %%, %.1f s", report.macroAccuracy * 100, report.wallSeconds))
             }

@@ -60,10 +60,12 @@ struct GenerateCommand: ParsableCommand {
             let wall = Date().timeIntervalSince(start)
             for (text, g) in zip(texts, results) {
                 let answer = tokenizer.decodeAnswer(g.tokens, eos: model.config.eosTokenID)
+                let order = DecodeOrder(g)
                 if modelOptions.json {
-                    printJSON(["text": answer, "tokens": g.tokens, "nfe": g.nfe, "tokens_per_step": g.tokensPerStep] as [String: Any])
+                    printJSON(["text": answer, "tokens": g.tokens, "nfe": g.nfe, "tokens_per_step": g.tokensPerStep,
+                               "commit_step": g.commitStep, "decode_order": order.json] as [String: Any])
                 } else {
-                    print("\(text)\(answer)    [nfe \(g.nfe), \(String(format: "%.2f", g.tokensPerStep)) tokens/step]")
+                    print("\(text)\(answer)    [nfe \(g.nfe), \(String(format: "%.2f", g.tokensPerStep)) tokens/step; \(order.line)]")
                 }
             }
             log(String(format: "%d prompt(s) in %.3f s", texts.count, wall))

@@ -32,7 +32,7 @@ struct PareCommand: ParsableCommand {
 
 /// Options every subcommand that reads a model shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model file (pare-dlm HDF5). Default: the bundled models/pare-tiny.h5.")
+    @Option(name: .long, help: "Model file (pare-dlm HDF5) or a bundled model's short name (pare-tiny, pare-dep). Default: the bundled models/pare-tiny.h5.")
     var model: String?
 
     @Flag(name: .long, help: "Print one JSON object on stdout; logs go to stderr.")
@@ -51,11 +51,19 @@ struct ModelOptions: ParsableArguments {
     var residency: Residency { stream ? .streamed : resident ? .resident : .auto }
 
     /// The model path: --model, else $PARE_MODEL, else the bundled model found from the
-    /// current folder or from the executable's location inside a checkout.
+    /// current folder or from the executable's location inside a checkout. A short name such as
+    /// `pare-dep` (no `/`, no `.h5`, no such file) names the bundled `models/NAME.h5`.
     func resolvedPath() -> String {
-        if let model { return model }
+        if let model {
+            let isShortName = !model.contains("/") && !model.hasSuffix(".h5") && !FileManager.default.fileExists(atPath: model)
+            return isShortName ? Self.bundled("models/\(model).h5") : model
+        }
         if let env = ProcessInfo.processInfo.environment["PARE_MODEL"], !env.isEmpty { return env }
-        let bundled = "models/pare-tiny.h5"
+        return Self.bundled("models/pare-tiny.h5")
+    }
+
+    /// `bundled` (a path inside the checkout) from the current folder, else from the executable's location.
+    static func bundled(_ bundled: String) -> String {
         if FileManager.default.fileExists(atPath: bundled) { return bundled }
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {

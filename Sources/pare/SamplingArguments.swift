@@ -3,7 +3,7 @@ import Pare
 
 /// The sampling options (README "Sampling"), shared by `generate` and `eval`.
 struct SamplingArguments: ParsableArguments {
-    @Option(help: "Tokens to generate (the generation region; default 12, eval --data: 12 or the longest answer + 1).") var genLength: Int?
+    @Option(help: "Tokens to generate (the generation region; default 12; eval: each task's own, and for --data 12 or the longest answer + 1).") var genLength: Int?
     @Option(help: "Step budget S (default: gen length).") var steps: Int?
     @Option(help: "Semi-autoregressive block length (default: gen length).") var blockLength: Int?
     @Option(help: "Commit policy: fixed, random, threshold or factor.") var sampler: SamplerKind = .fixed

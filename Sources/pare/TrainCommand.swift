@@ -5,7 +5,7 @@ import Pare
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a DLM on the reference tasks from a YAML recipe (masked-diffusion loss).")
+        abstract: "Train a DLM on the recipe's tasks from a YAML recipe (masked-diffusion loss).")
 
     @Option(help: "The recipe, e.g. experiments/pare-tiny.yaml.") var config: String
     @Option(help: "Model file to write (checkpoints go to OUTPUT.train/).") var output: String?

@@ -29,13 +29,25 @@ import Testing
         Self.expectKeys(inspect["sparsity"] as? [String: Any] ?? [:], ["overall", "blocks"], "inspect.sparsity")
 
         let generate = try Self.json(["generate", "--model", m, "--prompt", "12+34="], in: dir)
-        Self.expectKeys(generate, ["text", "tokens", "nfe"], "generate")
+        Self.expectKeys(generate, ["text", "tokens", "nfe", "commit_step", "decode_order"], "generate")
         #expect(generate["text"] as? String == "46")
+        Self.expectKeys(generate["decode_order"] as? [String: Any] ?? [:],
+                        ["commits_per_step", "leftmost_share", "spearman", "prophet_step"], "generate.decode_order")
 
         let eval = try Self.json(["eval", "--model", m, "--samples", "4", "--tasks", "add,rev"], in: dir)
         Self.expectKeys(eval, ["tasks", "macro_accuracy", "wall_seconds"], "eval")
         Self.expectKeys((eval["tasks"] as? [String: Any])?["add"] as? [String: Any] ?? [:],
-                        ["accuracy", "nfe_mean", "tokens_per_step"], "eval.tasks.add")
+                        ["accuracy", "nfe_mean", "tokens_per_step", "decode_order", "scoring", "gen_length"], "eval.tasks.add")
+
+        // A bundled model by short name (found from the executable's checkout, since the folder
+        // has no models/); the dependent-token tasks decode at their own length and say how they are scored.
+        let dependent = try Self.json(["eval", "--model", "pare-tiny", "--samples", "2", "--tasks", "perm,carry", "--steps", "1"], in: dir)
+        let perm = (dependent["tasks"] as? [String: Any])?["perm"] as? [String: Any] ?? [:]
+        let carry = (dependent["tasks"] as? [String: Any])?["carry"] as? [String: Any] ?? [:]
+        #expect(perm["scoring"] as? String == "validity" && carry["scoring"] as? String == "exact")
+        #expect(perm["gen_length"] as? Int == 32 && carry["nfe_mean"] as? Double == 1)
+        let short = try SparseCommandLineTests.pare(["eval", "--samples", "2", "--tasks", "carry", "--gen-length", "12"], in: dir)
+        #expect(short.status == 1 && short.err.contains("--gen-length 12 is shorter than carry's longest answer (23 tokens)"))
 
         // A small random model keeps the debug-built commands below quick.
         let small = dir + "/small.h5"

@@ -27,11 +27,15 @@ import Testing
         #expect(after < 0.7 * before, "mean loss went from \(before) to \(after)")
     }
 
-    /// 2N steps straight equal N steps, a checkpoint, a fresh process-like resume, and N more.
-    @Test func resumeIsExact() throws {
+    /// 2N steps straight equal N steps, a checkpoint, a fresh process-like resume, and N more;
+    /// on reference tasks and on the dependent-token tasks (pare-dep's world, 32-token answers).
+    @Test(arguments: [["rev": 1.0, "add": 1], ["perm": 1, "hops": 1, "carry": 1]])
+    func resumeIsExact(tasks: [String: Double]) throws {
         let dir = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         var recipe = Self.tinyRecipe(steps: 8)
+        recipe.tasks = tasks
+        recipe.model.maxSeqLen = 96
         recipe.checkpointEvery = 4
         let straight = try Trainer(recipe: recipe, output: dir.appendingPathComponent("a.h5").path)
         try straight.run()

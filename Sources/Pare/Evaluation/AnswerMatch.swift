@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Both texts are normalised first (`normalize`); the generated text is what the model wrote
 /// before its first EOS.
-public enum AnswerMatch: String, CaseIterable, Sendable {
+public enum AnswerMatch: String, CaseIterable, Codable, Sendable {
     /// The normalised texts are equal.
     case exact
     /// The last number in the generated text equals the last number in the answer (GSM8K style).

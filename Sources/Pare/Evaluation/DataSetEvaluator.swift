@@ -108,21 +108,25 @@ public struct DataSetEvaluator {
         let eos = model.config.eosTokenID
         let prompts = try set.samples.map { try encode($0.prompt, $0, set) }
         var logs: [SampleLog] = []
+        var order = DecodeOrderSummary()
         for b in stride(from: 0, to: prompts.count, by: batchSize) {
             let range = b..<min(b + batchSize, prompts.count)
             let gens = try sampler.generate(Array(prompts[range]))
             for (g, sample) in zip(gens, set.samples[range]) {
+                order.add(DecodeOrder(g))
                 let text = tokenizer.decodeAnswer(g.tokens, eos: eos)
                 logs.append(SampleLog(line: sample.line, prompt: sample.prompt, answer: sample.answer, generated: text,
                                       tokens: g.tokens, correct: match.matches(generated: text, answer: sample.answer), nfe: g.nfe))
             }
         }
         let n = logs.count, nfe = logs.map(\.nfe).reduce(0, +)
-        var r = TaskEvaluator.TaskResult(task: name, samples: n,
-                                         accuracy: Double(logs.filter(\.correct).count) / Double(max(1, n)),
-                                         nfeMean: Double(nfe) / Double(max(1, n)),
-                                         tokensPerStep: Double(sampling.genLength * n) / Double(max(1, nfe)),
-                                         wallSeconds: 0)
+        let correct = logs.filter(\.correct).count
+        let accuracy = Double(correct) / Double(max(1, n))
+        let nfeMean = Double(nfe) / Double(max(1, n))
+        let tokensPerStep = Double(sampling.genLength * n) / Double(max(1, nfe))
+        var r = TaskEvaluator.TaskResult(task: name, scoring: .exact, genLength: sampling.genLength, samples: n,
+                                         accuracy: accuracy, nfeMean: nfeMean, tokensPerStep: tokensPerStep,
+                                         wallSeconds: 0, decodeOrder: order, match: match)
         if likelihood {
             // The normalised answer then EOS padding over the generation region, as the
             // reference tasks score their answers.

@@ -19,18 +19,26 @@ public struct CalibrationSet: Sendable {
     /// `count` samples from the reference tasks' training split, cycling add, kv, rev, chain.
     public static func referenceTasks(count: Int = defaultSamples, maskRatio: Double = defaultMaskRatio,
                                       seed: UInt64 = 0, tokenizer: any Tokenizer, eos: Int) throws -> CalibrationSet {
-        let perTask = (count + ReferenceTask.allCases.count - 1) / ReferenceTask.allCases.count
-        let lists = ReferenceTask.allCases.map { $0.samples(perTask, split: .train, seed: seed) }
+        try tasks(ReferenceTask.allCases, count: count, maskRatio: maskRatio, seed: seed, tokenizer: tokenizer, eos: eos)
+    }
+
+    /// `count` samples from the tasks' training split, cycling through the tasks in order; each
+    /// answer padded with EOS to its task's generation length.
+    public static func tasks(_ tasks: [any TaskDefinition], count: Int = defaultSamples, maskRatio: Double = defaultMaskRatio,
+                             seed: UInt64 = 0, tokenizer: any Tokenizer, eos: Int) throws -> CalibrationSet {
+        let perTask = (count + tasks.count - 1) / tasks.count
+        let lists = tasks.map { $0.examples(perTask, split: .train, seed: seed) }
         var samples: [PromptAnswer] = []
         for i in 0..<perTask {
-            for list in lists where samples.count < count {
+            for (task, list) in zip(tasks, lists) where samples.count < count {
                 let s = list[i]
                 samples.append(PromptAnswer(prompt: try tokenizer.encode(s.prompt),
-                                            answer: try s.answerTokens(tokenizer, eos: eos)))
+                                            answer: try s.answerTokens(tokenizer, eos: eos, length: task.generationLength)))
             }
         }
+        let isReference = tasks.map(\.name) == ReferenceTask.allCases.map(\.name)
         return CalibrationSet(samples: samples, maskRatio: maskRatio, seed: seed,
-                              source: "reference-tasks:train:\(count)")
+                              source: (isReference ? "reference-tasks" : "tasks-" + tasks.map(\.name).joined(separator: "+")) + ":train:\(count)")
     }
 
     /// One sample per non-empty line. A `.jsonl` file holds `{"prompt": ..., "answer": ...}`

@@ -6,6 +6,10 @@ public struct Generation: Sendable {
     public var tokens: [Int]
     /// Forward passes spent on this sequence (NFE).
     public var nfe: Int
+    /// The 1-based step (forward pass) that committed each of the L positions.
+    public var commitStep: [Int] = []
+    /// The step at which Prophet committed every remaining position, if it did.
+    public var prophetStep: Int? = nil
     /// Tokens committed per forward pass, L / NFE.
     public var tokensPerStep: Double { Double(tokens.count) / Double(max(nfe, 1)) }
 }
@@ -34,6 +38,8 @@ public struct MaskedDiffusionSampler {
         var stepInBlock = 0
         var maskedAtBlockStart: Int
         var nfe = 0
+        var commitStep: [Int]
+        var prophetStep: Int? = nil
         var done = false
         var rng: SplitMix64
     }
@@ -52,7 +58,7 @@ public struct MaskedDiffusionSampler {
         }
         var states = prompts.map {
             State(canvas: $0 + [Int](repeating: mask, count: L), promptLength: $0.count,
-                  maskedAtBlockStart: B, rng: SplitMix64(seed: options.seed))
+                  maskedAtBlockStart: B, commitStep: [Int](repeating: 0, count: L), rng: SplitMix64(seed: options.seed))
         }
         try model.validate(states.map(\.canvas))
 
@@ -71,7 +77,9 @@ public struct MaskedDiffusionSampler {
                 }
             }
         }
-        return states.map { Generation(tokens: Array($0.canvas[$0.promptLength...]), nfe: $0.nfe) }
+        return states.map {
+            Generation(tokens: Array($0.canvas[$0.promptLength...]), nfe: $0.nfe, commitStep: $0.commitStep, prophetStep: $0.prophetStep)
+        }
     }
 
     /// Applies one step's commits to one sequence, given its [L, V] logits.
@@ -87,7 +95,8 @@ public struct MaskedDiffusionSampler {
         st.nfe += 1
 
         if options.prophet && prophet.shouldCommitAll(gaps: cand.topGap, step: st.nfe, of: S) {
-            for i in 0..<L where st.canvas[P + i] == mask { st.canvas[P + i] = cand.tokens[i] }
+            for i in 0..<L where st.canvas[P + i] == mask { st.canvas[P + i] = cand.tokens[i]; st.commitStep[i] = st.nfe }
+            st.prophetStep = st.nfe
             st.done = true
             return
         }
@@ -98,7 +107,7 @@ public struct MaskedDiffusionSampler {
             .sorted { confidence[$0] > confidence[$1] || (confidence[$0] == confidence[$1] && $0 < $1) }
         let n = policy.commitCount(ordered: eligible.map { confidence[$0] }, step: st.stepInBlock,
                                    stepsPerBlock: stepsPerBlock, maskedAtBlockStart: st.maskedAtBlockStart)
-        for i in eligible.prefix(n) { st.canvas[P + i] = cand.tokens[i] }
+        for i in eligible.prefix(n) { st.canvas[P + i] = cand.tokens[i]; st.commitStep[i] = st.nfe }
         st.stepInBlock += 1
 
         let masksLeft = blockRange.reduce(0) { $0 + (st.canvas[P + $1] == mask ? 1 : 0) }

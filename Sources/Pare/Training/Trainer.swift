@@ -12,7 +12,7 @@ public final class Trainer {
     public private(set) var optimizer: AdamW
     public private(set) var state: TrainingState
     let tokenizer = CharTokenizer(vocab: CharTokenizer.referenceVocab)
-    let mix: [(ReferenceTask, Double)]
+    let mix: [(any TaskDefinition, Double)]
     /// History of the `init_from` model, continued by this run's entry.
     var baseProvenance: [String] = []
 
@@ -79,11 +79,16 @@ public final class Trainer {
             var task = mix.last!.0
             for (t, w) in mix { if u < w { task = t; break }; u -= w }
             // The extra draw happens only while the curriculum runs, so plain recipes keep their batches.
-            let s = task == .kv && keyedShare > 0 && rng.uniform() < keyedShare
-                ? ReferenceTask.kvSample(&rng, keyed: true) : task.sample(&rng)
+            let s: TaskExample
+            if task as? ReferenceTask == .kv && keyedShare > 0 && rng.uniform() < keyedShare {
+                let keyed = ReferenceTask.kvSample(&rng, keyed: true)
+                s = TaskExample(prompt: keyed.prompt, answer: keyed.answer)
+            } else {
+                s = task.example(&rng)
+            }
             // The reference vocabulary covers every task character, so encoding cannot fail.
             let prompt = (try? tokenizer.encode(s.prompt)) ?? []
-            let answer = (try? s.answerTokens(tokenizer, eos: model.config.eosTokenID)) ?? []
+            let answer = (try? s.answerTokens(tokenizer, eos: model.config.eosTokenID, length: task.generationLength)) ?? []
             return PromptAnswer(prompt: prompt, answer: answer)
         }
     }
@@ -110,6 +115,7 @@ public final class Trainer {
     public func evaluate() throws -> [String: Double] {
         var evaluator = TaskEvaluator(model: model, tokenizer: tokenizer, sampling: SamplingOptions())
         evaluator.samples = recipe.evalSamples
+        evaluator.taskGenerationLengths = true
         let report = try evaluator.run(tasks: mix.map(\.0))
         return Dictionary(uniqueKeysWithValues: report.tasks.map { ($0.task, $0.accuracy) })
     }
@@ -145,7 +151,7 @@ public final class Trainer {
                 let acc = try evaluate()
                 state.curve.append(CurvePoint(step: step, loss: sinceEval.meanLoss, learningRate: schedule.rate(at: step),
                                               accuracy: acc, elapsedSeconds: state.elapsedSeconds))
-                progress("eval step \(step): " + mix.map { String(format: "%@ %.1f%%", $0.0.rawValue, (acc[$0.0.rawValue] ?? 0) * 100) }.joined(separator: "  "))
+                progress("eval step \(step): " + mix.map { String(format: "%@ %.1f%%", $0.0.name, (acc[$0.0.name] ?? 0) * 100) }.joined(separator: "  "))
                 sinceEval = ThroughputWindow()
             }
             let outOfTime = maxSeconds.map { Date().timeIntervalSince(start) >= $0 } ?? false

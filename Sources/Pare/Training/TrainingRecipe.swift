@@ -41,7 +41,7 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     }
 
     public var model = ModelShape()
-    /// Sampling weight of each reference task in a batch.
+    /// Sampling weight of each task (`TaskCatalog`) in a batch.
     public var tasks: [String: Double] = ["add": 1, "kv": 1, "rev": 1, "chain": 1]
     public var loss: MaskedDiffusionLoss.Form = .sft
     /// With the SFT loss: share of examples masked in the pretraining form (prompt included).
@@ -136,16 +136,18 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     }
 
     /// The task mix as (task, weight), in the tasks' canonical order.
-    public func taskMix() throws -> [(ReferenceTask, Double)] {
+    public func taskMix() throws -> [(any TaskDefinition, Double)] {
         try tasks.keys.sorted().forEach {
-            if ReferenceTask(rawValue: $0) == nil { throw TrainingError.recipe("", "unknown task \"\($0)\"") }
+            if TaskCatalog.named($0) == nil {
+                throw TrainingError.recipe("", "unknown task \"\($0)\" (known: \(TaskCatalog.names.joined(separator: ", ")))")
+            }
         }
-        return ReferenceTask.allCases.compactMap { t in tasks[t.rawValue].flatMap { $0 > 0 ? (t, $0) : nil } }
+        return TaskCatalog.all.compactMap { t in tasks[t.name].flatMap { $0 > 0 ? (t, $0) : nil } }
     }
 
     public func problem() -> String? {
         if let p = modelConfig.problem() { return "model: \(p)" }
-        if (try? taskMix())?.isEmpty ?? true { return "tasks: name at least one of add, kv, rev, chain with a positive weight" }
+        if (try? taskMix())?.isEmpty ?? true { return "tasks: name at least one of \(TaskCatalog.names.joined(separator: ", ")) with a positive weight" }
         if !(0...1).contains(pretrainShare) { return "pretrain_share must be in [0, 1]" }
         if pretrainShare > 0 && loss != .sft { return "pretrain_share applies to loss: sft only" }
         if !(0...1).contains(kvKeyedShare) { return "kv_keyed_share must be in [0, 1]" }

@@ -1,0 +1,89 @@
+/// Tasks whose answer tokens depend on each other (docs/tasks.md): the world of the second
+/// bundled model, where decoding many tokens in one step breaks the answer.
+///
+/// Character-level over the reference vocabulary, deterministic from a seed, with a
+/// 32-token generation region that the answers fill for the most part.
+public enum DependentTask: String, CaseIterable, Codable, Sendable {
+    /// `perm:{s}=` with s = 16-24 distinct letters -> any permutation of s (scored by validity).
+    /// Training answers are uniform random permutations, so positions decoded together collide.
+    case perm
+    /// `a={n};b+{d};c-{d};...?` with 8 hops (b = a + d, c = b - d, ...), every value a digit ->
+    /// the trace of every value, `b=7;c=5;...;i=2` (each value needs the one before it).
+    /// Prompt and trace both take 4 characters per hop, so hop k's operation sits a fixed
+    /// 32 positions before its value: finding it is positional, not a retrieval by name.
+    case hops
+    /// `{a}+{b}=` with two 8-digit numbers (leading zeros kept) -> each column from the least
+    /// significant as `{sum digit}{carry out}`, joined by `,` (each carry needs the one before).
+    case carry
+
+    public static let generationLength = 32
+    static let letters = Array("abcdefghijklmnopqrstuvwxyz")
+    static let permLengths = 16...24
+    static let hopCount = 8
+    static let carryDigits = 8
+
+    public func sample(_ rng: inout SplitMix64) -> TaskExample {
+        func int(_ range: ClosedRange<Int>) -> Int {
+            range.lowerBound + Int(rng.next() % UInt64(range.count))
+        }
+        /// A uniform random permutation (Fisher-Yates).
+        func shuffled<T>(_ items: [T]) -> [T] {
+            var a = items
+            for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, int(0...i)) }
+            return a
+        }
+        switch self {
+        case .perm:
+            let s = Array(shuffled(Self.letters).prefix(int(Self.permLengths)))
+            return TaskExample(prompt: "perm:\(String(s))=", answer: String(shuffled(s)))
+        case .hops:
+            var value = int(0...9)
+            var prompt = "a=\(value)"
+            var trace: [String] = []
+            for h in 1...Self.hopCount {
+                // Every nonzero step that keeps the value a digit, equally likely.
+                let steps = (1...9).filter { value + $0 <= 9 } + (1...9).filter { value - $0 >= 0 }.map { -$0 }
+                let d = steps[int(0...(steps.count - 1))]
+                value += d
+                let name = Self.letters[h]
+                prompt += ";\(name)\(d > 0 ? "+" : "-")\(abs(d))"
+                trace.append("\(name)=\(value)")
+            }
+            return TaskExample(prompt: prompt + "?", answer: trace.joined(separator: ";"))
+        case .carry:
+            let a = (0..<Self.carryDigits).map { _ in int(0...9) }, b = (0..<Self.carryDigits).map { _ in int(0...9) }
+            var carry = 0
+            var columns: [String] = []
+            for i in (0..<Self.carryDigits).reversed() {
+                let sum = a[i] + b[i] + carry
+                carry = sum / 10
+                columns.append("\(sum % 10)\(carry)")
+            }
+            let text = { (digits: [Int]) in digits.map(String.init).joined() }
+            return TaskExample(prompt: "\(text(a))+\(text(b))=", answer: columns.joined(separator: ","))
+        }
+    }
+
+    /// perm: the output uses each letter of the prompt exactly once, and nothing else.
+    public static func isPermutation(_ output: String, of prompt: String) -> Bool {
+        guard prompt.hasPrefix("perm:"), prompt.hasSuffix("=") else { return false }
+        let given = prompt.dropFirst(5).dropLast()
+        return output.sorted() == given.sorted()
+    }
+}
+
+extension DependentTask: TaskDefinition {
+    public var name: String { rawValue }
+    public var generationLength: Int { Self.generationLength }
+    public var scoring: TaskScoring { self == .perm ? .validity : .exact }
+    /// After the reference tasks' 0...3, so no two tasks share a seed stream.
+    public var streamIndex: UInt64 { 100 + UInt64(Self.allCases.firstIndex(of: self)!) }
+    public func example(_ rng: inout SplitMix64) -> TaskExample { sample(&rng) }
+
+    public func score(_ output: String, for example: TaskExample) -> Bool {
+        switch scoring {
+        case .exact: return output == example.answer
+        case .validity: return Self.isPermutation(output, of: example.prompt)
+        }
+    }
+}

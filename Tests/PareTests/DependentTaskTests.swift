@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+@testable import Pare
+
+/// The dependent-token tasks (docs/tasks.md). Golden values: Fixtures/dependent/cases.json from
+/// experiments/dependent_tasks_fixture.py (Python prompts, solvers and labelled outputs). The
+/// checker and this file's prompt solvers are checked against it; the generators against the solvers.
+@Suite struct DependentTaskTests {
+    struct Candidate: Decodable { var output: String; var valid: Bool }
+    struct PermCase: Decodable { var prompt: String; var candidates: [Candidate] }
+    struct ExactCase: Decodable { var prompt: String; var answer: String; var wrong: String }
+    struct Cases: Decodable { var perm: [PermCase]; var hops: [ExactCase]; var carry: [ExactCase] }
+
+    static let cases: Cases = {
+        let data = FileManager.default.contents(atPath: Fixtures.path("dependent/cases.json"))!
+        return try! JSONDecoder().decode(Cases.self, from: data)
+    }()
+
+    @Test func permCheckerAgreesWithTheReference() {
+        var checked = 0
+        for c in Self.cases.perm {
+            for cand in c.candidates {
+                let example = TaskExample(prompt: c.prompt, answer: "")
+                #expect(DependentTask.perm.score(cand.output, for: example) == cand.valid, "\(c.prompt) -> \(cand.output)")
+                checked += 1
+            }
+        }
+        #expect(checked >= 40)
+        #expect(DependentTask.perm.scoring == .validity)
+    }
+
+    @Test func exactTasksMatchTheReferenceSolutions() throws {
+        for (task, list) in [(DependentTask.hops, Self.cases.hops), (.carry, Self.cases.carry)] {
+            #expect(task.scoring == .exact)
+            #expect(list.count >= 10)
+            for c in list {
+                #expect(try Self.solve(task, c.prompt) == c.answer, "\(c.prompt)")
+                let example = TaskExample(prompt: c.prompt, answer: c.answer)
+                #expect(task.score(c.answer, for: example))
+                #expect(!task.score(c.wrong, for: example))
+            }
+        }
+    }
+
+    @Test func generatorsAreDeterministicWellFormedAndSolved() throws {
+        let tok = CharTokenizer(vocab: CharTokenizer.referenceVocab)
+        for task in DependentTask.allCases {
+            let a = task.examples(300, split: .train, seed: 1)
+            #expect(a == task.examples(300, split: .train, seed: 1))
+            #expect(task.examples(40, split: .train, seed: 1) == Array(a.prefix(40)))
+            #expect(a != task.examples(300, split: .test, seed: 1))
+            var answerLength = 0
+            for s in a + task.examples(300, split: .test, seed: 1) {
+                _ = try tok.encode(s.prompt + s.answer)
+                #expect(s.answer.count <= DependentTask.generationLength)
+                #expect(s.prompt.count + DependentTask.generationLength <= 68)
+                answerLength += s.answer.count
+                switch task {
+                case .perm:
+                    let given = Array(s.prompt.dropFirst(5).dropLast())
+                    #expect(s.prompt.hasPrefix("perm:") && Set(given).count == given.count)
+                    #expect(DependentTask.permLengths.contains(given.count))
+                    #expect(task.score(s.answer, for: s))
+                case .hops, .carry:
+                    #expect(try Self.solve(task, s.prompt) == s.answer, "\(s.prompt) -> \(s.answer)")
+                }
+            }
+            // Answers fill most of the generation region on average.
+            #expect(Double(answerLength) / 600 >= 0.5 * Double(DependentTask.generationLength), "\(task)")
+        }
+    }
+
+    /// perm's training answers are uniform permutations: the first answer letter sits anywhere in the prompt.
+    @Test func permAnswersAreSpreadOverThePrompt() {
+        var position = 0.0
+        let samples = DependentTask.perm.examples(2000, split: .train, seed: 7)
+        for s in samples {
+            let given = Array(s.prompt.dropFirst(5).dropLast())
+            position += Double(given.firstIndex(of: s.answer.first!)!) / Double(given.count - 1)
+        }
+        // Mean relative position of a uniform pick is 0.5 (standard error ~0.007 here).
+        #expect(abs(position / 2000 - 0.5) < 0.03)
+    }
+
+    @Test func catalogNamesEveryTaskOnceWithDistinctStreams() {
+        #expect(TaskCatalog.names == ["add", "kv", "rev", "chain", "perm", "hops", "carry"])
+        #expect(Set(TaskCatalog.all.map(\.streamIndex)).count == TaskCatalog.all.count)
+        // The reference tasks draw exactly what they drew before the catalog existed.
+        for t in ReferenceTask.allCases {
+            #expect(t.examples(20, split: .test).map(\.answer) == t.samples(20, split: .test).map(\.answer))
+        }
+    }
+
+    /// pare-dep's recipe trains exactly the dependent-token tasks, with room for the longest prompt
+    /// and the 32-token generation region, and `make model-dep` runs it.
+    @Test func pareDepRecipeFitsItsTasks() throws {
+        let recipe = try TrainingRecipe.load(path: BundledRecipeTests.path("experiments/pare-dep.yaml"))
+        #expect(try recipe.taskMix().map(\.0.name) == ["perm", "hops", "carry"])
+        // Longest prompt: hops' "a=n" + 8 hops of ";x+d" + "?" (36), next to perm's 30 and carry's 18.
+        #expect(recipe.modelConfig.maxSeqLen >= 3 + 4 * DependentTask.hopCount + 1 + DependentTask.generationLength)
+        let makefile = try String(contentsOfFile: BundledRecipeTests.path("Makefile"), encoding: .utf8)
+        #expect(makefile.contains("--config experiments/pare-dep.yaml --output $(DEP_MODEL)"))
+    }
+
+    /// Solvers written from the task definitions, parsing the prompt text.
+    static func solve(_ task: DependentTask, _ prompt: String) throws -> String {
+        switch task {
+        case .perm:
+            return ""
+        case .hops:
+            // "a=3;b+4;c-2;...?": each statement applies its operation to the previous value.
+            let statements = prompt.dropLast().split(separator: ";").map(Array.init)
+            #expect(prompt.last == "?" && statements.count == 9 && statements[0].starts(with: ["a", "="]))
+            var value = Int(String(statements[0].dropFirst(2)))!
+            var trace: [String] = []
+            for st in statements.dropFirst() {
+                let d = Int(String(st.dropFirst(2)))!
+                value += st[1] == "+" ? d : -d
+                #expect((0...9).contains(value))
+                trace.append("\(st[0])=\(value)")
+            }
+            return trace.joined(separator: ";")
+        case .carry:
+            let operands = prompt.dropLast().split(separator: "+").map { $0.compactMap(\.wholeNumberValue) }
+            #expect(prompt.last == "=" && operands.count == 2 && operands.allSatisfy { $0.count == 8 })
+            var carry = 0
+            var columns: [String] = []
+            for (x, y) in zip(operands[0].reversed(), operands[1].reversed()) {
+                let sum = x + y + carry
+                carry = sum >= 10 ? 1 : 0
+                columns.append("\(sum - 10 * carry)\(carry)")
+            }
+            return columns.joined(separator: ",")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Independent reference for the dependent-token tasks (docs/tasks.md): perm, hops, carry.
+
+Writes Tests/PareTests/Fixtures/dependent/cases.json. The prompts come from Python's own
+generator (not Pare's), following the documented formats, with edge cases added by hand;
+answers come from solvers written here from the task definitions:
+  perm  - candidate outputs labelled valid/invalid by a multiset comparison;
+  hops  - the trace, evaluated statement by statement;
+  carry - each column's sum digit and carry, from Python integer arithmetic on prefixes.
+The Swift tests check Pare's checker and their own prompt solvers against this file, and then
+Pare's generators against those solvers.
+
+    python3 experiments/dependent_tasks_fixture.py
+"""
+import json
+import random
+import string
+from collections import Counter
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "Tests/PareTests/Fixtures/dependent/cases.json"
+rnd = random.Random(20261129)
+LETTERS = string.ascii_lowercase
+
+
+def perm_cases():
+    cases = []
+    for n in [16, 17, 20, 23, 24]:
+        given = rnd.sample(LETTERS, n)
+        prompt = "perm:" + "".join(given) + "="
+        valid = "".join(rnd.sample(given, n))
+        cands = [
+            (valid, True),
+            ("".join(given), True),                       # the prompt order itself is a permutation
+            ("".join(reversed(given)), True),
+            (valid[:-1], False),                          # one letter missing
+            (valid + valid[0], False),                    # one letter twice
+            (valid[1:] + valid[1], False),                # a duplicate replacing a letter
+            (valid[:-1] + next(c for c in LETTERS if c not in given), False),  # a foreign letter
+            ("", False),
+            (valid[:5] + "1" + valid[5:], False),         # a digit inserted
+        ]
+        for out, expected in cands:
+            assert (Counter(out) == Counter(given)) == expected
+        cases.append({"prompt": prompt, "candidates": [{"output": o, "valid": v} for o, v in cands]})
+    return cases
+
+
+def hops_prompt():
+    v = rnd.randint(0, 9)
+    stmts = [f"a={v}"]
+    for h in range(1, 9):
+        d = rnd.choice([x for x in range(-9, 10) if x != 0 and 0 <= v + x <= 9])
+        v += d
+        stmts.append(f"{LETTERS[h]}{'+' if d > 0 else '-'}{abs(d)}")
+    return ";".join(stmts) + "?"
+
+
+def solve_hops(prompt):
+    """`x+d` / `x-d` sets x to the previous statement's value plus / minus d."""
+    stmts = prompt.rstrip("?").split(";")
+    assert len(stmts) == 9 and stmts[0][:2] == "a="
+    value, trace = int(stmts[0][2:]), []
+    for st in stmts[1:]:
+        name, op, d = st[0], st[1], int(st[2:])
+        value = value + d if op == "+" else value - d
+        assert 0 <= value <= 9
+        trace.append(f"{name}={value}")
+    return ";".join(trace)
+
+
+def solve_carry(prompt):
+    a_text, b_text = prompt.rstrip("=").split("+")
+    n = len(a_text)
+    a, b = int(a_text), int(b_text)
+    cols = []
+    for i in range(n):
+        digit = ((a + b) // 10 ** i) % 10
+        carry = int(a % 10 ** (i + 1) + b % 10 ** (i + 1) >= 10 ** (i + 1))
+        cols.append(f"{digit}{carry}")
+    return ",".join(cols)
+
+
+def main():
+    hops = [{"prompt": p, "answer": solve_hops(p)}
+            for p in [hops_prompt() for _ in range(8)]
+            + ["a=0;b+9;c-9;d+1;e+8;f-8;g+8;h-9;i+5?", "a=9;b-1;c-1;d-1;e-1;f-1;g-1;h-1;i-1?"]]
+    numbers = [(rnd.randrange(10 ** 8), rnd.randrange(10 ** 8)) for _ in range(8)]
+    numbers += [(99999999, 1), (99999999, 99999999), (0, 0), (45454545, 54545454), (12345678, 87654321)]
+    carry = [{"prompt": f"{a:08d}+{b:08d}=", "answer": solve_carry(f"{a:08d}+{b:08d}=")} for a, b in numbers]
+    # A wrong answer per exact-scored case: one character changed.
+    for c in hops + carry:
+        ans = c["answer"]
+        i = next(i for i in range(len(ans) - 1, -1, -1) if ans[i].isdigit())
+        c["wrong"] = ans[:i] + str((int(ans[i]) + 1) % 10) + ans[i + 1:]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({"perm": perm_cases(), "hops": hops, "carry": carry}, indent=1) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
