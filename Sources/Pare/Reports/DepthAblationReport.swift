@@ -88,6 +88,7 @@ enum DepthAblationReport {
             let needs = ReportCells.tasks.compactMap { t -> String? in
                 guard let worst = singles.min(by: { (ReportCells.accuracy($0, t) ?? 1) < (ReportCells.accuracy($1, t) ?? 1) }),
                       let a = ReportCells.accuracy(worst, t) else { return nil }
+                if a >= (ReportCells.accuracy(dense, t) ?? 0) - tolerance { return "\(t) needs no single block (at least \(a.percent) without any)" }
                 return "\(t) needs block \(worst.inputs.variant.layers!) most (\(a.percent) without it)"
             }
             let harmless = singles.filter { s in

@@ -33,10 +33,11 @@ public struct PlotAxis: Sendable {
         let raw = niceStep((hi - lo) / Double(max(1, target - 1)))
         let step = integer ? max(1, raw) : raw
         var out: [Double] = []
-        var v = Foundation.ceil(lo / step - 1e-9) * step
-        while v <= hi + step * 1e-9 {
-            out.append(abs(v) < step * 1e-9 ? 0 : v)
-            v += step
+        var k = Foundation.ceil(lo / step - 1e-9)
+        while k * step <= hi + step * 1e-9 {
+            // Through a short decimal so that 3 * 0.2 is 0.6, not 0.6000000000000001.
+            out.append(Double(String(format: "%.12g", k * step)) ?? k * step)
+            k += 1
         }
         return out
     }
