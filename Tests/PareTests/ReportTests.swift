@@ -126,6 +126,32 @@ import Testing
         #expect(r.evaluations.map(\.label) == ["threshold 0.5", "threshold 0.9"])
     }
 
+    @Test func kernelBenchmarksPairOnlyWithWeightVariants() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("kernels.yaml").path
+        try """
+        report: kernels
+        model: \(Self.model)
+        variants:
+          - {kind: weight, shape: "64x32", sparsity: [0.5, 0.9]}
+          - {kind: weight, shape: "64x32", pattern: "2:4"}
+          - {kind: dense}
+        evaluations:
+          - {bench: kernels, tokens: [1, 4]}
+          - {sampler: threshold, kernels: [dense, sparse]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let recipe = try ReportRecipe.load(path: path)
+        // 3 weights × 2 token counts, and the dense model × 2 kernel choices.
+        #expect(recipe.cells.count == 8)
+        #expect(recipe.cells.allSatisfy { ($0.variant.kind == "weight") == ($0.evaluation.bench != nil) })
+        let run = try ReportRun(recipe: recipe, name: "kernels", directory: dir.path)
+        try run.run(cell: 4, source: try ModelFile.open(Self.model, residency: .resident))   // 2:4 at T = 1
+        let cell = try #require(run.cached(4)?.kernel)
+        #expect(cell.pattern == "2:4" && cell.tokens == 1 && cell.shape == "64x32")
+        #expect(abs(cell.sparsity - 0.5) < 1e-9)
+        #expect(abs(cell.speedup - cell.denseSeconds / cell.sparseSeconds) < 1e-9 * cell.speedup)
+    }
+
     @Test(arguments: ["variants:\n  - {kind: prune, method: lasso, sparsity: 0.5}\nevaluations:\n  - {sampler: fixed}\n",
                       "variants:\n  - {kind: dense, colour: red}\nevaluations:\n  - {sampler: fixed}\n",
                       "variants:\n  - {kind: dense}\nevaluations:\n  - {sampler: threshold, threshold: 1.5}\n",

@@ -10,7 +10,7 @@ enum DepthAblationReport {
     static func make(_ cells: ReportCells) -> ReportDocument {
         var doc = ReportDocument()
         let main = { (e: ReportRecipe.Evaluation) in e.likelihood == true }
-        let threshold = { (e: ReportRecipe.Evaluation) in e.sampler == "threshold" && e.prophet != true }
+        let threshold = { (e: ReportRecipe.Evaluation) in e.samplerName == "threshold" && e.prophet != true }
         let prophet = { (e: ReportRecipe.Evaluation) in e.prophet == true }
         guard let dense = cells.filter({ $0.kind == "dense" }, main).first else {
             doc.notes.append("No dense cell with a likelihood evaluation: the findings compare every variant with it.")

@@ -49,12 +49,44 @@ public struct ReportCell: Sendable {
         public var nllPerToken: Double?
         /// Per linear, for pruned variants.
         public var layers: [LayerPruningReport]?
+        /// The timing of a kernel benchmark cell (`weight` variant).
+        public var kernel: KernelBenchmark.Cell?
         public var evaluationSeconds: Double
         public var cellSeconds: Double
     }
 
     public var inputs: Inputs
     public init(inputs: Inputs) { self.inputs = inputs }
+
+    /// "4096x4096" as (out, in), each in 1...65536.
+    static func parseShape(_ text: String) -> (out: Int, inputs: Int)? {
+        let parts = text.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ (1...65_536).contains($0) }) else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    /// Times the sparse kernel against dense on a random weight (a `weight` variant under a
+    /// `bench: kernels` evaluation): one cell of `pare bench kernels`.
+    public func benchmark(progress: (String) -> Void = { _ in }) throws -> Result {
+        let start = Date()
+        let v = inputs.variant
+        guard let shape = v.shape.flatMap(Self.parseShape) else { throw ReportError.badCell("\(v.label): bad shape") }
+        var bench = KernelBenchmark()
+        bench.shapes = [.init(out: shape.out, inputs: shape.inputs)]
+        bench.tokens = [inputs.evaluation.tokens ?? 1]
+        bench.seed = inputs.seed
+        if let p = v.pattern, case .nOfM(let n, let m)? = SparsityPattern(p) {
+            bench.patterns = [.nOfM(n: m - n, m: m)]        // the benchmark names what is kept
+        } else {
+            bench.patterns = [.unstructured(sparsity: v.sparsity ?? 0)]
+        }
+        guard let cell = bench.run().cells.first else { throw ReportError.badCell("\(v.label): the benchmark measured nothing") }
+        progress(String(format: "%@ / %@: sparse %.3g s, dense %.3g s, speedup %.2fx (%@)", v.label, inputs.evaluation.label,
+                        cell.sparseSeconds, cell.denseSeconds, cell.speedup, cell.kernel))
+        return Result(key: inputs.key, inputs: inputs, variantLabel: v.label, evaluationLabel: inputs.evaluation.label,
+                      dropped: nil, sparsity: cell.sparsity, tasks: [], macroAccuracy: 0, meanNFE: 0, nllPerToken: nil, layers: nil,
+                      kernel: cell, evaluationSeconds: cell.sparseSeconds, cellSeconds: Date().timeIntervalSince(start))
+    }
 
     /// Makes the variant from `source` and evaluates it.
     public func compute(source: LoadedModel, progress: (String) -> Void = { _ in }) throws -> Result {
@@ -127,7 +159,7 @@ public struct ReportCell: Sendable {
                             dropped: dropped, sparsity: sparsity, tasks: report.tasks, macroAccuracy: report.macroAccuracy,
                             meanNFE: report.tasks.map(\.nfeMean).reduce(0, +) / Double(max(1, report.tasks.count)),
                             nllPerToken: nll.isEmpty ? nil : nll.reduce(0, +) / Double(nll.count),
-                            layers: layers, evaluationSeconds: report.wallSeconds,
+                            layers: layers, kernel: nil, evaluationSeconds: report.wallSeconds,
                             cellSeconds: Date().timeIntervalSince(start))
         progress(String(format: "%@ / %@: accuracy %.1f %%, NFE %.2f%@, %.1f s", result.variantLabel, result.evaluationLabel,
                         result.macroAccuracy * 100, result.meanNFE,

@@ -7,7 +7,7 @@ import Yams
 public struct ReportRecipe: Sendable {
     /// The plots and findings of a report.
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case depthAblation = "depth-ablation", sparsitySweep = "sparsity-sweep", samplers, table
+        case depthAblation = "depth-ablation", sparsitySweep = "sparsity-sweep", samplers, kernels, table
     }
 
     /// How one model variant is made from the recipe's model.
@@ -22,6 +22,9 @@ public struct ReportRecipe: Sendable {
         public var by: String?
         /// drop: these blocks (`"3"`, `"3,5-7"`), instead of count and by.
         public var layers: String?
+        /// weight: a random weight of this shape (`"4096x4096"`, out x in) pruned at random to
+        /// `sparsity` or `pattern`, for kernel benchmarks (no model).
+        public var shape: String?
 
         public init(kind: String) { self.kind = kind }
 
@@ -34,6 +37,8 @@ public struct ReportRecipe: Sendable {
             case "drop":
                 if let layers { return "drop block \(layers)" }
                 return "drop \(count ?? 0) by \(by ?? "?")"
+            case "weight":
+                return "\(shape ?? "?") " + (pattern.map { $0 } ?? String(format: "%.0f %%", (sparsity ?? 0) * 100))
             default: return kind
             }
         }
@@ -42,7 +47,8 @@ public struct ReportRecipe: Sendable {
     /// How one cell evaluates its model: a sampler setting and whether to estimate likelihood.
     public struct Evaluation: Codable, Equatable, Sendable {
         public var name: String?
-        public var sampler: String = "fixed"
+        /// fixed (the default), random, threshold or factor.
+        public var sampler: String?
         public var steps: Int?
         public var threshold: Double?
         public var factor: Double?
@@ -50,24 +56,30 @@ public struct ReportRecipe: Sendable {
         public var likelihood: Bool?
         /// dense or sparse: which kernels run the block linears (timed cells).
         public var kernels: String?
+        /// kernels: time the sparse kernel against dense on a `weight` variant at `tokens` tokens.
+        public var bench: String?
+        public var tokens: Int?
 
         public init() {}
 
         /// The explicit name, or one made from the settings ("threshold 0.9", "fixed 6 steps").
         public var label: String {
             if let name { return name }
-            var s = sampler
+            if bench != nil { return "T = \(tokens ?? 1)" }
+            var s = samplerName
             if let steps { s += " \(steps) steps" }
-            if sampler == "threshold" { s += " \(SVG.trim(threshold ?? 0.9))" }
-            if sampler == "factor" { s += " \(SVG.trim(factor ?? 1))" }
+            if samplerName == "threshold" { s += " \(SVG.trim(threshold ?? 0.9))" }
+            if samplerName == "factor" { s += " \(SVG.trim(factor ?? 1))" }
             if prophet == true { s += " + prophet" }
             if let kernels { s += " (\(kernels) kernels)" }
             return s
         }
 
+        public var samplerName: String { sampler ?? "fixed" }
+
         public var options: SamplingOptions {
             var o = SamplingOptions()
-            o.sampler = SamplerKind(rawValue: sampler) ?? .fixed
+            o.sampler = SamplerKind(rawValue: samplerName) ?? .fixed
             o.steps = steps
             if let threshold { o.threshold = threshold }
             if let factor { o.factor = factor }
@@ -91,9 +103,10 @@ public struct ReportRecipe: Sendable {
 
     public init() {}
 
-    /// The cells in order: variant-major, so cell k is variant k / E, evaluation k % E.
+    /// The cells in order, variant-major. A kernel benchmark (`bench`) pairs only with `weight`
+    /// variants and every other evaluation only with models, so one recipe can hold both.
     public var cells: [(variant: Variant, evaluation: Evaluation)] {
-        variants.flatMap { v in evaluations.map { (v, $0) } }
+        variants.flatMap { v in evaluations.filter { ($0.bench != nil) == (v.kind == "weight") }.map { (v, $0) } }
     }
 
     /// Reads a recipe. A variant or evaluation field given as a list expands into one entry
@@ -120,8 +133,8 @@ public struct ReportRecipe: Sendable {
 
     static let topKeys = ["report", "title", "model", "samples", "seed", "calibration_samples", "calibration_mask_ratio",
                           "variants", "evaluations", "notes"]
-    static let variantKeys = ["kind", "method", "pattern", "sparsity", "count", "by", "layers"]
-    static let evaluationKeys = ["name", "sampler", "steps", "threshold", "factor", "prophet", "likelihood", "kernels"]
+    static let variantKeys = ["kind", "method", "pattern", "sparsity", "count", "by", "layers", "shape"]
+    static let evaluationKeys = ["name", "sampler", "steps", "threshold", "factor", "prophet", "likelihood", "kernels", "bench", "tokens"]
 
     static func parse(_ node: Node) throws -> ReportRecipe {
         guard let map = node.mapping else { throw ReportError.badRecipe("the recipe must be a mapping of keys") }
@@ -172,7 +185,7 @@ public struct ReportRecipe: Sendable {
                 let choices = value.sequence.map(Array.init) ?? [value]
                 if choices.isEmpty { throw ReportError.badRecipe("\(key)[\(n)].\(name) is an empty list") }
                 // Layer lists and names stay text even when they look like numbers ("3").
-                let text = ["layers", "name", "pattern", "kind", "by", "method", "sampler", "kernels"].contains(name)
+                let text = ["layers", "name", "pattern", "kind", "by", "method", "sampler", "kernels", "shape", "bench"].contains(name)
                 combos = combos.flatMap { c in choices.map { choice in c.merging([name: text ? (choice.string ?? "") : json(choice)]) { $1 } } }
             }
             for k in fields.keys where !allowed.contains(k.string ?? "") {
@@ -208,7 +221,7 @@ public struct ReportRecipe: Sendable {
         if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
             return "calibration_mask_ratio must be in [0, 1] (got \(calibrationMaskRatio))"
         }
-        if variants.isEmpty || evaluations.isEmpty { return "a report needs at least one variant and one evaluation" }
+        if cells.isEmpty { return "a report needs at least one variant and one evaluation that pair (bench evaluations pair with weight variants)" }
         if cells.count > 10_000 { return "\(cells.count) cells is more than 10000" }
         for (n, v) in variants.enumerated() {
             switch v.kind {
@@ -228,15 +241,24 @@ public struct ReportRecipe: Sendable {
                         return "variants[\(n)]: by must be last or one of \(DepthCriterion.allCases.map(\.rawValue).joined(separator: ", "))"
                     }
                 }
-            default: return "variants[\(n)]: kind must be dense, prune or drop (got \(v.kind))"
+            case "weight":
+                guard v.shape.flatMap(ReportCell.parseShape) != nil else { return "variants[\(n)]: shape must be OUTxIN with both in 1...65536 (got \(v.shape ?? "none"))" }
+                if let p = v.pattern {
+                    guard case .nOfM? = SparsityPattern(p) else { return "variants[\(n)]: pattern must be N:M (got \(p))" }
+                } else if !((v.sparsity ?? -1) >= 0 && (v.sparsity ?? 1) < 1) {
+                    return "variants[\(n)] (\(v.label)): sparsity must be in [0, 1)"
+                }
+            default: return "variants[\(n)]: kind must be dense, prune, drop or weight (got \(v.kind))"
             }
         }
         for (n, e) in evaluations.enumerated() {
-            guard SamplerKind(rawValue: e.sampler) != nil else {
+            guard SamplerKind(rawValue: e.samplerName) != nil else {
                 return "evaluations[\(n)]: sampler must be one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))"
             }
             if let p = e.options.problem() { return "evaluations[\(n)] (\(e.label)): \(p)" }
             if let k = e.kernels, KernelChoice(rawValue: k) == nil { return "evaluations[\(n)]: kernels must be dense, sparse or auto" }
+            if let b = e.bench, b != "kernels" { return "evaluations[\(n)]: bench must be kernels (got \(b))" }
+            if e.bench != nil, !(1...4096).contains(e.tokens ?? 1) { return "evaluations[\(n)]: tokens must be in 1...4096" }
         }
         return nil
     }

@@ -46,7 +46,9 @@ public struct ReportRun {
             throw ReportError.badRecipe("--cell \(index) is out of range: \(name) has cells 0...\(cells.count - 1)")
         }
         if cached(index) != nil { return false }
-        let result = try cells[index].compute(source: try source(), progress: progress)
+        let cell = cells[index]
+        let result = cell.inputs.variant.kind == "weight" ? try cell.benchmark(progress: progress)
+                                                          : try cell.compute(source: try source(), progress: progress)
         try FileManager.default.createDirectory(atPath: cellDirectory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -138,7 +140,7 @@ public struct ReportRun {
         let header = ["cell", "key", "variant", "evaluation", "kind", "method", "pattern", "target_sparsity", "count", "by", "layers",
                       "dropped", "sparsity", "sampler", "steps", "threshold", "factor", "prophet", "kernels"]
             + Self.tasks.map { "accuracy_\($0)" } + ["macro_accuracy"] + Self.tasks.map { "nfe_\($0)" }
-            + ["mean_nfe", "nll_per_token", "evaluation_seconds", "cell_seconds"]
+            + ["mean_nfe", "nll_per_token", "shape", "tokens", "kernel", "kernel_speedup", "evaluation_seconds", "cell_seconds"]
         func field(_ s: String?) -> String {
             guard let s else { return "" }
             return s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
@@ -150,11 +152,12 @@ public struct ReportRun {
             var row = [String(i), c.key, field(c.variantLabel), field(c.evaluationLabel), v.kind, field(v.method), field(v.pattern),
                        num(v.sparsity), v.count.map(String.init) ?? "", field(v.by), field(v.layers),
                        field(c.dropped?.map(String.init).joined(separator: " ")), num(c.sparsity),
-                       e.sampler, e.steps.map(String.init) ?? "", num(e.threshold), num(e.factor),
+                       e.samplerName, e.steps.map(String.init) ?? "", num(e.threshold), num(e.factor),
                        e.prophet.map { $0 ? "true" : "false" } ?? "", field(e.kernels)]
             row += Self.tasks.map { t in num(c.tasks.first { $0.task == t }?.accuracy) } + [num(c.macroAccuracy)]
             row += Self.tasks.map { t in num(c.tasks.first { $0.task == t }?.nfeMean) }
-            row += [num(c.meanNFE), num(c.nllPerToken), String(format: "%.3f", c.evaluationSeconds), String(format: "%.3f", c.cellSeconds)]
+            row += [num(c.meanNFE), num(c.nllPerToken), field(v.shape), e.tokens.map(String.init) ?? "", field(c.kernel?.kernel),
+                    num(c.kernel?.speedup), String(format: "%.3f", c.evaluationSeconds), String(format: "%.3f", c.cellSeconds)]
             lines.append(row.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -188,6 +191,7 @@ public struct ReportDocument {
         case .depthAblation: return DepthAblationReport.make(cells)
         case .sparsitySweep: return SparsitySweepReport.make(cells)
         case .samplers: return SamplersReport.make(cells)
+        case .kernels: return KernelsReport.make(cells)
         case .table: return ReportDocument()
         }
     }

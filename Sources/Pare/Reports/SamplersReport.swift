@@ -8,7 +8,7 @@ enum SamplersReport {
 
     /// The family a sampler setting belongs to (one plot series each).
     static func family(_ e: ReportRecipe.Evaluation) -> String {
-        e.prophet == true ? "\(e.sampler) + prophet" : e.sampler
+        e.prophet == true ? "\(e.samplerName) + prophet" : e.samplerName
     }
 
     static func make(_ cells: ReportCells) -> ReportDocument {
@@ -20,7 +20,7 @@ enum SamplersReport {
         let of = { (v: String) in cells.all.filter { $0.variantLabel == v } }
         /// The reference setting: the fixed sampler with the most steps (one token per step).
         func reference(_ v: String) -> ReportCell.Result? {
-            of(v).filter { $0.inputs.evaluation.sampler == "fixed" && $0.inputs.evaluation.prophet != true }
+            of(v).filter { $0.inputs.evaluation.samplerName == "fixed" && $0.inputs.evaluation.prophet != true }
                 .max { $0.meanNFE < $1.meanNFE }
         }
 
@@ -37,11 +37,11 @@ enum SamplersReport {
                                 + cheapest.joined(separator: "; ") + ".")
         }
         // 2. Compression against NFE at the same threshold.
-        let thresholds = Set(cells.all.filter { $0.inputs.evaluation.sampler == "threshold" && $0.inputs.evaluation.prophet != true }
+        let thresholds = Set(cells.all.filter { $0.inputs.evaluation.samplerName == "threshold" && $0.inputs.evaluation.prophet != true }
             .compactMap { $0.inputs.evaluation.threshold ?? 0.9 })
         if let tau = thresholds.contains(0.9) ? 0.9 : thresholds.max() {
             let at = variants.compactMap { v in
-                of(v).first { $0.inputs.evaluation.sampler == "threshold" && $0.inputs.evaluation.prophet != true
+                of(v).first { $0.inputs.evaluation.samplerName == "threshold" && $0.inputs.evaluation.prophet != true
                     && ($0.inputs.evaluation.threshold ?? 0.9) == tau }.map { (v, $0) }
             }
             if at.count > 1 {
@@ -53,7 +53,7 @@ enum SamplersReport {
         // 3. Halving the fixed step budget.
         let halves = variants.compactMap { v -> String? in
             guard let ref = reference(v), let steps = ref.inputs.evaluation.steps ?? Optional(12),
-                  let half = of(v).first(where: { $0.inputs.evaluation.sampler == "fixed" && $0.inputs.evaluation.prophet != true
+                  let half = of(v).first(where: { $0.inputs.evaluation.samplerName == "fixed" && $0.inputs.evaluation.prophet != true
                       && $0.inputs.evaluation.steps == steps / 2 }) else { return nil }
             return String(format: "%@ %+.1f points", v, (half.macroAccuracy - ref.macroAccuracy) * 100)
         }
