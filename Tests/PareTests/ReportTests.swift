@@ -287,9 +287,8 @@ import Testing
         let text = doc.findings.joined(separator: "\n")
         #expect(text.contains("up to k = 2 by a, k = 0 by b"))
         #expect(text.contains("at k = 1 a keeps 97.5 % (worst: b, 50.0 %)"))
-        #expect(text.contains("add needs block 0 most (30.0 % without it)"))
-        #expect(text.contains("rev needs no single block (at least 100.0 % without any)"))
-        #expect(text.contains("dropping block 1 alone costs no task more than 5 points"))
+        #expect(text.contains("add without block 0; kv survives every single drop"))
+        #expect(text.contains("Dropping block 1 alone costs no task more than 5 points"))
         // NLL and accuracy fall in exact opposite rank order over the eight dropped models.
         #expect(text.contains("rank correlation of NLL per token and accuracy is -1.00"))
         #expect(doc.plots.map(\.file).contains("likelihood-vs-generation.svg"))

@@ -33,16 +33,20 @@ enum DepthAblationReport {
 
         if !criteria.isEmpty {
             // 1. How far each criterion goes within the tolerance.
-            let kept = criteria.map { by -> String in
+            let kept = criteria.map { by -> (String, Int) in
                 var last = 0
                 for p in curve(by, main, dense) where p.k > 0 {
                     if p.cell.macroAccuracy >= d - tolerance { last = p.k } else { break }
                 }
-                return "k = \(last) by \(by)"
+                return (by, last)
             }
-            doc.findings.append("Dense accuracy is \(d.percent). Dropping blocks keeps mean accuracy within "
-                                + "\(Int(tolerance * 100)) points of it up to " + kept.joined(separator: ", ")
-                                + " (k = 0: even one block costs more).")
+            if kept.allSatisfy({ $0.1 == 0 }) {
+                doc.findings.append("No criterion drops even one block within \(Int(tolerance * 100)) points of dense accuracy (\(d.percent)): "
+                                    + "every model with a block dropped loses more.")
+            } else {
+                doc.findings.append("Dense accuracy is \(d.percent). Dropping blocks keeps mean accuracy within "
+                                    + "\(Int(tolerance * 100)) points of it up to " + kept.map { "k = \($0.1) by \($0.0)" }.joined(separator: ", ") + ".")
+            }
             // 2. The best criterion per k.
             let ks = Set(criteria.flatMap { curve($0, main, nil).map(\.k) }).sorted()
             let best = ks.prefix(3).compactMap { k -> String? in
@@ -85,18 +89,23 @@ enum DepthAblationReport {
         // 5. Which block each task needs (single-block drops).
         let singles = cells.filter({ $0.kind == "drop" && $0.layers != nil }, main)
         if !singles.isEmpty {
-            let needs = ReportCells.tasks.compactMap { t -> String? in
-                guard let worst = singles.min(by: { (ReportCells.accuracy($0, t) ?? 1) < (ReportCells.accuracy($1, t) ?? 1) }),
-                      let a = ReportCells.accuracy(worst, t) else { return nil }
-                if a >= (ReportCells.accuracy(dense, t) ?? 0) - tolerance { return "\(t) needs no single block (at least \(a.percent) without any)" }
-                return "\(t) needs block \(worst.inputs.variant.layers!) most (\(a.percent) without it)"
+            // Per task, the blocks without which it falls below half its dense accuracy.
+            let needs = ReportCells.tasks.map { t -> String in
+                let half = (ReportCells.accuracy(dense, t) ?? 0) / 2
+                let blocks = singles.filter { (ReportCells.accuracy($0, t) ?? 0) < half }.map { $0.inputs.variant.layers! }
+                return blocks.isEmpty ? "\(t) survives every single drop" : "\(t) without block \(blocks.joined(separator: ", "))"
             }
             let harmless = singles.filter { s in
                 ReportCells.tasks.allSatisfy { t in (ReportCells.accuracy(s, t) ?? 0) >= (ReportCells.accuracy(dense, t) ?? 0) - tolerance }
             }.map { $0.inputs.variant.layers! }
-            doc.findings.append("Tasks need different blocks: " + needs.joined(separator: ", ") + "; "
-                                + (harmless.isEmpty ? "no single block can be dropped without costing some task more than \(Int(tolerance * 100)) points."
-                                   : "dropping block \(harmless.joined(separator: " or ")) alone costs no task more than \(Int(tolerance * 100)) points."))
+            var line = "Tasks need different blocks. A task falls below half its dense accuracy: " + needs.joined(separator: "; ") + ". "
+            if harmless.isEmpty, let best = singles.max(by: { $0.macroAccuracy < $1.macroAccuracy }) {
+                line += "No single block can go without costing some task more than \(Int(tolerance * 100)) points; the most dispensable is block "
+                    + "\(best.inputs.variant.layers!) (mean accuracy \(best.macroAccuracy.percent) without it)."
+            } else {
+                line += "Dropping block \(harmless.joined(separator: " or ")) alone costs no task more than \(Int(tolerance * 100)) points."
+            }
+            doc.findings.append(line)
         }
 
         // Plots.
