@@ -67,7 +67,7 @@ public struct ReportRecipe: Sendable {
             if let name { return name }
             if bench != nil { return "T = \(tokens ?? 1)" }
             var s = samplerName
-            if let steps { s += " \(steps) steps" }
+            if let steps { s += steps == 1 ? " 1 step" : " \(steps) steps" }
             if samplerName == "threshold" { s += " \(SVG.trim(threshold ?? 0.9))" }
             if samplerName == "factor" { s += " \(SVG.trim(factor ?? 1))" }
             if prophet == true { s += " + prophet" }

@@ -75,7 +75,11 @@ public struct ReportRun {
     public func results() throws -> [ReportCell.Result] {
         var out: [ReportCell.Result] = [], missing: [Int] = []
         for i in cells.indices {
-            if let r = cached(i) { out.append(r) } else { missing.append(i) }
+            guard var r = cached(i) else { missing.append(i); continue }
+            // Labels are presentation: the current code names the cell, whenever it was computed.
+            r.variantLabel = cells[i].inputs.variant.label
+            r.evaluationLabel = cells[i].inputs.evaluation.label
+            out.append(r)
         }
         if !missing.isEmpty {
             let shown = missing.prefix(12).map(String.init).joined(separator: ", ") + (missing.count > 12 ? ", ..." : "")

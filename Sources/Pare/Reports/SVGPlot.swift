@@ -36,7 +36,8 @@ public struct PlotAxis: Sendable {
         var k = Foundation.ceil(lo / step - 1e-9)
         while k * step <= hi + step * 1e-9 {
             // Through a short decimal so that 3 * 0.2 is 0.6, not 0.6000000000000001.
-            out.append(Double(String(format: "%.12g", k * step)) ?? k * step)
+            let v = Double(String(format: "%.12g", k * step)) ?? k * step
+            out.append(v == 0 ? 0 : v)      // never "-0"
             k += 1
         }
         return out
@@ -58,7 +59,12 @@ public struct PlotAxis: Sendable {
         guard var lo = data.min(), var hi = data.max() else { return log ? 1...10 : 0...1 }
         if log {
             if lo == hi { lo /= 2; hi *= 2 }
-            return Foundation.pow(10, Foundation.floor(Foundation.log10(lo)))...Foundation.pow(10, Foundation.ceil(Foundation.log10(hi)))
+            // Out to the nearest 1, 2 or 5 times a power of ten on either side.
+            let steps = [1.0, 2, 5, 10]
+            let a = Foundation.pow(10, Foundation.floor(Foundation.log10(lo))), b = Foundation.pow(10, Foundation.floor(Foundation.log10(hi)))
+            let low = steps.last { $0 * a <= lo * (1 + 1e-9) }! * a
+            let high = steps.first { $0 * b >= hi * (1 - 1e-9) }! * b
+            return low...high
         }
         if lo == hi { lo -= abs(lo) > 0 ? abs(lo) * 0.1 : 1; hi += abs(hi) > 0 ? abs(hi) * 0.1 : 1 }
         let step = Self.niceStep((hi - lo) / 5)
