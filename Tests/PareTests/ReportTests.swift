@@ -83,6 +83,7 @@ import Testing
         #expect(PlotAxis.ticks(0, 2, log: false, integer: true) == [0, 1, 2])
         #expect(PlotAxis.ticks(0.001, 10, log: true) == [0.001, 0.01, 0.1, 1, 10])
         #expect(PlotAxis.ticks(1, 10, log: true) == [1, 2, 5, 10])
+        #expect(PlotAxis.ticks(1, 2, log: true) == [1, 1.2, 1.4, 1.6, 1.8, 2])
         #expect(PlotAxis.ticks(0, 100, log: false).first?.sign == .plus)
         #expect(PlotAxis("", log: true).resolved([1, 12]) == 1...20)
         #expect(PlotAxis("", log: true).resolved([0.0019, 4.1]) == 0.001...5)

@@ -16,6 +16,10 @@ public struct PlotAxis: Sendable {
     /// Tick values covering `lo...hi`: 1-2-5 steps on a linear axis, powers of ten on a log
     /// axis (with 2 and 5 between them when the data spans fewer than three decades).
     static func ticks(_ lo: Double, _ hi: Double, log: Bool, integer: Bool = false, target: Int = 6) -> [Double] {
+        if log && hi < lo * 10 {
+            // Less than a decade: evenly spaced values read better than one or two powers of ten.
+            return ticks(lo, hi, log: false, target: target).filter { $0 > 0 }
+        }
         if log {
             let a = Foundation.floor(Foundation.log10(lo)), b = Foundation.ceil(Foundation.log10(hi))
             let mantissas: [Double] = b - a < 3 ? [1, 2, 5] : [1]
