@@ -256,6 +256,34 @@ import Testing
         #expect(fullFiles.contains { $0.hasSuffix("task-by-dropped-block.svg") })
     }
 
+    @Test func theCommandComputesOneCellListsAndMergesWithOneLineErrors() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        try """
+        report: samplers
+        model: \(Self.model)
+        samples: 1
+        calibration_samples: 4
+        variants:
+          - {kind: dense}
+        evaluations:
+          - {sampler: fixed, steps: [4, 2]}
+        """.write(toFile: dir + "/two.yaml", atomically: true, encoding: .utf8)
+        let pare = { (args: [String]) in try SparseCommandLineTests.pare(args, in: dir) }
+        #expect(try pare(["report", "two.yaml", "--list"]).out.textLines.filter { !$0.isEmpty }.map { $0.split(separator: "\t")[2] } == ["todo", "todo"])
+        let merge = try pare(["report", "two.yaml", "--merge"])
+        #expect(merge.status == 1 && merge.err.contains("1 of 2 cells") == false && merge.err.contains("2 of 2 cells not computed yet"))
+        #expect(try pare(["report", "two.yaml", "--cell", "1"]).status == 0)
+        #expect(try pare(["report", "two.yaml", "--list"]).out.textLines.filter { !$0.isEmpty }.map { $0.split(separator: "\t")[2] } == ["todo", "done"])
+        let missing = try pare(["report", "two.yaml", "--merge"])
+        #expect(missing.status == 1 && missing.err.contains("cells 0)"))
+        let out = try pare(["report", "two.yaml", "--json"])
+        #expect(out.status == 0 && out.out.contains("\"computed\":1"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/reports/two/index.md"))
+        let bad = try pare(["report", "two.yaml", "--cell", "2"])
+        #expect(bad.status == 1 && bad.err.textLines.filter { !$0.isEmpty }.count == 1 && bad.err.contains("--cell 2 is out of range"))
+        #expect(try pare(["report"]).status == 64)
+    }
+
     // MARK: - Findings
 
     /// A synthetic cell: only the numbers the findings read.
