@@ -52,7 +52,7 @@ enum SamplersReport {
         }
         // 3. Halving the fixed step budget.
         let halves = variants.compactMap { v -> String? in
-            guard let ref = reference(v), let steps = ref.inputs.evaluation.steps ?? Optional(12),
+            guard let ref = reference(v), case let steps = ref.inputs.evaluation.options.resolvedSteps,
                   let half = of(v).first(where: { $0.inputs.evaluation.samplerName == "fixed" && $0.inputs.evaluation.prophet != true
                       && $0.inputs.evaluation.steps == steps / 2 }) else { return nil }
             return String(format: "%@ %+.1f points", v, (half.macroAccuracy - ref.macroAccuracy) * 100)
