@@ -80,11 +80,15 @@ enum KernelsReport {
             doc.findings.append("End to end, decoding the test set on the sparse kernels against the dense kernel: "
                                 + pairs.map { String(format: "%@ %.2f s against %.2f s (%.2fx)", $0.0, $0.2.evaluationSeconds,
                                                      $0.1.evaluationSeconds, $0.1.evaluationSeconds / $0.2.evaluationSeconds) }
-                                    .joined(separator: ", ") + ".")
+                                    .joined(separator: ", ")
+                                + (pairs.allSatisfy { $0.1.meanNFE == $0.2.meanNFE && $0.1.macroAccuracy == $0.2.macroAccuracy }
+                                   ? ". Both kernels give the same accuracy and NFE (" + pairs.map { String(format: "%.2f", $0.1.meanNFE) }.joined(separator: ", ")
+                                     + "); time grows with sparsity as the pruned models need more forward passes."
+                                   : ". The kernels' accuracy or NFE differ: " + pairs.map { String(format: "%@ NFE %.2f against %.2f", $0.0, $0.2.meanNFE, $0.1.meanNFE) }.joined(separator: ", ") + "."))
             let x = { (c: ReportCell.Result) in (c.sparsity ?? c.inputs.variant.sparsity ?? 0) * 100 }
             doc.plots.append(.init(file: "decode-time.svg", caption: "Decoding time of the test set against sparsity, dense and sparse kernels",
                                    svg: LinePlot(title: "End-to-end decoding time", x: PlotAxis("sparsity of the block linears (%)", range: 0...100),
-                                                 y: PlotAxis("decoding time (s)"),
+                                                 y: PlotAxis("decoding time of the test set (s)"),
                                                  series: ["dense", "sparse"].map { k in
                                                      PlotSeries("\(k) kernels", pairs.map { k == "dense" ? $0.1 : $0.2 }.map { (x($0), $0.evaluationSeconds) })
                                                  }).svg))
