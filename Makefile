@@ -6,7 +6,7 @@ PACKAGES := libopenblas-dev libhdf5-dev pkg-config
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT      := .build/pare-out
 
-.PHONY: deps build test demo bench sparse results reports report-cells model scale clean
+.PHONY: deps build test demo bench speed sparse results reports report-cells model scale clean
 
 # Installs the system libraries Pare links against, only when one is missing.
 deps:
@@ -30,11 +30,18 @@ demo: build
 	$(PARE) compare dense=$(MODEL) wanda-50=$(OUT)/pare-tiny.wanda-50.h5 --samples 200
 
 # Forward pass vs cblas_sgemm on the same shapes (default LLaDA-like shape, then the bundled
-# model's), then the sparse kernels vs sgemm/sgemv on LLaDA-8B's 4096 x 4096 linear.
+# model's), the decode loop on the bundled model, then the sparse kernels vs sgemm/sgemv on
+# LLaDA-8B's 4096 x 4096 linear.
 bench: build
 	$(PARE) bench forward
 	$(PARE) bench forward --d-model 128 --n-heads 4 --d-ff 344 --n-layers 8 --tokens 28 --sequences 64 --vocab 45
+	$(PARE) bench generate
 	$(PARE) bench kernels --shapes 4096x4096 --tokens 1,64,256
+
+# The decoding-speed figures (README "Performance"): forward vs sgemm, the decode loop, eval's
+# wall time, PyTorch eager on the same weights (needs pip's torch and h5py), threading threshold.
+speed: build
+	experiments/decoding-speed.sh
 
 # The sparse kernels' acceptance figures (median of three runs; PARE_SIMD=avx2 for the AVX2
 # build), then `generate --kernels sparse` against dense on a pruned LLaDA-shaped model.

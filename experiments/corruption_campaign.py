@@ -20,7 +20,8 @@ Mutation classes, each a deterministic generator seeded from --seed, the class a
   h5:KIND      structural edits made with h5py, one class per kind: shape (wrong shapes),
                dtype (wrong dtypes), nonfinite (NaN/inf weights), delete (datasets, groups,
                attributes), extra (extra datasets), huge (declared shape (2**31,) and the like,
-               chunked, never written), attr (attribute type/value changes in config, root,
+               chunked, some gzip-compressed, never written), external (external links to
+               datasets and groups, external storage, virtual datasets), attr (attribute type/value changes in config, root,
                tokenizer, provenance), vocab (strings edited), encoding (sparse `encoding-type`
                changed), csr-range (CSR indices/indptr out of range), bitmask-pop (popcount
                mismatch); sparse-only kinds use the sparse bases
@@ -72,7 +73,7 @@ ADDRESS_LIMIT = 8 << 30
 RSS_BOMB_KB = 2 << 20  # 2 GB, ru_maxrss is in KiB on Linux
 BYTE_CLASSES = ["truncate", "flip1", "flip8", "flip64", "flip-meta", "zero"]
 H5_KINDS = ["shape", "dtype", "nonfinite", "delete", "extra", "huge", "attr", "vocab",
-            "encoding", "csr-range", "bitmask-pop"]
+            "encoding", "csr-range", "bitmask-pop", "external"]
 SPARSE_ONLY = {"encoding", "csr-range", "bitmask-pop"}
 BAD = {"crash", "hang", "bomb"}
 SIGNATURES = [b"OHDR", b"OCHK", b"TREE", b"HEAP", b"GCOL", b"SNOD", b"BTHD", b"BTIN", b"BTLF",
@@ -307,8 +308,41 @@ def h5_edit(kind, rng, base, out):
                 shape, chunks = (2**31 - 1, 128), (1, 128)
                 target = "model/transformer/wte/weight"
                 ds = f[target]
-            replace_dataset(f, target, shape=shape, chunks=chunks, dtype=dtype)
-            return f"{target}: shape {shape} chunked {chunks}, no data ({how})"
+            # Compressed data may be any size, so only unwritten chunks tell it is missing.
+            compression = rng.choice([None, "gzip"])
+            replace_dataset(f, target, shape=shape, chunks=chunks, dtype=dtype, compression=compression)
+            return f"{target}: shape {shape} chunked {chunks} {compression or ''}, no data ({how})"
+        if kind == "external":
+            # Data that would come from another file: external links (to the base file itself,
+            # which exists), HDF5 external storage, virtual datasets.
+            how = rng.choice(["link-dataset", "link-group", "storage", "virtual"])
+            if how == "link-dataset":
+                victim = rng.choice(base.datasets)
+                del f[victim]
+                f[victim] = h5py.ExternalLink(os.path.abspath(base.path), "/" + victim)
+                return f"{victim}: external link"
+            if how == "link-group":
+                victim = rng.choice(["tokenizer", "config", "model/transformer/blocks/0", "provenance"])
+                if victim in f:
+                    del f[victim]
+                f[victim] = h5py.ExternalLink(os.path.abspath(base.path), "/" + victim)
+                return f"{victim}: external link (group)"
+            values = f[t][()]
+            if how == "storage":
+                raw = out + ".raw"
+                with open(raw, "wb") as handle:
+                    handle.write(values.tobytes())
+                replace_dataset(f, t, shape=values.shape, dtype=values.dtype,
+                                external=[(os.path.basename(raw), 0, values.nbytes)])
+                return f"{t}: external storage"
+            layout = h5py.VirtualLayout(shape=values.shape, dtype=values.dtype)
+            layout[...] = h5py.VirtualSource(os.path.abspath(base.path), t, shape=values.shape)
+            attrs = dict(f[t].attrs)
+            del f[t]
+            ds = f.create_virtual_dataset(t, layout)
+            for k, v in attrs.items():
+                ds.attrs[k] = v
+            return f"{t}: virtual dataset"
         if kind == "attr":
             choice = rng.randrange(10)
             cfg = f["config"].attrs

@@ -51,3 +51,16 @@ static inline herr_t pare_set_file_locking(hid_t fapl) {
     return 0;
 #endif
 }
+
+// The type of the link `name` (H5L_TYPE_HARD, _SOFT, _EXTERNAL or user-defined), or -1
+// (H5Lget_info became H5Lget_info2 with another struct in 1.12).
+static inline int pare_link_type(hid_t loc, const char *name) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5L_info2_t info;
+    if (H5Lget_info2(loc, name, &info, H5P_DEFAULT) < 0) return -1;
+#else
+    H5L_info_t info;
+    if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0) return -1;
+#endif
+    return (int)info.type;
+}

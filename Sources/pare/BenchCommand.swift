@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, measured against OpenBLAS sgemm in the same run.",
-        subcommands: [ForwardBenchCommand.self, KernelBenchCommand.self, GenerateBenchCommand.self])
+        subcommands: [ForwardBenchCommand.self, KernelBenchCommand.self, GenerateBenchCommand.self, ThreadsBenchCommand.self])
 }
 
 struct ForwardBenchCommand: ParsableCommand {
@@ -58,6 +58,42 @@ struct ForwardBenchCommand: ParsableCommand {
                 print(String(format: "sgemm    %.1f GFLOP/s on the same matmul shapes (%.3f s)", r.sgemmGflops, r.sgemmSeconds))
                 print(String(format: "ratio    %.3f  (threads: %d; linears on %@, OpenBLAS core %@)", r.ratio, r.threads, r.denseKernel, BLAS.coreName))
             }
+        }
+    }
+}
+
+struct ThreadsBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "threads",
+        abstract: "From what size a dense product pays for splitting across cores (one thread vs all, same run).")
+
+    @Option(help: "Timed rounds per size (median reported).") var repeats = 5
+    @Option(help: "Largest token count (sizes double from 1).") var maxTokens = 2048
+    @Flag(help: "Print one JSON object on stdout.") var json = false
+
+    func validate() throws {
+        try requireRange("--repeats", repeats, 1...1_000)
+        try requireRange("--max-tokens", maxTokens, 1...65_536)
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            var bench = ThreadingBenchmark()
+            bench.repeats = repeats
+            bench.maxTokens = maxTokens
+            let r = bench.run(progress: log)
+            if json {
+                try printEncodedJSON(r)
+                return
+            }
+            print("one thread vs \(r.cores) (speedup of the split), y = x W^T with W [width, width]")
+            for row in r.rows {
+                print(String(format: "%-14@ %4dx%-4d T=%-5d %9d MACs  %.2fx", row.kernel, row.width, row.width, row.tokens, row.multiplyAdds, row.speedup))
+            }
+            for (key, value) in r.thresholds.sorted(by: { $0.key < $1.key }) {
+                print("threshold \(key): " + (value.map { "\($0) multiply-adds (2^\(String(format: "%.1f", log2(Double($0)))))" } ?? "splitting never paid \(bench.margin)x"))
+            }
+            print("in use: BLAS.threadFromWork = \(BLAS.threadFromWork) (2^\(Int(log2(Double(BLAS.threadFromWork)))))")
         }
     }
 }

@@ -3,7 +3,7 @@ import Pare
 
 /// Calibration options shared by `prune` and `drop`.
 struct CalibrationArguments: ParsableArguments {
-    @Option(help: "Calibration text, one sample per line (PROMPT<TAB>ANSWER marks the answer).") var calibration: String?
+    @Option(help: "Calibration text, one sample per line (PROMPT<TAB>ANSWER marks the answer), or a .jsonl data set.") var calibration: String?
     @Option(help: "Calibration samples (default 128 from the reference tasks' training split).")
     var calibrationSamples: Int?
     @Option(help: "Fraction of answer tokens masked in calibration inputs (0 = unmasked).")

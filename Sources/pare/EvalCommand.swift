@@ -5,10 +5,13 @@ import Pare
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Exact-match accuracy, NFE and likelihood on the reference tasks' test split.")
+        abstract: "Accuracy, NFE and likelihood on the reference tasks' test split or a JSONL data set.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Comma-separated tasks among add, kv, rev, chain.") var tasks = "add,kv,rev,chain"
+    @Option(help: "Comma-separated tasks among add, kv, rev, chain (default: all four, none with --data).") var tasks: String?
+    @Option(help: "A JSONL data set, one {\"prompt\": ..., \"answer\": ...} object per line.") var data: String?
+    @Option(help: "How --data answers are scored: exact, number or contains (after normalisation).") var match: AnswerMatch = .exact
+    @Option(help: "Write one JSON line per --data sample (prompt, answer, generated text, tokens, correct, nfe).") var logSamples: String?
     @Option(help: "Test samples per task.") var samples = 500
     @Flag(help: "Also estimate the Monte-Carlo NLL per answer token.") var likelihood = false
     @Option(help: "Monte-Carlo draws per answer for --likelihood.") var likelihoodDraws = 16
@@ -17,7 +20,8 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var kernelArguments: KernelArguments
 
     func parsedTasks() throws -> [ReferenceTask] {
-        let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if tasks == nil && data != nil { return [] }
+        let names = (tasks ?? "add,kv,rev,chain").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if names.isEmpty { throw ValidationError("--tasks: name at least one of add, kv, rev, chain") }
         return try names.map {
             guard let t = ReferenceTask(rawValue: $0) else {
@@ -32,25 +36,46 @@ struct EvalCommand: ParsableCommand {
         try requireRange("--samples", samples, 1...1_000_000)
         try requireRange("--likelihood-draws", likelihoodDraws, 1...10_000)
         try requireRange("--batch-size", batchSize, 1...65_536)
+        if match != .exact && data == nil { throw ValidationError("--match applies to --data only") }
+        if logSamples != nil && data == nil { throw ValidationError("--log-samples applies to --data only") }
     }
 
     func run() throws {
         try runReportingErrors {
+            // Refused before the model loads: a bad data set or log path wastes no evaluation.
+            let dataSet = try data.map(DataSet.read)
+            if let logSamples { _ = try OutputPath(logSamples) }
             let loaded = try modelOptions.load()
             var evaluator = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options)
             evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
             evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
             let tasks = try parsedTasks()
-            evaluator.model = try kernelArguments.place(loaded.weights, tokens: try evaluator.typicalForwardTokens(tasks: tasks),
-                                                        quiet: modelOptions.json)
-            let report = try evaluator.run(tasks: tasks, progress: log)
+            var dataEvaluator = DataSetEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options, match: match)
+            dataEvaluator.seed = sampling.seed; dataEvaluator.likelihood = likelihood
+            dataEvaluator.likelihoodDraws = likelihoodDraws; dataEvaluator.batchSize = batchSize
+            if let dataSet, sampling.genLength == nil {
+                dataEvaluator.sampling.genLength = try dataEvaluator.defaultGenLength(dataSet, blockLength: sampling.blockLength)
+                if let p = dataEvaluator.sampling.problem() { throw CLIError(p) }
+            }
+            if let dataSet { try dataEvaluator.check(dataSet) }
+            let forwardTokens = try dataSet.map(dataEvaluator.typicalForwardTokens) ?? evaluator.typicalForwardTokens(tasks: tasks)
+            evaluator.model = try kernelArguments.place(loaded.weights, tokens: forwardTokens, quiet: modelOptions.json)
+            dataEvaluator.model = evaluator.model
+            var report = try evaluator.run(tasks: tasks, progress: log)
+            if let dataSet {
+                let (result, logs) = try dataEvaluator.run(dataSet, name: URL(fileURLWithPath: dataSet.path).lastPathComponent, progress: log)
+                report.tasks.append(result)
+                report.wallSeconds += result.wallSeconds
+                if let logSamples { try AtomicFile.write(try DataSetEvaluator.jsonLines(logs), to: logSamples) }
+            }
             if modelOptions.json {
                 printJSON(report.json)
             } else {
-                print("task    accuracy   NFE    tok/step" + (likelihood ? "   NLL/token" : ""))
+                let width = max(7, report.tasks.map(\.task.count).max() ?? 0)
+                print("task".padding(toLength: width, withPad: " ", startingAt: 0) + " accuracy +- stderr   NFE    tok/step" + (likelihood ? "   NLL/token" : ""))
                 for t in report.tasks {
-                    var line = t.task.padding(toLength: 7, withPad: " ", startingAt: 0)
-                        + String(format: " %7.1f %%  %5.2f  %8.2f", t.accuracy * 100, t.nfeMean, t.tokensPerStep)
+                    var line = t.task.padding(toLength: width, withPad: " ", startingAt: 0)
+                        + String(format: " %7.1f %% +- %4.1f  %5.2f  %8.2f", t.accuracy * 100, t.accuracyStandardError * 100, t.nfeMean, t.tokensPerStep)
                     if let nll = t.nllPerToken { line += String(format: "   %9.4f", nll) }
                     print(line)
                 }
@@ -59,3 +84,5 @@ struct EvalCommand: ParsableCommand {
         }
     }
 }
+
+extension AnswerMatch: ExpressibleByArgument {}

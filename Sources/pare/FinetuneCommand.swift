@@ -17,7 +17,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Peak learning rate (warmup, then cosine to a tenth of it).") var learningRate = 5e-4
     @Option(help: "Sequences per step.") var batchSize = 64
     @Option(help: "Seed of the batches and masks.") var seed: UInt64 = 1
-    @Option(help: "PROMPT<TAB>ANSWER lines to train on (default: the reference tasks' training split).") var data: String?
+    @Option(help: "A .jsonl data set ({\"prompt\": ..., \"answer\": ...} per line) or PROMPT<TAB>ANSWER lines to train on (default: the reference tasks' training split).") var data: String?
     @Flag(help: "Also train the RMSNorm weights.") var trainNorms = false
     @Option(help: "Output file (default: <model>.<method>.h5 in the current folder).") var output: String?
     @Flag(help: "Continue the run whose checkpoint sits next to the output.") var resume = false

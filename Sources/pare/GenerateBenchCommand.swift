@@ -14,7 +14,8 @@ struct GenerateBenchCommand: ParsableCommand {
     @Option(help: "Random prompts of this many token ids (any id but the mask), for models without a text vocabulary.")
     var randomPromptLength: Int?
     @Option(help: "Prompts decoded together in one batch.") var batchSize = 64
-    @Option(help: "Timed rounds after one warm-up (median reported).") var repeats = 3
+    @Option(help: "Timed rounds (median reported).") var repeats = 3
+    @Option(help: "Untimed decodes before the timed ones.") var warmups = 1
     @Flag(help: "With --json: add the prompt ids and generated ids of every sequence.") var printTokens = false
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var kernelArguments: KernelArguments
@@ -23,6 +24,7 @@ struct GenerateBenchCommand: ParsableCommand {
         try requireRange("--samples", samples, 1...1_000_000)
         try requireRange("--batch-size", batchSize, 1...65_536)
         try requireRange("--repeats", repeats, 1...1_000)
+        try requireRange("--warmups", warmups, 0...100)
         if let randomPromptLength { try requireRange("--random-prompt-length", randomPromptLength, 1...1_048_576) }
         if prompts != nil && randomPromptLength != nil {
             throw ValidationError("give at most one of --prompts and --random-prompt-length")
@@ -56,8 +58,9 @@ struct GenerateBenchCommand: ParsableCommand {
             }
             let tokens = min(batchSize, ids.count) * ((ids.map(\.count).max() ?? 0) + sampling.options.genLength)
             let model = try kernelArguments.place(loaded.weights, tokens: tokens, quiet: modelOptions.json)
-            let bench = GenerateBenchmark(model: model, prompts: ids, sampling: sampling.options,
+            var bench = GenerateBenchmark(model: model, prompts: ids, sampling: sampling.options,
                                           batchSize: batchSize, repeats: repeats)
+            bench.warmups = warmups
             let r = try bench.run(progress: log)
             if modelOptions.json {
                 var o: [String: Any] = [
@@ -68,7 +71,8 @@ struct GenerateBenchCommand: ParsableCommand {
                     "tokens_per_second": r.tokensPerSecond, "nfe_per_second": r.nfePerSecond,
                     "sequence_nfe": r.sequenceNFE, "batched_steps": r.batchedSteps,
                     "seconds_per_step": r.secondsPerStep, "product_share": r.productShare,
-                    "product_cpu_seconds": r.productCPUSeconds, "cpu_seconds": r.cpuSeconds]
+                    "product_cpu_seconds": r.productCPUSeconds, "cpu_seconds": r.cpuSeconds,
+                    "page_faults": r.pageFaults]
                 if printTokens {
                     o["prompt_ids"] = ids
                     o["generations"] = r.generations.map(\.tokens)
@@ -81,6 +85,8 @@ struct GenerateBenchCommand: ParsableCommand {
                 print(String(format: "tokens/s    %.1f", r.tokensPerSecond))
                 print(String(format: "NFE/s       %.1f  (%d sequence NFE in %d batched steps)", r.nfePerSecond, r.sequenceNFE, r.batchedSteps))
                 print(String(format: "per step    %.2f ms (one batched forward pass and its sampling)", r.secondsPerStep * 1000))
+                print(String(format: "page faults %d in the round (%.1f per step: steps reuse freed memory)",
+                             r.pageFaults, Double(r.pageFaults) / Double(max(r.batchedSteps, 1))))
                 print(String(format: "products    %.1f %% of %.3f s CPU time in matrix products (BLAS, Pare's kernels); the rest: softmax, norms, RoPE, SwiGLU, sampling",
                              r.productShare * 100, r.cpuSeconds))
             }

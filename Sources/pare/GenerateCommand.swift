@@ -31,7 +31,8 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let loaded = try modelOptions.load()
-            let tokenizer = loaded.tokenizer
+            let tokenizer: any Tokenizer = chat ? try ChatTokenizer(format: ChatFormat.of(loaded.config), base: loaded.tokenizer)
+                                                : loaded.tokenizer
             let texts: [String]
             let ids: [[Int]]
             if let promptIds {
@@ -45,12 +46,7 @@ struct GenerateCommand: ParsableCommand {
                     texts = String(decoding: data, as: UTF8.self).textLines.filter { !$0.isEmpty }.map(String.init)
                     if texts.isEmpty { throw CLIError("prompts file \(prompts!) holds no prompt (every line is empty)") }
                 }
-                if chat {
-                    let format = try ChatFormat.of(loaded.config)
-                    ids = try texts.map { try format.encode(user: $0, with: tokenizer) }
-                } else {
-                    ids = try texts.map { try tokenizer.encode($0) }
-                }
+                ids = try texts.map { try tokenizer.encode($0) }
             }
             // Tokens per forward pass: a full batch of the longest prompt plus the answer.
             let tokens = min(batchSize, ids.count) * ((ids.map(\.count).max() ?? 0) + sampling.options.genLength)

@@ -72,11 +72,7 @@ struct KernelBenchCommand: ParsableCommand {
             log("sparse kernels: \(bench.level) (\(bench.level.width) floats per vector), \(bench.threads) threads; dense: OpenBLAS single-threaded, split over \(denseThreads) threads")
             let r = bench.run(progress: log)
             if json {
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                encoder.outputFormatting = [.sortedKeys]
-                let data = try encoder.encode(r)
-                print(String(decoding: data, as: UTF8.self))
+                try printEncodedJSON(r)
                 return
             }
             print("SIMD \(r.simd) (\(r.vectorFloats) floats per vector), \(r.threads) threads; speedup = dense time / sparse time")

@@ -3,7 +3,7 @@ import Pare
 
 /// The sampling options (README "Sampling"), shared by `generate` and `eval`.
 struct SamplingArguments: ParsableArguments {
-    @Option(help: "Tokens to generate (the generation region).") var genLength = 12
+    @Option(help: "Tokens to generate (the generation region; default 12, eval --data: 12 or the longest answer + 1).") var genLength: Int?
     @Option(help: "Step budget S (default: gen length).") var steps: Int?
     @Option(help: "Semi-autoregressive block length (default: gen length).") var blockLength: Int?
     @Option(help: "Commit policy: fixed, random, threshold or factor.") var sampler: SamplerKind = .fixed
@@ -15,7 +15,7 @@ struct SamplingArguments: ParsableArguments {
 
     var options: SamplingOptions {
         var o = SamplingOptions()
-        o.genLength = genLength; o.steps = steps; o.blockLength = blockLength; o.sampler = sampler
+        o.genLength = genLength ?? 12; o.steps = steps; o.blockLength = blockLength; o.sampler = sampler
         o.threshold = threshold; o.factor = factor; o.prophet = prophet
         o.temperature = temperature; o.seed = seed
         return o

@@ -15,8 +15,9 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let header = try CheckpointReader(path: modelOptions.resolvedPath()).header
-            let tokenizer = try ModelFile.makeTokenizer(header)
-            let ids = chat ? try ChatFormat.of(header.config).encode(user: text, with: tokenizer) : try tokenizer.encode(text)
+            let base = try ModelFile.makeTokenizer(header)
+            let tokenizer: any Tokenizer = chat ? try ChatTokenizer(format: ChatFormat.of(header.config), base: base) : base
+            let ids = try tokenizer.encode(text)
             if modelOptions.json {
                 printJSON(["ids": ids])
             } else {

@@ -77,7 +77,7 @@ import Testing
         let gen = try Self.json(["bench", "generate", "--model", small, "--samples", "3", "--batch-size", "2",
                                  "--repeats", "1", "--print-tokens"], in: dir)
         Self.expectKeys(gen, ["tokens_per_second", "nfe_per_second", "seconds_per_step", "product_share",
-                              "sequence_nfe", "batched_steps", "prompt_ids", "generations"], "bench generate")
+                              "sequence_nfe", "batched_steps", "page_faults", "prompt_ids", "generations"], "bench generate")
         #expect(gen["sequence_nfe"] as? Int == 36 && gen["batched_steps"] as? Int == 24, "fixed sampler: 12 steps per sequence, 2 batches")
         let ids = (gen["prompt_ids"] as? [[Int]]) ?? []
         #expect(ids.count == 3)

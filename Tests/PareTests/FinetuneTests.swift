@@ -94,6 +94,26 @@ import Testing
         #expect(resumed.state.churn == straight.state.churn)
     }
 
+    /// A kill between the two renames of the fallback checkpoint swap (injected) leaves the
+    /// previous checkpoint stepped aside; `--resume` finds it.
+    @Test func resumeAfterAKillBetweenTheTwoRenames() throws {
+        struct Killed: Error {}
+        let dir = Fixtures.temporaryDirectory()
+        let path = try Self.prunedModel(.unstructured, in: dir)
+        let out = dir.appendingPathComponent("b.h5").path
+        let folder = Finetuner.directory(for: out)
+        let first = try Finetuner(modelPath: path, options: Self.options(.seft), output: out)
+        _ = try first.trainStep()
+        try first.saveCheckpoint()
+        _ = try first.trainStep()
+        OutputPath.faultInjection.set(folder) { throw Killed() }
+        defer { OutputPath.faultInjection.set(folder, nil) }
+        #expect(throws: Killed.self) { try first.saveCheckpoint() }
+        #expect(!FileManager.default.fileExists(atPath: folder))
+        let resumed = try Finetuner(modelPath: path, options: Self.options(.seft), output: out, resume: true)
+        #expect(resumed.state.step == 1)
+    }
+
     /// Dense fine-tuning ends pruned again with the input's method and sparsity.
     @Test func denseIsPrunedAgain() throws {
         let dir = Fixtures.temporaryDirectory()

@@ -15,25 +15,54 @@ struct TokenizerStorageTests {
         "added_tokens.json": Array("{}".utf8),
     ])
 
+    /// A usable tokenizer (a model file's BPE must build): the Qwen2-layout fixture.
+    static let modelFiles = try! HFTokenizerFiles.read(directory: Fixtures.path("bpe/qwen"))
+
+    /// A small random model with the fixture tokenizer: ids 0..1459, and 4 spare embedding rows.
     static func bpeCheckpoint() -> Checkpoint {
-        var checkpoint = F.checkpoint()
-        checkpoint.tokenizer = .bpe(files)
-        return checkpoint
+        let config = ModelConfig(vocabSize: 1464, dModel: 8, nLayers: 2, nHeads: 2, nKVHeads: 1, dFF: 12,
+                                 maxSeqLen: 32, maskTokenID: 1459, eosTokenID: 1456)
+        return LLaDAModel.random(config: config, seed: 1).checkpoint(tokenizer: .bpe(modelFiles), provenance: [])
     }
 
     @Test func bpeFilesSurviveSaveAndEveryRewrite() throws {
         let path = try F.savedModel(Self.bpeCheckpoint())
         defer { F.cleanUp(path) }
         let reader = try CheckpointReader(path: path)
-        #expect(reader.header.tokenizer == .bpe(Self.files))
+        #expect(reader.header.tokenizer == .bpe(Self.modelFiles))
         #expect(reader.header.vocab.isEmpty)
-        #expect(try reader.readAll().tokenizer == .bpe(Self.files))
+        #expect(try reader.readAll().tokenizer == .bpe(Self.modelFiles))
 
         // The block-by-block writer that prune, drop and finetune use carries it through.
         let copy = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("copy.h5").path
         try ModelFile.write(try LLaDAModel(reader: reader), tokenizer: reader.header.tokenizer, to: copy,
                             dtype: { _ in .bfloat16 }, linearEncoding: .csr, provenance: { [] })
-        #expect(try CheckpointReader(path: copy).header.tokenizer == .bpe(Self.files))
+        #expect(try CheckpointReader(path: copy).header.tokenizer == .bpe(Self.modelFiles))
+    }
+
+    /// Tokenizer files Pare cannot run are stored (as `pare convert` does, with a warning); the
+    /// model opens and runs on token ids, and encoding text is an error with the reason.
+    @Test func unusableBPETokenizerLeavesTheModelUsableOnIDs() throws {
+        let dir = try F.scratchDirectory()
+        defer { F.cleanUp(dir) }
+        // The fixture vocabulary has ids up to 1459, beyond this model's 16.
+        var checkpoint = F.checkpoint()
+        checkpoint.tokenizer = .bpe(Self.modelFiles)
+        let path = dir + "/model.h5"
+        try checkpoint.save(to: path)
+        let reason = "\(path): bad tokenizer: token id 1459 is outside the model's vocab_size 16"
+
+        let loaded = try ModelFile.open(path)
+        #expect(loaded.header.tokenizer == .bpe(Self.modelFiles))
+        #expect(throws: TokenizerError.unsupported(reason + "; the model runs on token ids only")) { try loaded.tokenizer.encode("hi") }
+        #expect(loaded.tokenizer.decode([1, 2]) == "<?><?>")
+
+        let ids = try SparseCommandLineTests.pare(["generate", "--model", path, "--prompt-ids", "3,4", "--gen-length", "4", "--json"], in: dir)
+        #expect(ids.status == 0, "\(ids.err)")
+        let text = try SparseCommandLineTests.pare(["generate", "--model", path, "--prompt", "ab"], in: dir)
+        #expect(text.status == 1 && text.err == "error: \(reason); the model runs on token ids only\n", "\(text.err)")
+        let tokenize = try SparseCommandLineTests.pare(["tokenize", "--model", path, "--text", "ab"], in: dir)
+        #expect(tokenize.status == 1 && tokenize.err == "error: \(reason)\n", "\(tokenize.err)")
     }
 
     @Test func damagedFileBytesAreReportedByName() throws {
@@ -41,7 +70,7 @@ struct TokenizerStorageTests {
         let file = try H5Handle.openFile(path, writable: true)
         // Rewritten in place: HDF5 updates its Fletcher-32 sums, so only the crc32 attribute can tell.
         let dataset = try file.openDataset("/tokenizer/files/merges.txt")
-        var bytes = Self.files.files["merges.txt"]!
+        var bytes = Self.modelFiles.files["merges.txt"]!
         bytes[3] ^= 0x01
         try bytes.withUnsafeBytes { try dataset.write($0, as: .uint8) }
         try dataset.close()

@@ -52,6 +52,40 @@ import Testing
         #expect(a.tensors == b.tensors)
     }
 
+    /// Where the file system cannot swap two folders, a checkpoint replaces the previous one in
+    /// two renames; a kill between them (injected here on that exact path) leaves no `.train`
+    /// folder, only the previous checkpoint stepped aside. `--resume` restores it and the run
+    /// ends exactly as an uninterrupted one.
+    @Test func resumeAfterAKillBetweenTheTwoRenames() throws {
+        struct Killed: Error {}
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var recipe = Self.tinyRecipe(steps: 6)
+        recipe.checkpointEvery = 2
+        let straight = try Trainer(recipe: recipe, output: dir.appendingPathComponent("a.h5").path)
+        try straight.run()
+
+        let out = dir.appendingPathComponent("b.h5").path
+        let folder = TrainingCheckpoint.directory(for: out)
+        let first = try Trainer(recipe: recipe, output: out)
+        #expect(try first.run(stopAtStep: 2) == false)
+        OutputPath.faultInjection.set(folder) { throw Killed() }
+        defer { OutputPath.faultInjection.set(folder, nil) }
+        #expect(throws: Killed.self) { try first.run(stopAtStep: 4) }
+        #expect(!FileManager.default.fileExists(atPath: folder), "the kill left no checkpoint folder")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".pare-old-") }
+        #expect(aside.count == 1, "\(aside)")
+        OutputPath.faultInjection.set(folder, nil)
+
+        let resumed = try Trainer(resuming: recipe, output: out)
+        #expect(resumed.state.step == 2)
+        #expect(try resumed.run() == true)
+        for key in straight.model.parameterKeys {
+            #expect(straight.model[key] == resumed.model[key], "\(key) differs after the restored resume")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".pare-") }.isEmpty)
+    }
+
     @Test func resumeRefusesAChangedRecipe() throws {
         let dir = Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -23,6 +23,9 @@ public struct GenerateBenchmark {
         /// Thread time inside matrix products and process CPU time, both of the median round.
         public var productCPUSeconds: Double
         public var cpuSeconds: Double
+        /// Minor page faults of the median round: fresh pages the process touched. Near zero
+        /// when decoding steps reuse the memory freed by earlier steps (see Allocator).
+        public var pageFaults: Int
         /// The decoded answers (identical in every round).
         public var generations: [Generation]
 
@@ -37,6 +40,8 @@ public struct GenerateBenchmark {
     public var sampling: SamplingOptions
     public var batchSize: Int
     public var repeats: Int
+    /// Untimed decodes first (the first touches every weight and buffer once).
+    public var warmups = 1
 
     public init(model: any ModelWeights, prompts: [[Int]], sampling: SamplingOptions, batchSize: Int, repeats: Int) {
         self.model = model
@@ -46,7 +51,7 @@ public struct GenerateBenchmark {
         self.repeats = repeats
     }
 
-    /// One warm-up decode, then `repeats` timed ones; the median round is reported.
+    /// `warmups` untimed decodes, then `repeats` timed ones; the median round is reported.
     public func run(progress: (String) -> Void = { _ in }) throws -> Result {
         let sampler = try MaskedDiffusionSampler(model: model, options: sampling)
         func decodeAll() throws -> [Generation] {
@@ -56,34 +61,46 @@ public struct GenerateBenchmark {
             }
             return out
         }
-        let reference = try decodeAll()
-        var rounds: [(wall: Double, products: Double, cpu: Double)] = []
+        var reference: [Generation]?
+        for _ in 0..<warmups { reference = try decodeAll() }
+        var rounds: [(wall: Double, products: Double, cpu: Double, faults: Int)] = []
         ProductProfile.enabled.store(true, ordering: .relaxed)
         defer { ProductProfile.enabled.store(false, ordering: .relaxed) }
         for r in 0..<repeats {
             let products0 = ProductProfile.nanoseconds.load(ordering: .relaxed), cpu0 = processCPUNanoseconds()
+            let faults0 = minorPageFaults()
             let t0 = monotonicNanoseconds()
             let generations = try decodeAll()
             let wall = Double(monotonicNanoseconds() - t0) / 1e9
             let products = Double(ProductProfile.nanoseconds.load(ordering: .relaxed) - products0) / 1e9
             let cpu = Double(processCPUNanoseconds() - cpu0) / 1e9
             // The sampler is deterministic: a round that decodes differently is a bug, not noise.
-            if generations.map(\.tokens) != reference.map(\.tokens) {
-                throw BenchmarkError.nondeterministic("round \(r + 1) decoded different tokens than the warm-up")
+            if let reference, generations.map(\.tokens) != reference.map(\.tokens) {
+                throw BenchmarkError.nondeterministic("round \(r + 1) decoded different tokens than the first decode")
             }
-            rounds.append((wall, products, cpu))
+            reference = reference ?? generations
+            rounds.append((wall, products, cpu, minorPageFaults() - faults0))
             progress(String(format: "round %d/%d: %.3f s", r + 1, repeats, wall))
         }
         let median = rounds.sorted { $0.wall < $1.wall }[rounds.count / 2]
+        let decoded = reference ?? []
         // Each loop of the sampler is one batched forward pass; a batch runs until its slowest sequence is done.
-        let steps = stride(from: 0, to: reference.count, by: batchSize).reduce(0) { total, start in
-            total + (reference[start..<min(start + batchSize, reference.count)].map(\.nfe).max() ?? 0)
+        let steps = stride(from: 0, to: decoded.count, by: batchSize).reduce(0) { total, start in
+            total + (decoded[start..<min(start + batchSize, decoded.count)].map(\.nfe).max() ?? 0)
         }
         return Result(wallSeconds: median.wall, roundSeconds: rounds.map(\.wall),
                       generatedTokens: prompts.count * sampling.genLength,
-                      sequenceNFE: reference.reduce(0) { $0 + $1.nfe }, batchedSteps: steps,
-                      productCPUSeconds: median.products, cpuSeconds: median.cpu, generations: reference)
+                      sequenceNFE: decoded.reduce(0) { $0 + $1.nfe }, batchedSteps: steps,
+                      productCPUSeconds: median.products, cpuSeconds: median.cpu, pageFaults: median.faults,
+                      generations: decoded)
     }
+}
+
+/// Minor page faults of this process so far (getrusage).
+func minorPageFaults() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_minflt
 }
 
 public enum BenchmarkError: Error, CustomStringConvertible {

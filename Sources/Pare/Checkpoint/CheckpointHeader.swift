@@ -23,13 +23,15 @@ public struct TensorInfo: Equatable, Sendable {
         self.dtype = dtype
         self.checksummed = checksummed
         self.encoding = encoding
-        self.storedValues = storedValues ?? shape.reduce(1, *)
+        self.storedValues = storedValues ?? Self.saturatingSum(ofProducts: [shape])
         self.storedBytes = storedBytes
     }
 
-    public var count: Int { shape.reduce(1, *) }
-    /// Bytes of the tensor stored dense in its dtype (what a sparse encoding is compared with).
-    public var byteCount: Int { count * dtype.byteCount }
+    /// Elements of the dense shape, saturating at Int.max (a file may declare absurd shapes).
+    public var count: Int { Self.saturatingSum(ofProducts: [shape]) }
+    /// Bytes of the tensor stored dense in its dtype (what a sparse encoding is compared with),
+    /// saturating at Int.max.
+    public var byteCount: Int { Self.saturatingSum(ofProducts: [shape + [dtype.byteCount]]) }
 
     /// Bytes the tensor takes once loaded: fp32 dense, or the in-memory bitmask format
     /// (mask words, fp32 kept values, row offsets) for a sparse encoding. N:M padding slots
@@ -67,6 +69,8 @@ public struct CheckpointHeader: Sendable {
     public let fileSize: Int
     public let config: ModelConfig
     public let tokenizer: StoredTokenizer
+    /// The character vocabulary; empty for a BPE tokenizer.
+    public var vocab: [String] { tokenizer.charVocab ?? [] }
     /// One JSON object text per history entry.
     public let provenance: [String]
     /// Every tensor of the config, in `ModelConfig.expectedTensors` order.
@@ -76,10 +80,8 @@ public struct CheckpointHeader: Sendable {
     /// written by h5py's defaults do not; resaving them with Pare adds the checksums.
     public let checksummed: Bool
 
-    /// The character vocabulary; empty for a BPE tokenizer.
-    public var vocab: [String] { tokenizer.charVocab ?? [] }
-
-    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.count } }
+    /// Saturates at Int.max (the loader refuses configs over `ModelConfig.maxParameters`).
+    public var parameterCount: Int { TensorInfo.saturatingSum(ofProducts: tensors.map { [$0.count] }) }
 
     /// Bytes the weights take once loaded (fp32; sparse-encoded linears in the bitmask format),
     /// saturating at Int.max.

@@ -149,13 +149,21 @@ struct CheckpointHeaderParser {
                 }
                 throw CheckpointError.wrongDType(file: path, tensor: name, found: "a group or link, not a dataset")
             }
-            let (shape, stored, checksummed, marker, storage) = try reading(name) {
+            let (shape, stored, checksummed, marker, storage, chunks) = try reading(name) {
                 let dataset = try file.openDataset(datasetPath)
                 return (try dataset.shape(), try dataset.storedElement(), try dataset.isChecksummed(),
-                        try? dataset.readAttribute(StorageDType.bfloat16Attribute.name), try dataset.storage())
+                        try? dataset.readAttribute(StorageDType.bfloat16Attribute.name), try dataset.storage(),
+                        try dataset.chunkCoverage())
             }
             guard shape == expected else {
                 throw CheckpointError.wrongShape(file: path, tensor: name, shape: shape, expected: expected)
+            }
+            // Compressed data can be any size, so a compressed tensor is checked by its chunks:
+            // a 6 MB file declaring gigabytes of unwritten chunks would otherwise be allocated
+            // in full when read.
+            if let chunks, chunks.written < chunks.needed {
+                throw CheckpointError.corrupt(file: path, object: "tensor \(name)",
+                                              reason: "the file stores \(chunks.written) of its \(chunks.needed) chunks (data never written)")
             }
             // Checked before any value is read, so a small file that declares huge tensors is an
             // error, not an allocation of their declared size.

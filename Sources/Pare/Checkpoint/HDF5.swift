@@ -218,6 +218,7 @@ extension H5Handle {
 
 extension H5Handle {
     /// True when every component of `path` (absolute, or relative to this location) exists.
+    /// Throws when one of them is a link to another file (see `checkLinks`).
     func exists(_ path: String) throws -> Bool {
         try HDF5.locked {
             var prefix = path.hasPrefix("/") ? "/" : ""
@@ -226,22 +227,65 @@ extension H5Handle {
                 let status = H5Lexists(id, prefix, pare_H5P_DEFAULT())
                 if status == 0 { return false }
                 try HDF5.check(status, "looking up \(prefix)")
+                try checkLink(prefix)
             }
             return true
         }
     }
 
-    func openGroup(_ path: String) throws -> H5Handle {
-        try HDF5.locked { try H5Handle(H5Gopen2(id, path, pare_H5P_DEFAULT()), .group, "cannot open group \(path)") }
+    /// Refuses a path that passes through an external or user-defined link. A model is one
+    /// self-contained file: an external link would make Pare read (and its raw-byte checks
+    /// inspect) another file than the one it was given, which crashed HDF5. Hard and soft links
+    /// stay inside the file and are followed.
+    func checkLinks(_ path: String) throws {
+        try HDF5.locked {
+            var prefix = path.hasPrefix("/") ? "/" : ""
+            for component in path.split(separator: "/") {
+                prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+                try checkLink(prefix)
+            }
+        }
     }
 
+    private func checkLink(_ path: String) throws {
+        let type = pare_link_type(id, path)
+        if type == H5L_TYPE_EXTERNAL.rawValue {
+            throw H5ContentProblem("\(path) is an external link to another file; Pare reads only models stored in one file")
+        }
+        if type > H5L_TYPE_SOFT.rawValue {
+            throw H5ContentProblem("\(path) is a user-defined link (type \(type)); Pare follows only hard and soft links")
+        }
+    }
+
+    func openGroup(_ path: String) throws -> H5Handle {
+        try HDF5.locked {
+            try checkLinks(path)
+            return try H5Handle(H5Gopen2(id, path, pare_H5P_DEFAULT()), .group, "cannot open group \(path)")
+        }
+    }
+
+    /// Opens the dataset at `path`; refuses datasets whose values live outside this file
+    /// (external storage, virtual datasets), for the reason external links are refused.
     func openDataset(_ path: String) throws -> H5Handle {
-        try HDF5.locked { try H5Handle(H5Dopen2(id, path, pare_H5P_DEFAULT()), .dataset, "cannot open dataset \(path)") }
+        try HDF5.locked {
+            try checkLinks(path)
+            let dataset = try H5Handle(H5Dopen2(id, path, pare_H5P_DEFAULT()), .dataset, "cannot open dataset \(path)")
+            try HDF5.scoped(H5Dget_create_plist(dataset.id), .propertyList, "reading the creation properties of \(path)") { dcpl in
+                if try HDF5.check(H5Pget_external_count(dcpl), "reading the storage of \(path)") > 0 {
+                    throw H5ContentProblem("\(path) keeps its values in external files; Pare reads only models stored in one file")
+                }
+                if H5Pget_layout(dcpl) == H5D_VIRTUAL {
+                    throw H5ContentProblem("\(path) is a virtual dataset (values mapped from other datasets or files); Pare reads only datasets stored in the file")
+                }
+            }
+            return dataset
+        }
     }
 
     /// Whether `path` names a group, a dataset or something else (named datatype, broken link).
     func objectKind(_ path: String) throws -> H5I_type_t {
-        try HDF5.scoped(H5Oopen(id, path, pare_H5P_DEFAULT()), .object, "cannot open \(path)") { H5Iget_type($0) }
+        try checkLinks(path)
+        return try HDF5.scoped(H5Oopen(id, path, pare_H5P_DEFAULT()), .object, "cannot open \(path)") { H5Iget_type($0) }
     }
 
     /// Names of the links directly inside this group, in name order.

@@ -68,6 +68,9 @@ extension H5Handle {
                             try HDF5.check(H5Aread(attribute, pare_H5T_NATIVE_DOUBLE(), &value), "cannot read \(name)")
                             return .float(value)
                         case H5T_STRING:
+                            if try HDF5.check(H5Tis_variable_str(type), "inspecting the type of \(name)") > 0 {
+                                try verifyHeapReference(of: attribute)
+                            }
                             let strings = try H5Strings.read(fileType: type, space: space, count: 1) {
                                 H5Aread(attribute, $0, $1)
                             }
@@ -78,6 +81,29 @@ extension H5Handle {
                     }
                 }
             }
+        }
+    }
+
+    /// Checks the global heap object behind a variable-length string attribute before HDF5
+    /// follows the reference (HDF5 can loop forever on a damaged heap; see `HDF5RawReference`).
+    /// The file is found by name from this object, its superblock read again for the address
+    /// widths, so every reader of string attributes gets the check without passing anything.
+    private func verifyHeapReference(of attribute: hid_t) throws {
+        let path = try HDF5.locked { () throws -> String in
+            let length = try HDF5.check(H5Fget_name(id, nil, 0), "finding the file of an attribute")
+            var name = [CChar](repeating: 0, count: Int(length) + 1)
+            try HDF5.check(H5Fget_name(id, &name, name.count), "finding the file of an attribute")
+            return String(cString: name)
+        }
+        let superblock: HDF5Preflight.Report
+        do { superblock = try HDF5Preflight.check(path: path) } catch let failure as HDF5Preflight.OpenFailure {
+            throw H5ContentProblem("cannot be checked: reopening \(path): \(failure.reason)")
+        }
+        let reference = try HDF5RawReference.read(attribute: attribute, offsetSize: superblock.offsetSize)
+        do {
+            try HDF5GlobalHeapCheck(path: path, superblock: superblock).checkReference(reference)
+        } catch let damage as HDF5GlobalHeapCheck.Damage {
+            throw H5ContentProblem("has a damaged string: \(damage.reason)")
         }
     }
 

@@ -74,6 +74,33 @@ extension H5Handle {
         }
     }
 
+    /// For a chunked dataset, the chunks written and the chunks its extent needs; nil for other
+    /// layouts. A compressed dataset's stored bytes say nothing about its declared size, but a
+    /// chunk never written is data never written, whatever the filters.
+    func chunkCoverage() throws -> (written: UInt64, needed: UInt64)? {
+        try HDF5.locked {
+            let shape = try shape()
+            return try HDF5.scoped(H5Dget_create_plist(id), .propertyList, "cannot read a dataset's layout") { dcpl in
+                guard H5Pget_layout(dcpl) == H5D_CHUNKED else { return nil }
+                var chunk = [hsize_t](repeating: 0, count: shape.count)
+                let rank = try HDF5.check(H5Pget_chunk(dcpl, Int32(shape.count), &chunk), "cannot read a dataset's chunk shape")
+                guard Int(rank) == shape.count, chunk.allSatisfy({ $0 > 0 }) else {
+                    throw H5ContentProblem("chunk shape \(chunk) does not match the dataset's rank \(shape.count)")
+                }
+                var needed: UInt64 = 1
+                for (dim, size) in zip(shape, chunk) {
+                    let (product, overflow) = needed.multipliedReportingOverflow(by: (UInt64(dim) + size - 1) / size)
+                    needed = overflow ? .max : product
+                }
+                var written: hsize_t = 0
+                try HDF5.scoped(H5Dget_space(id), .dataspace, "cannot read a dataset shape") { space in
+                    try HDF5.check(H5Dget_num_chunks(id, space, &written), "cannot count a dataset's chunks")
+                }
+                return (UInt64(written), needed)
+            }
+        }
+    }
+
     /// True when the dataset holds integers (any width, signed or not, either byte order).
     func holdsIntegers() throws -> Bool {
         try HDF5.scoped(H5Dget_type(id), .datatype, "cannot read a dataset type") { H5Tget_class($0) == H5T_INTEGER }

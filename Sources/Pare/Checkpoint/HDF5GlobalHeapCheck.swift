@@ -1,7 +1,7 @@
 import Foundation
 
 /// Validates, from the raw bytes, the HDF5 global heap data behind a variable-length string
-/// dataset before HDF5 reads it.
+/// dataset or attribute before HDF5 reads it.
 ///
 /// Why: global heap collections ("GCOL") carry no checksum, and HDF5 1.10 decodes them trusting
 /// every size field. Fuzzing Pare's files found single flipped bits there, or in the references
@@ -38,8 +38,29 @@ struct HDF5GlobalHeapCheck {
         // H5Dget_offset gives a position in the file (user block included); the references
         // inside hold heap addresses relative to the base address, as every on-disk address.
         let references = try read(fd, at: address, count: layout.count * elementSize, relative: false)
+        try checkReferences(references, count: layout.count, fd: fd)
+    }
+
+    /// Checks one stored variable-length string reference (an attribute's, read raw by
+    /// `HDF5RawReference`) and the heap collection it points into.
+    func checkReference(_ reference: [UInt8]) throws {
+        guard reference.count == 8 + superblock.offsetSize else {
+            throw Damage(reason: "a string reference of \(reference.count) bytes")
+        }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw Damage(reason: "cannot reopen the file: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try checkReferences(reference, count: 1, fd: fd)
+    }
+
+    /// `count` stored references, each length (4), collection address (offset-sized), object
+    /// index (4): every collection they name is decoded once, and each reference must name an
+    /// object of exactly its length.
+    private func checkReferences(_ references: [UInt8], count: Int, fd: Int32) throws {
+        let offsetSize = superblock.offsetSize
+        let elementSize = 8 + offsetSize
         var collections: [UInt64: [UInt32: UInt64]] = [:]  // address -> object index -> size
-        for index in 0..<layout.count {
+        for index in 0..<count {
             let start = index * elementSize
             let length = field(references, at: start, size: 4)
             let collection = field(references, at: start + 4, size: offsetSize)

@@ -63,10 +63,24 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         return object.mapValues { "\($0)" }
     }
 
-    /// Checks the config is internally consistent; returns a description of the first problem.
     /// The most blocks a model may have (9 tensors each).
     public static let maxLayers = 1 << 16
+    /// The most parameters a model may declare (2^44, about 17.6 trillion; LLaDA-8B has 2^33):
+    /// every byte and element count of a valid model then fits an `Int` with room to spare.
+    public static let maxParameters = 1 << 44
 
+    /// The parameters of all `expectedTensors`, computed from the dimensions (not by listing
+    /// tensors) and saturating at `Int.max`: a hostile config may declare any 32-bit sizes.
+    public var parameterCount: Int {
+        let hd = nHeads > 0 ? headDim : 0  // callable on a config `problem` has not checked yet
+        var block: [[Int]] = [[2, dModel], [nHeads * hd, dModel], [2, nKVHeads * hd, dModel],
+                              [dModel, nHeads * hd], [3, dFF, dModel]]
+        if hasQKVBias { block += [[nHeads * hd], [2, nKVHeads * hd]] }
+        let perBlock = TensorInfo.saturatingSum(ofProducts: block)
+        return TensorInfo.saturatingSum(ofProducts: [[2, vocabSize, dModel], [dModel], [max(0, nLayers), perBlock]])
+    }
+
+    /// Checks the config is internally consistent; returns a description of the first problem.
     public func problem() -> String? {
         if !Self.architectures.contains(architecture) {
             return "architecture \"\(architecture)\" is not supported (expected \(Self.architectures.map { "\"\($0)\"" }.joined(separator: " or ")))"
@@ -91,6 +105,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if !(0..<vocabSize).contains(maskTokenID) { return "mask_token_id \(maskTokenID) is outside the vocabulary (size \(vocabSize))" }
         if !(0..<vocabSize).contains(eosTokenID) { return "eos_token_id \(eosTokenID) is outside the vocabulary (size \(vocabSize))" }
         if maskTokenID == eosTokenID { return "mask_token_id and eos_token_id are both \(eosTokenID)" }
+        if parameterCount > Self.maxParameters {
+            return "the config declares \(parameterCount == .max ? "more than \(Int.max)" : "\(parameterCount)") parameters, implausibly many (at most 2^44)"
+        }
         if !(ropeTheta.isFinite && ropeTheta > 0) { return "rope_theta \(ropeTheta) must be a positive number" }
         if !(normEps.isFinite && normEps > 0) { return "norm_eps \(normEps) must be a positive number" }
         return nil

@@ -23,7 +23,14 @@ public enum ModelFile {
     public static func open(_ path: String, residency: Residency = .auto) throws -> LoadedModel {
         let reader = try CheckpointReader(path: path)
         let header = reader.header
-        let tokenizer = try makeTokenizer(header)
+        // Tokenizer files Pare cannot run (`pare convert` stores them with a warning) leave the
+        // model usable on token ids; encoding text then fails with the reason.
+        let tokenizer: any Tokenizer
+        do {
+            tokenizer = try makeTokenizer(header)
+        } catch let error as CheckpointError {
+            tokenizer = UnusableTokenizer(vocabularySize: header.config.vocabSize, reason: error.description)
+        }
         let stream: Bool
         switch residency {
         case .resident: stream = false

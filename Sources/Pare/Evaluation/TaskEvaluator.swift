@@ -25,7 +25,7 @@ public struct TaskEvaluator {
             var perTask: [String: Any] = [:]
             for t in tasks {
                 var o: [String: Any] = ["accuracy": t.accuracy, "nfe_mean": t.nfeMean, "tokens_per_step": t.tokensPerStep,
-                                        "samples": t.samples, "wall_seconds": t.wallSeconds]
+                                        "samples": t.samples, "wall_seconds": t.wallSeconds, "accuracy_stderr": t.accuracyStandardError]
                 if let nll = t.nllPerToken { o["nll_per_token"] = nll }
                 if let ppl = t.perplexity { o["perplexity"] = ppl }
                 perTask[t.task] = o

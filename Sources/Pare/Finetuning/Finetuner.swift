@@ -343,8 +343,8 @@ public final class Finetuner {
         return nil
     }
 
-    /// `PROMPT<TAB>ANSWER` lines (a line without a tab is all answer), read as calibration
-    /// files are; the answer gets EOS padding up to the 12-token generation region, at least one.
+    /// A `.jsonl` data set or `PROMPT<TAB>ANSWER` lines (a line without a tab is all answer),
+    /// read as calibration files are; the answer gets EOS padding up to the 12-token generation region, at least one.
     static func readData(_ path: String, tokenizer: any Tokenizer, eos: Int) throws -> [PromptAnswer] {
         guard FileManager.default.isReadableFile(atPath: path) else { throw TrainingError.recipe(path, "cannot read the data file") }
         return try CalibrationSet.file(path, limit: nil, tokenizer: tokenizer).samples.map { sample in

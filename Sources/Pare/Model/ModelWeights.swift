@@ -102,7 +102,7 @@ extension ModelWeights {
     }
 
     /// Total parameter count from the config's tensor shapes.
-    public var parameterCount: Int { config.expectedTensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+    public var parameterCount: Int { config.parameterCount }
 }
 
 /// A model seen without some of its blocks: block i of the view is block `kept[i]` of the base.

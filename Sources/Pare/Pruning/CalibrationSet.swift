@@ -33,10 +33,22 @@ public struct CalibrationSet: Sendable {
                               source: "reference-tasks:train:\(count)")
     }
 
-    /// One sample per non-empty line. `PROMPT<TAB>ANSWER` marks the answer (the part that
-    /// masking may touch); a line without a tab is all answer.
+    /// One sample per non-empty line. A `.jsonl` file holds `{"prompt": ..., "answer": ...}`
+    /// objects (`DataSet`); otherwise `PROMPT<TAB>ANSWER` marks the answer (the part that
+    /// masking may touch) and a line without a tab is all answer.
     public static func file(_ path: String, limit: Int?, maskRatio: Double = defaultMaskRatio,
                             seed: UInt64 = 0, tokenizer: any Tokenizer) throws -> CalibrationSet {
+        if DataSet.isJSONL(path) {
+            let set = try DataSet.read(path)
+            let samples = try set.samples.prefix(limit ?? Int.max).map { s in
+                do {
+                    return PromptAnswer(prompt: try tokenizer.encode(s.prompt), answer: try tokenizer.encode(s.answer))
+                } catch {
+                    throw DataSetError(path: path, line: s.line, reason: "\(error)")
+                }
+            }
+            return CalibrationSet(samples: samples, maskRatio: maskRatio, seed: seed, source: "file:\(path)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PruningError.calibration("cannot read calibration file \(path)")
         }

@@ -17,6 +17,8 @@ public struct ModelSummary {
     public let sparseTensors: [TensorInfo]
     /// Bytes the block linears take in the file, and stored dense in the same precisions.
     public let blockLinearBytes: (stored: Int, dense: Int)
+    /// The stored tokenizer (docs/format.md, "/tokenizer").
+    public let tokenizer: StoredTokenizer
 
     /// Reads one block at a time, so a model larger than memory can be inspected.
     public init(path: String, header: CheckpointHeader, model: any ModelWeights) throws {
@@ -44,6 +46,22 @@ public struct ModelSummary {
         fileSize = header.fileSize
         sparseTensors = header.tensors.filter { $0.encoding.isSparse }
         blockLinearBytes = header.blockLinearBytes
+        tokenizer = header.tokenizer
+    }
+
+    /// The tokenizer's kind and its size (char) or its HF files (bpe).
+    private var tokenizerJSON: [String: Any] {
+        switch tokenizer {
+        case .char(let vocab): return ["kind": tokenizer.kind, "entries": vocab.count]
+        case .bpe(let files): return ["kind": tokenizer.kind, "files": files.orderedNames]
+        }
+    }
+
+    private var tokenizerText: String {
+        switch tokenizer {
+        case .char(let vocab): return "char, \(vocab.count) entries"
+        case .bpe(let files): return "bpe: " + files.orderedNames.joined(separator: ", ")
+        }
     }
 
     /// Block linears per encoding, by short name (dense, csr, bitmask, nm); every other tensor
@@ -73,7 +91,7 @@ public struct ModelSummary {
         return ["path": path, "config": cfg, "parameters": parameters,
                 "sparsity": ["overall": overallSparsity, "blocks": blockSparsity] as [String: Any],
                 "provenance": history, "storage": storage, "file_bytes": fileSize,
-                "sparse_tensors": sparseTensors.map(Self.sparseJSON),
+                "sparse_tensors": sparseTensors.map(Self.sparseJSON), "tokenizer": tokenizerJSON,
                 "block_linears": ["stored_bytes": blockLinearBytes.stored, "dense_bytes": blockLinearBytes.dense,
                                   "encodings": blockLinearEncodings] as [String: Any]]
     }
@@ -83,6 +101,7 @@ public struct ModelSummary {
                      "  architecture \(config.architecture): \(config.nLayers) blocks, d_model \(config.dModel), "
                      + "\(config.nHeads) heads (\(config.nKVHeads) kv), d_ff \(config.dFF), vocab \(config.vocabSize), "
                      + "max_seq_len \(config.maxSeqLen)",
+                     "  tokenizer " + tokenizerText,
                      "  parameters \(parameters), stored as "
                      + storage.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                      + String(format: "; file %.1f MiB", Double(fileSize) / 1_048_576),

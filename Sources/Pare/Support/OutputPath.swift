@@ -130,10 +130,16 @@ public final class OutputPath {
                 // renameat2 RENAME_EXCHANGE): the destination is never missing, even if the
                 // process dies right here. The previous checkpoint ends at the temporary's name
                 // and is removed below.
-                if Self.exchange(temporary, destination) { return temporary }
+                let injected = Self.faultInjection.hook(for: destination)
+                if injected == nil && Self.exchange(temporary, destination) { return temporary }
+                // The two-step fallback. The folder stepping aside is marked with the name it
+                // had, so that a kill between the two renames can be undone by the next reader
+                // (`restoreSteppedAside`), even with other outputs stepping aside in the folder.
+                try Self.markSteppedAside(destination)
                 guard rename(destination, old) == 0 else {
                     throw failure("cannot move the previous \(destination) aside: \(Self.errorText(errno))")
                 }
+                try injected?()
                 guard rename(temporary, destination) == 0 else {
                     let reason = Self.errorText(errno)
                     rename(old, destination)
@@ -144,6 +150,57 @@ public final class OutputPath {
             return nil
         }
         self.temporary = nil
+    }
+
+    /// The file inside a folder that steps aside, naming the folder it was (its last component).
+    static let steppedAsideMarker = ".pare-stepped-aside-from"
+
+    private static func markSteppedAside(_ destination: String) throws {
+        let name = URL(fileURLWithPath: destination).lastPathComponent
+        guard FileManager.default.createFile(atPath: destination + "/" + steppedAsideMarker, contents: Data(name.utf8)) else {
+            throw OutputPathError(path: destination, reason: "cannot mark the previous version before moving it aside")
+        }
+    }
+
+    /// If the folder `path` is missing but its previous version stepped aside for a replacement
+    /// that never arrived (a kill between the two renames of the fallback in `commit`), renames
+    /// that version back to `path` and returns the name it had; nil otherwise. Readers of
+    /// checkpoint folders (`--resume`) call this first, so no complete checkpoint is lost.
+    @discardableResult
+    public static func restoreSteppedAside(_ path: String) -> String? {
+        guard let destination = try? followSymlinks(path) else { return nil }
+        var info = stat()
+        guard lstat(destination, &info) != 0, errno == ENOENT else { return nil }
+        let folder = Self.folder(of: destination), name = URL(fileURLWithPath: destination).lastPathComponent
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return nil }
+        // Several candidates only after repeated kills: the most recently written is the newest.
+        let candidates = entries.filter { $0.hasPrefix(".pare-old-") }.compactMap { entry -> (String, Date)? in
+            let marker = folder + "/" + entry + "/" + steppedAsideMarker
+            guard let data = FileManager.default.contents(atPath: marker), String(decoding: data, as: UTF8.self) == name,
+                  let date = (try? FileManager.default.attributesOfItem(atPath: marker))?[.modificationDate] as? Date else { return nil }
+            return (entry, date)
+        }
+        guard let newest = candidates.max(by: { $0.1 < $1.1 }),
+              rename(folder + "/" + newest.0, destination) == 0 else { return nil }
+        return newest.0
+    }
+
+    /// Fault injection for tests (Pare never sets it): for a destination registered here,
+    /// `commit` takes the two-step fallback and runs the hook between its two renames; a hook
+    /// that throws leaves the folder as a kill at that moment would.
+    static let faultInjection = FaultInjection()
+
+    final class FaultInjection: @unchecked Sendable {
+        private let lock = NSLock()
+        private var hooks: [String: () throws -> Void] = [:]
+        func set(_ destination: String, _ hook: (() throws -> Void)?) {
+            lock.lock(); defer { lock.unlock() }
+            hooks[destination] = hook
+        }
+        func hook(for destination: String) -> (() throws -> Void)? {
+            lock.lock(); defer { lock.unlock() }
+            return hooks[destination]
+        }
     }
 
     /// Atomically swaps two paths with renameat2(RENAME_EXCHANGE); false where the C library or

@@ -13,7 +13,7 @@ public enum BLAS {
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     /// Products below this many multiply-adds stay on one thread (thread start-up dominates).
-    static let threadFromWork = 1 << 21
+    public static let threadFromWork = 1 << 21
 
     /// C = alpha * op(A) op(B) + beta * C on raw row-major buffers.
     /// op(A) is [m, k], op(B) is [k, n], C is [m, n]; lda/ldb/ldc are row strides.
@@ -27,8 +27,17 @@ public enum BLAS {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+             beta: beta, c: c, ldc: ldc, parts: m * n * k < threadFromWork ? 1 : Parallel.cores)
+    }
+
+    /// `gemm` split into `parts` pieces (`pare bench threads` times 1 against all cores).
+    static func gemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parts: Int
+    ) {
         _ = singleThreaded
-        let parts = m * n * k < threadFromWork ? 1 : Parallel.cores
         if parts == 1 {
             gemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                              a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)

@@ -52,12 +52,17 @@ public final class PackedWeight: @unchecked Sendable, Equatable {
 
     /// y = x W^T, or y += x W^T when `accumulate`. x [T, in], y [T, out].
     public func apply(_ x: Tensor, into y: inout Tensor, accumulate: Bool) {
+        apply(x, into: &y, accumulate: accumulate, parts: x.rows * rows * cols < BLAS.threadFromWork ? 1 : Parallel.cores)
+    }
+
+    /// `apply` split into `parts` pieces (`pare bench threads` times 1 against all cores).
+    func apply(_ x: Tensor, into y: inout Tensor, accumulate: Bool, parts wanted: Int) {
         precondition(x.cols == cols && y.rows == x.rows && y.cols == rows,
                      "PackedWeight.apply: x \(x.shape), W [\(rows), \(cols)], y \(y.shape)")
         let tokens = x.rows
         guard tokens > 0, rows > 0 else { return }
         // Panels split across cores; products below BLAS's threading threshold stay on one.
-        let parts = tokens * rows * cols < BLAS.threadFromWork ? 1 : min(Parallel.cores, panels)
+        let parts = max(1, min(wanted, panels))
         let (panels, code, base) = (self.panels, level.code, packed.base)
         let (rows, cols) = (self.rows, self.cols)
         x.data.withUnsafeBufferPointer { xp in

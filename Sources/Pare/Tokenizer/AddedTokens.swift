@@ -3,8 +3,8 @@
 struct AddedToken: Sendable {
     let content: String
     let id: Int
-    let special: Bool
-    /// Matched in the normalized text (else in the text as given).
+    /// Matched in the normalized text (else in the text as given). `tokenizers` defaults it to
+    /// true for ordinary added tokens and false for special ones.
     let normalized: Bool
 }
 

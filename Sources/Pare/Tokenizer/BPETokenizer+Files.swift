@@ -56,7 +56,7 @@ extension BPETokenizer {
                 throw TokenizerError.unsupported("\(file): added token \"\(content.escapedForOneLine)\" sets \(flag), which Pare does not support")
             }
             let special = try token.optionalBool("special") ?? false
-            added.append(AddedToken(content: content, id: try token.int("id"), special: special,
+            added.append(AddedToken(content: content, id: try token.int("id"),
                                     normalized: try token.optionalBool("normalized") ?? !special))
         }
         let (prefix, suffix) = try Self.postProcessor(root.optionalObject("post_processor"), file: file)
@@ -93,7 +93,8 @@ extension BPETokenizer {
     }
 
     /// The split a byte-level pre-tokenizer makes: ByteLevel alone (its GPT-2 regex when
-    /// `use_regex`), or Sequence[Split(known regex, Isolated), ByteLevel(use_regex: false)].
+    /// `use_regex`), or Sequence[Split(known regex, Isolated), ByteLevel(use_regex: false)]
+    /// (a sequence of one step is that step).
     private static func preTokenizer(_ pre: JSONFields?, file: String) throws -> PreTokenizerPattern? {
         guard let pre else { throw TokenizerError.unsupported("\(file): no pre_tokenizer; only byte-level BPE is supported") }
         func byteLevel(_ fields: JSONFields) throws -> Bool {
@@ -112,6 +113,7 @@ extension BPETokenizer {
         let steps = try pre.array("pretokenizers").enumerated().map {
             try JSONFields($1, file: file, path: "pre_tokenizer.pretokenizers[\($0)]")
         }
+        if steps.count == 1 { return try preTokenizer(steps[0], file: file) }
         guard steps.count == 2, try steps[0].string("type") == "Split" else {
             throw TokenizerError.unsupported("\(file): only the pre-tokenizer sequence [Split, ByteLevel] is supported")
         }
@@ -182,7 +184,7 @@ extension BPETokenizer {
             }
         }
         // Flags by content, from tokenizer_config.json.
-        var flags: [String: (id: Int, special: Bool, normalized: Bool)] = [:]
+        var flags: [String: (id: Int, normalized: Bool)] = [:]
         if let decoderTable = try config?.optionalObject("added_tokens_decoder") {
             for key in decoderTable.keys {
                 guard let id = Int(key) else { throw TokenizerError.malformed("tokenizer_config.json: added_tokens_decoder key \"\(key)\" is not an id") }
@@ -191,7 +193,7 @@ extension BPETokenizer {
                     throw TokenizerError.unsupported("tokenizer_config.json: added token \"\(try token.string("content").escapedForOneLine)\" sets \(flag), which Pare does not support")
                 }
                 let special = try token.optionalBool("special") ?? true
-                flags[try token.string("content")] = (id, special, try token.optionalBool("normalized") ?? !special)
+                flags[try token.string("content")] = (id, try token.optionalBool("normalized") ?? !special)
             }
         }
         var tokens: [String: Int] = flags.mapValues(\.id)
@@ -204,7 +206,7 @@ extension BPETokenizer {
             }
         }
         let added = tokens.sorted { $0.value < $1.value }.map { content, id in
-            AddedToken(content: content, id: id, special: flags[content]?.special ?? true, normalized: flags[content]?.normalized ?? false)
+            AddedToken(content: content, id: id, normalized: flags[content]?.normalized ?? false)
         }
         let bpe = try BPEModel(vocab: vocab, merges: merges, unknown: nil, fuseUnknown: false, ignoreMerges: false)
         try self.init(vocabularySize: vocabularySize, model: bpe, pattern: pattern, nfc: nfc, addedTokens: added)

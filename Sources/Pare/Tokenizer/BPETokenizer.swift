@@ -42,7 +42,7 @@ public struct BPETokenizer: Tokenizer {
         for (text, id) in model.vocab { texts[id] = text }
         for token in addedTokens { texts[token.id] = token.content }
         tokenTexts = texts
-        let largest = (texts.keys.max() ?? -1)
+        let largest = max(texts.keys.max() ?? -1, (templatePrefix + templateSuffix).max() ?? -1)
         guard largest < vocabularySize else {
             throw TokenizerError.malformed("token id \(largest) is outside the model's vocab_size \(vocabularySize)")
         }

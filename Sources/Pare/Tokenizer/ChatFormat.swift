@@ -16,6 +16,14 @@ public enum ChatFormat: String, CaseIterable, Sendable {
         }
     }
 
+    /// The token that ends the assistant's turn: an answer ends there (or at the model's eos).
+    public var endOfTurn: String {
+        switch self {
+        case .llada: return "<|eot_id|>"
+        case .dream: return "<|im_end|>"
+        }
+    }
+
     /// The prompt text for the user message `user`.
     public func render(user: String) -> String {
         switch self {
@@ -31,13 +39,24 @@ public enum ChatFormat: String, CaseIterable, Sendable {
     /// The ids of the prompt for `user`, encoded as `apply_chat_template(..., tokenize=True)`
     /// does: the rendered text without the post-processor's tokens (the text has its own BOS).
     public func encode(user: String, with tokenizer: any Tokenizer) throws -> [Int] {
+        try carrier(tokenizer).encode(render(user: user), addingSpecialTokens: false)
+    }
+
+    /// `tokenizer` as the BPE tokenizer that can carry this format, or why it cannot.
+    func carrier(_ tokenizer: any Tokenizer) throws -> BPETokenizer {
         guard let bpe = tokenizer as? BPETokenizer else {
             throw TokenizerError.unsupported("chat formats need a BPE tokenizer; this model's tokenizer is a character vocabulary")
         }
         if let missing = specialTokens.first(where: { bpe.addedTokenID($0) == nil }) {
             throw TokenizerError.unsupported("the \(rawValue) chat format needs the special token \(missing), which this model's tokenizer lacks")
         }
-        return bpe.encode(render(user: user), addingSpecialTokens: false)
+        return bpe
+    }
+
+    /// The answer part of generated `tokens`: up to the end of the turn or the model's `eos`.
+    public func answer(_ tokens: [Int], tokenizer: any Tokenizer, eos: Int) -> String {
+        let end = (tokenizer as? BPETokenizer)?.addedTokenID(endOfTurn)
+        return tokenizer.decodeAnswer(Array(tokens.prefix { $0 != end }), eos: eos)
     }
 
     /// The chat format of a model's architecture (`/config` `architecture`), or an error saying
@@ -61,4 +80,24 @@ public enum ChatFormat: String, CaseIterable, Sendable {
         view.append(contentsOf: scalars[first...last])
         return String(view)
     }
+}
+
+/// A model's tokenizer speaking in chat turns (`--chat`): a text is encoded as one user turn of
+/// `format`, and an answer ends at the end of the assistant's turn or at `eos`.
+public struct ChatTokenizer: Tokenizer {
+    public let format: ChatFormat
+    public let base: any Tokenizer
+
+    /// Fails when `base` cannot carry the format (a char vocabulary, missing special tokens).
+    public init(format: ChatFormat, base: any Tokenizer) throws {
+        _ = try format.carrier(base)
+        self.format = format
+        self.base = base
+    }
+
+    public var vocabularySize: Int { base.vocabularySize }
+    public func encode(_ text: String) throws -> [Int] { try format.encode(user: text, with: base) }
+    public func decode(_ ids: [Int]) -> String { base.decode(ids) }
+    public func piece(_ id: Int) -> String { base.piece(id) }
+    public func decodeAnswer(_ tokens: [Int], eos: Int) -> String { format.answer(tokens, tokenizer: base, eos: eos) }
 }

@@ -8,6 +8,8 @@ public protocol Tokenizer: Sendable {
     func decode(_ ids: [Int]) -> String
     /// The text of one token, for display (`pare tokenize`).
     func piece(_ id: Int) -> String
+    /// The answer part of generated tokens (by default the text before the first `eos`).
+    func decodeAnswer(_ tokens: [Int], eos: Int) -> String
 }
 
 extension Tokenizer {

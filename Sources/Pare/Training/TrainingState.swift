@@ -73,7 +73,10 @@ public enum CheckpointFolder {
         }
     }
 
+    /// The saved state, after restoring a checkpoint that a kill left stepped aside (see
+    /// `OutputPath.restoreSteppedAside`): a missing folder with its previous version next to it.
     public static func loadState<State: Decodable>(_ type: State.Type, from dir: String) throws -> State {
+        OutputPath.restoreSteppedAside(dir)
         guard FileManager.default.fileExists(atPath: dir + "/state.json") else {
             throw TrainingError.state(dir, "no checkpoint to resume from")
         }

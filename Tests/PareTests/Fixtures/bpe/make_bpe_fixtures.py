@@ -20,6 +20,9 @@ reference tokenizer gives and its decoding of them:
 
   llama: tokenizers.Tokenizer.from_file(tokenizer.json).encode(line)   (special tokens added)
   qwen:  transformers.AutoTokenizer.from_pretrained(qwen/)(line)        (Qwen2Tokenizer)
+  gpt2:  tokenizers.Tokenizer.from_file(gpt2/tokenizer.json).encode(line)
+
+gpt2/tokenizer.json is a third layout: ByteLevel alone, splitting with its own GPT-2 regex.
 
 Needs `pip install tokenizers transformers` (only to regenerate; the Swift tests read the JSON).
 Deterministic: a fixed seed, and tokenizers' trainer is deterministic for a given corpus.
@@ -134,9 +137,11 @@ def test_lines():
     return lines
 
 
-def save_json(path, value, ascii=True):
+def save_json(path, value):
+    # Raw UTF-8, except U+FEFF: Foundation's JSON parser on Linux drops a raw U+FEFF that follows
+    # an escape, so it is written escaped.
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=ascii, separators=(",", ":"))
+        f.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("\ufeff", "\\ufeff"))
         f.write("\n")
 
 
@@ -164,6 +169,18 @@ def make_llama(folder):
     save_json(os.path.join(folder, "tokenizer_config.json"), {
         "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
         "clean_up_tokenization_spaces": False, "chat_template": LLADA_CHAT})
+    return Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+
+
+def make_gpt2(folder):
+    """ByteLevel alone, splitting with its own GPT-2 regex (use_regex=True)."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=256 + 700, special_tokens=["<|endoftext|>", "<|mdm_mask|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(corpus(13, 3000), trainer)
+    tok.save(os.path.join(folder, "tokenizer.json"))
     return Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
 
 
@@ -205,11 +222,12 @@ def chat_ids(folder):
 
 
 def main():
-    for name in ["llama", "qwen"]:
+    for name in ["llama", "qwen", "gpt2"]:
         shutil.rmtree(os.path.join(HERE, name), ignore_errors=True)
         os.makedirs(os.path.join(HERE, name))
     llama = make_llama(os.path.join(HERE, "llama"))
     qwen = make_qwen(os.path.join(HERE, "qwen"))
+    gpt2 = make_gpt2(os.path.join(HERE, "gpt2"))
     lines = test_lines()
     llama_ids = [llama.encode(t).ids for t in lines]
     qwen_ids = [qwen(t)["input_ids"] for t in lines]
@@ -221,7 +239,10 @@ def main():
         "qwen": {"ids": qwen_ids, "chat_ids": chat_ids(os.path.join(HERE, "qwen")), "decoded": [qwen.decode(i, skip_special_tokens=False) for i in qwen_ids],
                  "vocab_size": len(qwen)},
     }
-    save_json(os.path.join(HERE, "cases.json"), cases)  # escaped: Foundation on Linux drops a raw U+FEFF after an escape
+    gpt2_ids = [gpt2.encode(t).ids for t in lines]
+    cases["gpt2"] = {"ids": gpt2_ids, "decoded": [gpt2.decode(i, skip_special_tokens=False) for i in gpt2_ids],
+                     "vocab_size": gpt2.get_vocab_size(with_added_tokens=True), "chat_ids": []}
+    save_json(os.path.join(HERE, "cases.json"), cases)
     print(f"{len(lines)} lines; llama vocab {cases['llama']['vocab_size']}, qwen vocab {cases['qwen']['vocab_size']}")
 
 
