@@ -6,7 +6,7 @@ PACKAGES := libopenblas-dev libhdf5-dev pkg-config
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT      := .build/pare-out
 
-.PHONY: deps build test demo bench speed sparse results model model-dep model-dep-card scale clean
+.PHONY: deps build test demo bench speed sparse results reports report-cells model model-dep model-dep-card scale clean
 
 # Installs the system libraries Pare links against, only when one is missing.
 deps:
@@ -58,6 +58,25 @@ scale: build
 results: build
 	$(PARE) report --model $(MODEL) --config experiments/results.yaml --output reports/results.md
 	@awk 'BEGIN{skip=0} /<!-- results:begin -->/{print; while((getline line < "reports/results.md")>0) print line; skip=1; next} /<!-- results:end -->/{skip=0} !skip' README.md > README.md.tmp && mv README.md.tmp README.md
+
+# The reports (reports/NAME/: index.md, SVG plots, results.csv and .json) from experiments/NAME.yaml.
+# Every cell of a report (model variant × evaluation) is its own make target, cached in
+# reports/NAME/cells/ under a hash of its inputs: `make -j2 reports` computes two cells at a
+# time, and an interrupted run resumes where it stopped. Then each report is merged.
+REPORTS := depth-ablation sparsity-sweep samplers kernels
+
+reports: build
+	@$(MAKE) --no-print-directory report-cells
+	@for r in $(REPORTS); do $(PARE) report experiments/$$r.yaml --merge || exit 1; done
+
+# cell/NAME/K for every cell K of every report, listed by the built binary (only when asked for:
+# the list needs the binary, which `reports` builds first).
+ifneq ($(filter report-cells,$(MAKECMDGOALS)),)
+REPORT_CELLS := $(foreach r,$(REPORTS),$(addprefix cell/$(r)/,$(shell $(PARE) report experiments/$(r).yaml --list | cut -f1)))
+endif
+report-cells: $(REPORT_CELLS)
+cell/%:
+	@$(PARE) report experiments/$(word 1,$(subst /, ,$*)).yaml --cell $(word 2,$(subst /, ,$*))
 
 # Retrains the bundled model from its four committed recipes: three kv-curriculum stages
 # (outputs in .build/, skipped when up to date), then all four tasks on top. About 80 minutes

@@ -1,0 +1,198 @@
+import Foundation
+
+/// One cell of a report: a model variant under one evaluation. Its result is cached in
+/// `cells/<key>.json`, where the key hashes everything the result depends on (`Inputs`), so a
+/// finished cell is never recomputed and a changed recipe, model file or algorithm version
+/// never reuses a stale one.
+public struct ReportCell: Sendable {
+    /// Bump when a change to Pare changes what a cell computes for the same inputs (a
+    /// pruner, the depth criteria, a sampler, the evaluator); every cached cell then misses.
+    public static let algorithmVersion = 1
+
+    /// Everything a cell's result depends on, hashed into its cache key.
+    public struct Inputs: Codable, Equatable, Sendable {
+        public var algorithmVersion: Int
+        /// FNV-1a 64 of the model file's bytes.
+        public var modelHash: String
+        public var samples: Int
+        public var seed: UInt64
+        public var calibrationSamples: Int
+        public var calibrationMaskRatio: Double
+        public var variant: ReportRecipe.Variant
+        public var evaluation: ReportRecipe.Evaluation
+
+        /// The inputs as canonical JSON (sorted keys, no whitespace).
+        public var canonicalJSON: Data {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return try! e.encode(self)
+        }
+
+        /// The cache key: FNV-1a 64 of the canonical JSON, in hex.
+        public var key: String { FNV1a64.hex(canonicalJSON) }
+    }
+
+    /// What a cell computed. Times are measurements, not inputs: everything else is a
+    /// deterministic function of the inputs.
+    public struct Result: Codable, Sendable {
+        public var key: String
+        public var inputs: Inputs
+        public var variantLabel: String
+        public var evaluationLabel: String
+        /// Blocks dropped, in the source model's numbering (drop variants).
+        public var dropped: [Int]?
+        /// Share of zeros over the block linears, as measured on the variant.
+        public var sparsity: Double?
+        public var tasks: [TaskEvaluator.TaskResult]
+        public var macroAccuracy: Double
+        public var meanNFE: Double
+        public var nllPerToken: Double?
+        /// Per linear, for pruned variants.
+        public var layers: [LayerPruningReport]?
+        /// The timing of a kernel benchmark cell (`weight` variant).
+        public var kernel: KernelBenchmark.Cell?
+        public var evaluationSeconds: Double
+        public var cellSeconds: Double
+    }
+
+    public var inputs: Inputs
+    public init(inputs: Inputs) { self.inputs = inputs }
+
+    /// "4096x4096" as (out, in), each in 1...65536.
+    static func parseShape(_ text: String) -> (out: Int, inputs: Int)? {
+        let parts = text.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ (1...65_536).contains($0) }) else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    /// Times the sparse kernel against dense on a random weight (a `weight` variant under a
+    /// `bench: kernels` evaluation): one cell of `pare bench kernels`.
+    public func benchmark(progress: (String) -> Void = { _ in }) throws -> Result {
+        let start = Date()
+        let v = inputs.variant
+        guard let shape = v.shape.flatMap(Self.parseShape) else { throw ReportError.badCell("\(v.label): bad shape") }
+        var bench = KernelBenchmark()
+        bench.shapes = [.init(out: shape.out, inputs: shape.inputs)]
+        bench.tokens = [inputs.evaluation.tokens ?? 1]
+        bench.seed = inputs.seed
+        if let p = v.pattern, case .nOfM(let n, let m)? = SparsityPattern(p) {
+            bench.patterns = [.nOfM(n: m - n, m: m)]        // the benchmark names what is kept
+        } else {
+            bench.patterns = [.unstructured(sparsity: v.sparsity ?? 0)]
+        }
+        guard let cell = bench.run().cells.first else { throw ReportError.badCell("\(v.label): the benchmark measured nothing") }
+        progress(String(format: "%@ / %@: sparse %.3g s, dense %.3g s, speedup %.2fx (%@)", v.label, inputs.evaluation.label,
+                        cell.sparseSeconds, cell.denseSeconds, cell.speedup, cell.kernel))
+        return Result(key: inputs.key, inputs: inputs, variantLabel: v.label, evaluationLabel: inputs.evaluation.label,
+                      dropped: nil, sparsity: cell.sparsity, tasks: [], macroAccuracy: 0, meanNFE: 0, nllPerToken: nil, layers: nil,
+                      kernel: cell, evaluationSeconds: cell.sparseSeconds, cellSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// Makes the variant from `source` and evaluates it.
+    public func compute(source: LoadedModel, progress: (String) -> Void = { _ in }) throws -> Result {
+        let start = Date()
+        let v = inputs.variant, e = inputs.evaluation
+        let dense = source.weights, tokenizer = source.tokenizer
+        let calibration = try CalibrationSet.referenceTasks(count: inputs.calibrationSamples, maskRatio: inputs.calibrationMaskRatio,
+                                                            seed: inputs.seed, tokenizer: tokenizer, eos: dense.config.eosTokenID)
+        var model: any ModelWeights = dense
+        var dropped: [Int]?
+        var layers: [LayerPruningReport]?
+        switch v.kind {
+        case "prune":
+            guard var resident = dense as? LLaDAModel else {
+                throw ReportError.badCell("\(v.label): pruning in a report needs the model resident in memory")
+            }
+            var spec = PruningSpec()
+            spec.method = PruningMethod(rawValue: v.method ?? "") ?? .wanda
+            spec.pattern = SparsityPattern(v.pattern ?? "unstructured") ?? .unstructured
+            spec.sparsity = v.sparsity ?? spec.effectiveSparsity
+            if let p = spec.problem(for: dense.config) { throw ReportError.badCell("\(v.label): \(p)") }
+            layers = try ModelPruner(spec: spec, calibration: calibration).prune(&resident).layers
+            model = resident
+        case "drop":
+            let n = dense.blockCount
+            let chosen: [Int]
+            if let text = v.layers {
+                chosen = try BlockDropper.parseLayers(text)
+            } else {
+                let count = v.count ?? 0
+                if count < 1 || count >= n { throw ReportError.badCell("\(v.label): count must be in 1...\(n - 1) for a model of \(n) blocks") }
+                if v.by == "last" {
+                    chosen = Array((n - count)..<n)
+                } else {
+                    let criterion = DepthCriterion(rawValue: v.by ?? "") ?? .blockInfluence
+                    var selection = DepthSelection(criterion: criterion, calibration: calibration)
+                    selection.seed = inputs.seed
+                    chosen = try selection.select(count: count, model: dense)
+                }
+            }
+            if let bad = chosen.first(where: { $0 >= n }) { throw ReportError.badCell("\(v.label): block \(bad) does not exist (\(n) blocks)") }
+            dropped = chosen
+            model = try BlockDropper.drop(chosen, from: dense)
+        default:
+            break
+        }
+        var sparsity: Double?
+        if v.kind == "prune" {
+            var zeros = 0.0, total = 0.0
+            for i in 0..<model.blockCount {
+                let block = try model.block(i)
+                for l in BlockLinear.allCases {
+                    let c = Double(block[l].outFeatures * block[l].inFeatures)
+                    zeros += block[l].sparsity * c; total += c
+                }
+            }
+            sparsity = total > 0 ? zeros / total : 0
+        }
+
+        var evaluator = TaskEvaluator(model: model, tokenizer: tokenizer, sampling: e.options)
+        evaluator.samples = inputs.samples
+        evaluator.seed = inputs.seed
+        evaluator.likelihood = e.likelihood ?? false
+        if let k = e.kernels.flatMap(KernelChoice.init(rawValue:)) {
+            evaluator.model = try PlacedModel(model, placement: KernelPlacement(k, tokens: try evaluator.typicalForwardTokens(tasks: ReferenceTask.allCases)))
+        }
+        let report = try evaluator.run(tasks: ReferenceTask.allCases)
+        let nll = report.tasks.compactMap(\.nllPerToken)
+        let result = Result(key: inputs.key, inputs: inputs, variantLabel: v.label, evaluationLabel: e.label,
+                            dropped: dropped, sparsity: sparsity, tasks: report.tasks, macroAccuracy: report.macroAccuracy,
+                            meanNFE: report.tasks.map(\.nfeMean).reduce(0, +) / Double(max(1, report.tasks.count)),
+                            nllPerToken: nll.isEmpty ? nil : nll.reduce(0, +) / Double(nll.count),
+                            layers: layers, kernel: nil, evaluationSeconds: report.wallSeconds,
+                            cellSeconds: Date().timeIntervalSince(start))
+        progress(String(format: "%@ / %@: accuracy %.1f %%, NFE %.2f%@, %.1f s", result.variantLabel, result.evaluationLabel,
+                        result.macroAccuracy * 100, result.meanNFE,
+                        result.nllPerToken.map { String(format: ", NLL/token %.4f", $0) } ?? "", result.cellSeconds))
+        return result
+    }
+}
+
+/// FNV-1a, 64 bits: a small, well-known, dependency-free hash for cache keys (not for security).
+public enum FNV1a64 {
+    public static let offset: UInt64 = 0xcbf2_9ce4_8422_2325
+    public static let prime: UInt64 = 0x0000_0100_0000_01b3
+
+    public static func update(_ h: inout UInt64, _ bytes: UnsafeRawBufferPointer) {
+        for b in bytes { h = (h ^ UInt64(b)) &* prime }
+    }
+
+    public static func hex(_ data: Data) -> String {
+        var h = offset
+        data.withUnsafeBytes { update(&h, $0) }
+        return String(format: "%016llx", h)
+    }
+
+    /// The hash of a file's bytes, read in 1 MiB pieces.
+    public static func file(_ path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReportError.badRecipe("cannot read the model \(path)") }
+        defer { try? handle.close() }
+        var h = offset
+        while true {
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty { break }
+            chunk.withUnsafeBytes { update(&h, $0) }
+        }
+        return String(format: "%016llx", h)
+    }
+}

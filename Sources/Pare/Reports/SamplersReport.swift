@@ -1,0 +1,91 @@
+import Foundation
+
+/// `report: samplers`: accuracy against NFE for each model variant under every sampler
+/// setting: fixed step budgets, threshold over a τ grid, factor over an f grid, Prophet.
+enum SamplersReport {
+    /// A setting within this many points of the variant's full-step accuracy counts as lossless.
+    static let tolerance = 0.02
+
+    /// The family a sampler setting belongs to (one plot series each).
+    static func family(_ e: ReportRecipe.Evaluation) -> String {
+        e.prophet == true ? "\(e.samplerName) + prophet" : e.samplerName
+    }
+
+    static func make(_ cells: ReportCells) -> ReportDocument {
+        var doc = ReportDocument()
+        var variants: [String] = []
+        for c in cells.all where !variants.contains(c.variantLabel) { variants.append(c.variantLabel) }
+        var families: [String] = []
+        for c in cells.all where !families.contains(family(c.inputs.evaluation)) { families.append(family(c.inputs.evaluation)) }
+        let of = { (v: String) in cells.all.filter { $0.variantLabel == v } }
+        /// The reference setting: the fixed sampler with the most steps (one token per step).
+        func reference(_ v: String) -> ReportCell.Result? {
+            of(v).filter { $0.inputs.evaluation.samplerName == "fixed" && $0.inputs.evaluation.prophet != true }
+                .max { $0.meanNFE < $1.meanNFE }
+        }
+
+        // 1. The cheapest lossless setting per variant.
+        let cheapest = variants.compactMap { v -> String? in
+            guard let ref = reference(v) else { return nil }
+            let ok = of(v).filter { $0.macroAccuracy >= ref.macroAccuracy - tolerance }
+            guard let best = ok.min(by: { $0.meanNFE < $1.meanNFE }) else { return nil }
+            return String(format: "%@: %@ with %.2f NFE (%@; %@ with %.0f NFE)", v, best.evaluationLabel, best.meanNFE,
+                          best.macroAccuracy.percent, ref.macroAccuracy.percent, ref.meanNFE)
+        }
+        if !cheapest.isEmpty {
+            doc.findings.append("The fewest forward passes that keep accuracy within \(Int(tolerance * 100)) points of one token per step: "
+                                + cheapest.joined(separator: "; ") + ".")
+        }
+        // 2. Compression against NFE at the same threshold.
+        let thresholds = Set(cells.all.filter { $0.inputs.evaluation.samplerName == "threshold" && $0.inputs.evaluation.prophet != true }
+            .compactMap { $0.inputs.evaluation.threshold ?? 0.9 })
+        if let tau = thresholds.contains(0.9) ? 0.9 : thresholds.max() {
+            let at = variants.compactMap { v in
+                of(v).first { $0.inputs.evaluation.samplerName == "threshold" && $0.inputs.evaluation.prophet != true
+                    && ($0.inputs.evaluation.threshold ?? 0.9) == tau }.map { (v, $0) }
+            }
+            if at.count > 1 {
+                doc.findings.append("At the same threshold τ = \(SVG.trim(tau)), compressed models need more forward passes: "
+                                    + at.map { String(format: "%@ %.2f NFE (%@)", $0.0, $0.1.meanNFE, $0.1.macroAccuracy.percent) }
+                                        .joined(separator: ", ") + ".")
+            }
+        }
+        // 3. Halving the fixed step budget.
+        let halves = variants.compactMap { v -> String? in
+            guard let ref = reference(v), case let steps = ref.inputs.evaluation.options.resolvedSteps,
+                  let half = of(v).first(where: { $0.inputs.evaluation.samplerName == "fixed" && $0.inputs.evaluation.prophet != true
+                      && $0.inputs.evaluation.steps == steps / 2 }) else { return nil }
+            return String(format: "%@ %+.1f points", v, (half.macroAccuracy - ref.macroAccuracy) * 100)
+        }
+        if !halves.isEmpty {
+            doc.findings.append("A fixed budget of half the steps (two tokens per step) changes accuracy by " + halves.joined(separator: ", ") + ".")
+        }
+        // 4. Prophet.
+        let prophets = variants.compactMap { v -> String? in
+            guard let ref = reference(v), let p = of(v).first(where: { $0.inputs.evaluation.prophet == true }) else { return nil }
+            return String(format: "%@ %.2f NFE, %@ (%+.1f points)", v, p.meanNFE, p.macroAccuracy.percent, (p.macroAccuracy - ref.macroAccuracy) * 100)
+        }
+        if !prophets.isEmpty { doc.findings.append("Prophet's early commit on the fixed sampler: " + prophets.joined(separator: ", ") + ".") }
+
+        // Plots: one per variant, a series per sampler family; then one per family across variants.
+        let nfeAxis = PlotAxis("mean NFE per answer (log scale)", log: true)
+        let accAxis = PlotAxis("mean accuracy (%)", range: 0...100)
+        for (n, v) in variants.enumerated() {
+            let series = families.map { f in
+                PlotSeries(f, of(v).filter { family($0.inputs.evaluation) == f }.sorted { $0.meanNFE < $1.meanNFE }
+                    .map { ($0.meanNFE, $0.macroAccuracy * 100) }, connected: !f.contains("prophet"))
+            }.filter { !$0.points.isEmpty }
+            doc.plots.append(.init(file: "accuracy-vs-nfe-\(n).svg", caption: "\(v): accuracy against NFE per sampler setting",
+                                   svg: LinePlot(title: "Accuracy against NFE: \(v)", x: nfeAxis, y: accAxis, series: series).svg))
+        }
+        for f in families where f == "threshold" || f == "factor" {
+            let series = variants.map { v in
+                PlotSeries(v, of(v).filter { family($0.inputs.evaluation) == f }.sorted { $0.meanNFE < $1.meanNFE }
+                    .map { ($0.meanNFE, $0.macroAccuracy * 100) })
+            }.filter { !$0.points.isEmpty }
+            doc.plots.append(.init(file: "\(f)-grid-by-model.svg", caption: "The \(f) sampler's grid on each model: accuracy against NFE",
+                                   svg: LinePlot(title: "\(f.capitalized) sampler on dense and compressed models", x: nfeAxis, y: accAxis, series: series).svg))
+        }
+        return doc
+    }
+}

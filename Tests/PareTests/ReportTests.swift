@@ -1,0 +1,329 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+@testable import Pare
+
+/// `pare report`: SVG plots are well-formed with a legend entry per series and labelled axes;
+/// cells are cached so an interrupted sweep resumes; cells computed apart merge into the
+/// same report as one full run; findings state what the numbers say.
+@Suite struct ReportTests {
+    // MARK: - SVG
+
+    /// Parses an SVG with Foundation's XMLParser, collecting elements by class and the text of
+    /// every <text> element.
+    final class SVGReader: NSObject, XMLParserDelegate {
+        var classes: [String: Int] = [:]
+        var texts: [(cls: String?, text: String)] = []
+        var elementCount = 0
+        private var currentClass: String?
+        private var parentClasses: [String?] = []
+        private var buffer = ""
+
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                    attributes: [String: String] = [:]) {
+            elementCount += 1
+            if let c = attributes["class"] { classes[c, default: 0] += 1 }
+            parentClasses.append(attributes["class"] ?? parentClasses.last ?? nil)
+            if name == "text" { buffer = ""; currentClass = attributes["class"] }
+        }
+        func parser(_ parser: XMLParser, foundCharacters string: String) { buffer += string }
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            parentClasses.removeLast()
+            if name == "text" { texts.append((currentClass, buffer)) }
+        }
+
+        static func read(_ svg: String) throws -> SVGReader {
+            let reader = SVGReader()
+            let parser = XMLParser(data: Data(svg.utf8))
+            parser.delegate = reader
+            guard parser.parse() else {
+                throw ReportError.badCell("not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "?")")
+            }
+            return reader
+        }
+
+        func text(_ cls: String) -> String? { texts.first { $0.cls == cls }?.text }
+    }
+
+    @Test func linePlotIsWellFormedWithOneSeriesPerLegendEntryAndLabelledAxes() throws {
+        let series = [PlotSeries("a & b", [(0.001, 1), (0.01, 5), (1, 7)]),
+                      PlotSeries("c <d>", [(0.002, 3), (3, 2)], connected: false),
+                      PlotSeries("e", [(0.5, 9)])]
+        let plot = LinePlot(title: "T", x: PlotAxis("NLL (log)", log: true), y: PlotAxis("accuracy (%)"), series: series)
+        let r = try SVGReader.read(plot.svg)
+        #expect(r.classes["series"] == 3)
+        #expect(r.classes["legend-entry"] == 3)
+        #expect(r.text("x-label") == "NLL (log)")
+        #expect(r.text("y-label") == "accuracy (%)")
+        // Legend names survive escaping.
+        #expect(r.texts.contains { $0.text == "a & b" } && r.texts.contains { $0.text == "c <d>" })
+        // Log ticks: powers of ten covering 0.001 ... 3.
+        #expect(r.texts.contains { $0.text == "0.001" } && r.texts.contains { $0.text == "10" })
+    }
+
+    @Test func heatMapIsWellFormedWithItsScaleAndLabels() throws {
+        let map = HeatMap(title: "H", rows: ["add", "kv"], columns: ["block 0", "block 1", "block 2"],
+                          values: [[1, 0.5, nil], [0, 0.25, 0.75]], rowLabel: "task", columnLabel: "dropped block", valueLabel: "acc")
+        let r = try SVGReader.read(map.svg)
+        #expect(r.classes["colour-scale"] == 1)
+        #expect(r.text("x-label") == "dropped block")
+        #expect(r.text("y-label") == "task")
+        // One value printed per present cell (5 of 6), plus the three scale labels.
+        #expect(r.texts.filter { $0.text == "0.50" }.count == 2)   // the cell and the scale's middle
+        #expect(r.texts.contains { $0.text == "0.75" })
+    }
+
+    @Test func ticksAreNiceNumbers() {
+        #expect(PlotAxis.ticks(0, 1, log: false) == [0, 0.2, 0.4, 0.6, 0.8, 1])
+        #expect(PlotAxis.ticks(0.05, 0.3, log: false) == [0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
+        #expect(PlotAxis.ticks(0, 100, log: false) == [0, 20, 40, 60, 80, 100])
+        #expect(PlotAxis.ticks(0, 7, log: false, integer: true) == [0, 2, 4, 6])
+        #expect(PlotAxis.ticks(0, 2, log: false, integer: true) == [0, 1, 2])
+        #expect(PlotAxis.ticks(0.001, 10, log: true) == [0.001, 0.01, 0.1, 1, 10])
+        #expect(PlotAxis.ticks(1, 10, log: true) == [1, 2, 5, 10])
+        #expect(PlotAxis.ticks(1, 2, log: true) == [1, 1.2, 1.4, 1.6, 1.8, 2])
+        #expect(PlotAxis.ticks(0, 100, log: false).first?.sign == .plus)
+        #expect(PlotAxis("", log: true).resolved([1, 12]) == 1...20)
+        #expect(PlotAxis("", log: true).resolved([0.0019, 4.1]) == 0.001...5)
+        #expect(PlotAxis("").resolved([0.13, 0.91]) == 0...1)
+        #expect(PlotAxis.niceStep(0.13) == 0.2 && PlotAxis.niceStep(3) == 5 && PlotAxis.niceStep(70) == 100)
+    }
+
+    // MARK: - Cells, resume and merge
+
+    static let model = BundledRecipeTests.path("models/pare-tiny.h5")
+
+    /// Two variants × two evaluations on the bundled model, one test sample per task.
+    static func recipe() throws -> ReportRecipe {
+        let dir = Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("tiny.yaml").path
+        try """
+        report: depth-ablation
+        model: \(model)
+        samples: 1
+        calibration_samples: 4
+        variants:
+          - {kind: dense}
+          - {kind: drop, layers: 7}
+        evaluations:
+          - {name: fixed, sampler: fixed, steps: 4, likelihood: true}
+          - {sampler: threshold, threshold: [0.9]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return try ReportRecipe.load(path: path)
+    }
+
+    @Test func listValuedFieldsExpandIntoEveryCombination() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("grid.yaml").path
+        try """
+        variants:
+          - {kind: prune, method: [magnitude, wanda], sparsity: [0.1, 0.5, 0.9]}
+          - {kind: drop, layers: [0, "2-3"]}
+        evaluations:
+          - {sampler: threshold, threshold: [0.5, 0.9]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try ReportRecipe.load(path: path)
+        #expect(r.variants.count == 8 && r.evaluations.count == 2 && r.cells.count == 16)
+        #expect(r.variants.map(\.label).prefix(3) == ["magnitude 10 %", "magnitude 50 %", "magnitude 90 %"])
+        #expect(r.variants.last?.layers == "2-3")
+        #expect(r.evaluations.map(\.label) == ["threshold 0.5", "threshold 0.9"])
+    }
+
+    @Test func kernelBenchmarksPairOnlyWithWeightVariants() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let path = dir.appendingPathComponent("kernels.yaml").path
+        try """
+        report: kernels
+        model: \(Self.model)
+        variants:
+          - {kind: weight, shape: "64x32", sparsity: [0.5, 0.9]}
+          - {kind: weight, shape: "64x32", pattern: "2:4"}
+          - {kind: dense}
+        evaluations:
+          - {bench: kernels, tokens: [1, 4]}
+          - {sampler: threshold, kernels: [dense, sparse]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let recipe = try ReportRecipe.load(path: path)
+        // 3 weights × 2 token counts, and the dense model × 2 kernel choices.
+        #expect(recipe.cells.count == 8)
+        #expect(recipe.cells.allSatisfy { ($0.variant.kind == "weight") == ($0.evaluation.bench != nil) })
+        let run = try ReportRun(recipe: recipe, name: "kernels", directory: dir.path)
+        try run.run(cell: 4, source: try ModelFile.open(Self.model, residency: .resident))   // 2:4 at T = 1
+        let cell = try #require(run.cached(4)?.kernel)
+        #expect(cell.pattern == "2:4" && cell.tokens == 1 && cell.shape == "64x32")
+        #expect(abs(cell.sparsity - 0.5) < 1e-9)
+        #expect(abs(cell.speedup - cell.denseSeconds / cell.sparseSeconds) < 1e-9 * cell.speedup)
+    }
+
+    @Test(arguments: ["variants:\n  - {kind: prune, method: lasso, sparsity: 0.5}\nevaluations:\n  - {sampler: fixed}\n",
+                      "variants:\n  - {kind: dense, colour: red}\nevaluations:\n  - {sampler: fixed}\n",
+                      "variants:\n  - {kind: dense}\nevaluations:\n  - {sampler: threshold, threshold: 1.5}\n",
+                      "variants:\n  - {kind: drop, count: 2, by: chance}\nevaluations:\n  - {sampler: fixed}\n",
+                      "variants:\n  - {kind: dense}\nevaluations: []\n",
+                      "samples: many\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed}\n"])
+    func badRecipesAreOneErrorNamingTheFile(text: String) throws {
+        let path = Fixtures.temporaryDirectory().appendingPathComponent("bad.yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: ReportError.self) { try ReportRecipe.load(path: path) }
+        #expect(error.map { "\($0)".hasPrefix(path) && !"\($0)".contains("\n") } == true)
+    }
+
+    @Test func anInterruptedSweepResumesWithoutRecomputingFinishedCells() throws {
+        let recipe = try Self.recipe()
+        let dir = Fixtures.temporaryDirectory().path
+        let run = try ReportRun(recipe: recipe, name: "tiny", directory: dir)
+        let source = try ModelFile.open(Self.model, residency: .resident)
+        #expect(run.cells.count == 4)
+        // The "interrupted" sweep finished cells 0 and 2 and died inside cell 1, leaving a
+        // truncated result under its name (as a non-atomic writer would).
+        #expect(try run.run(cell: 0, source: source))
+        #expect(try run.run(cell: 2, source: source))
+        try "{\"key\": ".write(toFile: run.cellPath(1), atomically: true, encoding: .utf8)
+        let before = try [0, 2].map { try Data(contentsOf: URL(fileURLWithPath: run.cellPath($0))) }
+        #expect(throws: ReportError.self) { try run.merge() }
+
+        let computed = try run.runAll()
+        #expect(computed == [1, 3])
+        let after = try [0, 2].map { try Data(contentsOf: URL(fileURLWithPath: run.cellPath($0))) }
+        #expect(before == after)
+        // A finished sweep computes nothing.
+        #expect(try run.runAll() == [])
+        #expect(try run.run(cell: 3, source: source) == false)
+    }
+
+    @Test func cellKeysChangeWithEveryInput() throws {
+        let recipe = try Self.recipe()
+        let run = try ReportRun(recipe: recipe, name: "tiny", directory: "/nonexistent")
+        var inputs = run.cells[0].inputs
+        let key = inputs.key
+        #expect(Set(run.cells.map(\.inputs.key)).count == 4)
+        inputs.samples += 1
+        #expect(inputs.key != key)
+        inputs = run.cells[0].inputs
+        inputs.modelHash = "0"
+        #expect(inputs.key != key)
+        inputs = run.cells[0].inputs
+        inputs.algorithmVersion += 1
+        #expect(inputs.key != key)
+        #expect(run.cells[0].inputs.key == key)
+    }
+
+    /// Everything but the measured times.
+    static func withoutTimes(_ data: Data) throws -> NSDictionary {
+        func strip(_ o: Any) -> Any {
+            if let d = o as? [String: Any] {
+                return d.filter { !$0.key.hasSuffix("Seconds") && !$0.key.hasSuffix("seconds") }.mapValues(strip)
+            }
+            if let a = o as? [Any] { return a.map(strip) }
+            return o
+        }
+        return strip(try JSONSerialization.jsonObject(with: data)) as! NSDictionary
+    }
+
+    @Test func mergingSeparatelyComputedCellsEqualsOneFullRun() throws {
+        let recipe = try Self.recipe()
+        let apart = Fixtures.temporaryDirectory().path, whole = Fixtures.temporaryDirectory().path
+        // Apart: each cell by its own ReportRun and model, as separate processes would.
+        for i in [3, 1, 0, 2] {
+            let run = try ReportRun(recipe: recipe, name: "tiny", directory: apart)
+            try run.run(cell: i, source: try ModelFile.open(Self.model, residency: .resident))
+        }
+        let merged = try ReportRun(recipe: recipe, name: "tiny", directory: apart).merge()
+        let full = try ReportRun(recipe: recipe, name: "tiny", directory: whole)
+        #expect(try full.runAll().count == 4)
+        let fullFiles = try full.merge()
+        #expect(merged.map { URL(fileURLWithPath: $0).lastPathComponent } == fullFiles.map { URL(fileURLWithPath: $0).lastPathComponent })
+        for file in fullFiles.map({ URL(fileURLWithPath: $0).lastPathComponent }) {
+            let a = try Data(contentsOf: URL(fileURLWithPath: apart + "/" + file))
+            let b = try Data(contentsOf: URL(fileURLWithPath: whole + "/" + file))
+            switch file {
+            case "results.json": #expect(try Self.withoutTimes(a) == Self.withoutTimes(b), "\(file)")
+            case "results.csv":
+                // The last two columns are times.
+                let strip = { (d: Data) in String(decoding: d, as: UTF8.self).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).dropLast(2) } }
+                #expect(strip(a) == strip(b), "\(file)")
+            default: #expect(a == b, "\(file)")
+            }
+        }
+        // Every plot the report wrote parses, with labelled axes.
+        for file in fullFiles where file.hasSuffix(".svg") {
+            let r = try SVGReader.read(try String(contentsOfFile: file, encoding: .utf8))
+            #expect(r.text("x-label")?.isEmpty == false && r.text("y-label")?.isEmpty == false, "\(file)")
+            #expect(r.classes["series"] == r.classes["legend-entry"], "\(file)")
+        }
+        #expect(fullFiles.contains { $0.hasSuffix("task-by-dropped-block.svg") })
+    }
+
+    @Test func theCommandComputesOneCellListsAndMergesWithOneLineErrors() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        try """
+        report: samplers
+        model: \(Self.model)
+        samples: 1
+        calibration_samples: 4
+        variants:
+          - {kind: dense}
+        evaluations:
+          - {sampler: fixed, steps: [4, 2]}
+        """.write(toFile: dir + "/two.yaml", atomically: true, encoding: .utf8)
+        let pare = { (args: [String]) in try SparseCommandLineTests.pare(args, in: dir) }
+        #expect(try pare(["report", "two.yaml", "--list"]).out.textLines.filter { !$0.isEmpty }.map { $0.split(separator: "\t")[2] } == ["todo", "todo"])
+        let merge = try pare(["report", "two.yaml", "--merge"])
+        #expect(merge.status == 1 && merge.err.contains("1 of 2 cells") == false && merge.err.contains("2 of 2 cells not computed yet"))
+        #expect(try pare(["report", "two.yaml", "--cell", "1"]).status == 0)
+        #expect(try pare(["report", "two.yaml", "--list"]).out.textLines.filter { !$0.isEmpty }.map { $0.split(separator: "\t")[2] } == ["todo", "done"])
+        let missing = try pare(["report", "two.yaml", "--merge"])
+        #expect(missing.status == 1 && missing.err.contains("cells 0)"))
+        let out = try pare(["report", "two.yaml", "--json"])
+        #expect(out.status == 0 && out.out.contains("\"computed\":1"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/reports/two/index.md"))
+        let bad = try pare(["report", "two.yaml", "--cell", "2"])
+        #expect(bad.status == 1 && bad.err.textLines.filter { !$0.isEmpty }.count == 1 && bad.err.contains("--cell 2 is out of range"))
+        #expect(try pare(["report"]).status == 64)
+    }
+
+    // MARK: - Findings
+
+    /// A synthetic cell: only the numbers the findings read.
+    static func cell(_ variant: ReportRecipe.Variant, _ evaluation: ReportRecipe.Evaluation, accuracy: [Double],
+                     nfe: Double, nll: Double?) -> ReportCell.Result {
+        let inputs = ReportCell.Inputs(algorithmVersion: 1, modelHash: "0", samples: 1, seed: 0, calibrationSamples: 1,
+                                       calibrationMaskRatio: 0.5, variant: variant, evaluation: evaluation)
+        let tasks = zip(ReportCells.tasks, accuracy).map {
+            TaskEvaluator.TaskResult(task: $0, samples: 1, accuracy: $1, nfeMean: nfe, tokensPerStep: 1, wallSeconds: 0, nllPerToken: nll)
+        }
+        return .init(key: inputs.key, inputs: inputs, variantLabel: variant.label, evaluationLabel: evaluation.label, dropped: nil,
+                     sparsity: nil, tasks: tasks, macroAccuracy: accuracy.reduce(0, +) / Double(accuracy.count), meanNFE: nfe,
+                     nllPerToken: nll, layers: nil, evaluationSeconds: 0, cellSeconds: 0)
+    }
+
+    @Test func depthFindingsStateWhatTheNumbersSay() {
+        var main = ReportRecipe.Evaluation(); main.likelihood = true
+        var dense = ReportRecipe.Variant(kind: "dense")
+        func drop(_ by: String, _ k: Int) -> ReportRecipe.Variant { var v = ReportRecipe.Variant(kind: "drop"); v.by = by; v.count = k; return v }
+        func single(_ b: String) -> ReportRecipe.Variant { var v = ReportRecipe.Variant(kind: "drop"); v.layers = b; return v }
+        dense.kind = "dense"
+        // "a" stays within 5 points up to k = 2, "b" loses more at k = 1. Block 0 matters to add
+        // only; block 1 to nothing.
+        let cells = [Self.cell(dense, main, accuracy: [1, 1, 1, 1], nfe: 12, nll: 0.01),
+                     Self.cell(drop("a", 1), main, accuracy: [1, 1, 1, 0.9], nfe: 12, nll: 0.02),
+                     Self.cell(drop("a", 2), main, accuracy: [1, 0.9, 1, 0.96], nfe: 12, nll: 0.05),
+                     Self.cell(drop("a", 3), main, accuracy: [0.2, 0.2, 0.2, 0.2], nfe: 12, nll: 2),
+                     Self.cell(drop("b", 1), main, accuracy: [0.5, 0.5, 0.5, 0.5], nfe: 12, nll: 1),
+                     Self.cell(drop("b", 2), main, accuracy: [0.1, 0.1, 0.1, 0.1], nfe: 12, nll: 3),
+                     Self.cell(drop("b", 3), main, accuracy: [0, 0, 0, 0], nfe: 12, nll: 4),
+                     Self.cell(single("0"), main, accuracy: [0.3, 1, 1, 1], nfe: 12, nll: 0.5),
+                     Self.cell(single("1"), main, accuracy: [1, 0.98, 1, 1], nfe: 12, nll: 0.015)]
+        let doc = DepthAblationReport.make(ReportCells(cells))
+        let text = doc.findings.joined(separator: "\n")
+        #expect(text.contains("up to k = 2 by a, k = 0 by b"))
+        #expect(text.contains("at k = 1 a keeps 97.5 % (worst: b, 50.0 %)"))
+        #expect(text.contains("add without block 0; kv survives every single drop"))
+        #expect(text.contains("Dropping block 1 alone costs no task more than 5 points"))
+        // NLL and accuracy fall in exact opposite rank order over the eight dropped models.
+        #expect(text.contains("rank correlation of NLL per token and accuracy is -1.00"))
+        #expect(doc.plots.map(\.file).contains("likelihood-vs-generation.svg"))
+    }
+}
