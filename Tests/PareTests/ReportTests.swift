@@ -292,7 +292,8 @@ import Testing
         let inputs = ReportCell.Inputs(algorithmVersion: 1, modelHash: "0", samples: 1, seed: 0, calibrationSamples: 1,
                                        calibrationMaskRatio: 0.5, variant: variant, evaluation: evaluation)
         let tasks = zip(ReportCells.tasks, accuracy).map {
-            TaskEvaluator.TaskResult(task: $0, samples: 1, accuracy: $1, nfeMean: nfe, tokensPerStep: 1, wallSeconds: 0, nllPerToken: nll)
+            TaskEvaluator.TaskResult(task: $0, scoring: .exact, genLength: 12, samples: 1, accuracy: $1, nfeMean: nfe, tokensPerStep: 1,
+                                     wallSeconds: 0, nllPerToken: nll)
         }
         return .init(key: inputs.key, inputs: inputs, variantLabel: variant.label, evaluationLabel: evaluation.label, dropped: nil,
                      sparsity: nil, tasks: tasks, macroAccuracy: accuracy.reduce(0, +) / Double(accuracy.count), meanNFE: nfe,
