@@ -37,12 +37,18 @@ static void packed_gemm_scalar(const float *packed, int64_t rows, int64_t cols, 
     }
 }
 
+int64_t pare_packed_gemm_scratch_floats(int64_t tokens, int64_t cols) {
+    // One X block, [GEMM_MT, GEMM_KC] at most, in micro-panels of up to 12 tokens (padded).
+    const int64_t t = tokens < GEMM_MT ? tokens : GEMM_MT, k = cols < GEMM_KC ? cols : GEMM_KC;
+    return (t + 12) * k + 16;
+}
+
 void pare_packed_gemm(int isa, const float *packed, int64_t rows, int64_t cols, const float *x,
-                      int64_t tokens, float *y, int accumulate, int64_t panel_lo, int64_t panel_hi) {
+                      int64_t tokens, float *y, int accumulate, int64_t panel_lo, int64_t panel_hi, float *scratch) {
     switch (isa) {
 #if defined(__x86_64__)
-    case PARE_ISA_AVX512: pare_packed_gemm_avx512(packed, rows, cols, x, tokens, y, accumulate, panel_lo, panel_hi); return;
-    case PARE_ISA_AVX2: pare_packed_gemm_avx2(packed, rows, cols, x, tokens, y, accumulate, panel_lo, panel_hi); return;
+    case PARE_ISA_AVX512: pare_packed_gemm_avx512(packed, rows, cols, x, tokens, y, accumulate, panel_lo, panel_hi, scratch); return;
+    case PARE_ISA_AVX2: pare_packed_gemm_avx2(packed, rows, cols, x, tokens, y, accumulate, panel_lo, panel_hi, scratch); return;
 #endif
     default: packed_gemm_scalar(packed, rows, cols, x, tokens, y, accumulate, panel_lo, panel_hi);
     }

@@ -18,9 +18,9 @@
 #define GEMM_MT 1024
 
 void pare_packed_gemm_avx512(const float *packed, int64_t rows, int64_t cols, const float *x, int64_t tokens,
-                             float *y, int accumulate, int64_t panel_lo, int64_t panel_hi);
+                             float *y, int accumulate, int64_t panel_lo, int64_t panel_hi, float *xp);
 void pare_packed_gemm_avx2(const float *packed, int64_t rows, int64_t cols, const float *x, int64_t tokens,
-                           float *y, int accumulate, int64_t panel_lo, int64_t panel_hi);
+                           float *y, int accumulate, int64_t panel_lo, int64_t panel_hi, float *xp);
 
 void pare_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void pare_silu_mul_avx2(float *gate, const float *up, int64_t n);

@@ -93,7 +93,7 @@ struct ThreadsBenchCommand: ParsableCommand {
             for (key, value) in r.thresholds.sorted(by: { $0.key < $1.key }) {
                 print("threshold \(key): " + (value.map { "\($0) multiply-adds (2^\(String(format: "%.1f", log2(Double($0)))))" } ?? "splitting never paid \(bench.margin)x"))
             }
-            print("in use: BLAS.threadFromWork = \(BLAS.threadFromWork) (2^\(Int(log2(Double(BLAS.threadFromWork)))))")
+            print("in use: BLAS.threadFromWork = 2^\(Int(log2(Double(BLAS.threadFromWork)))) (BLAS and the packed kernel)")
         }
     }
 }

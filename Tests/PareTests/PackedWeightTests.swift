@@ -29,14 +29,30 @@ import Testing
         }
     }
 
-    /// Large enough to be split across threads (above BLAS.threadFromWork multiply-adds).
+    /// Calls covering 16 panels or more copy X into micro-panels first (gemm_packed.inc):
+    /// 530 outputs are 17+ panels at every width; 300 inputs cross the k blocks.
+    @Test(arguments: SparseKernelTests.levels)
+    func packedInputPathMatchesBLAS(level: SIMDLevel) {
+        let w = SparseKernelTests.weight(530, 300, sparsity: 0, seed: 11)
+        let packed = PackedWeight(w, level: level)
+        for tokens in [5, 13, 30] {
+            let x = SparseKernelTests.input(tokens, 300, seed: UInt64(tokens) + 7)
+            var y = Tensor(zeros: [tokens, 530])
+            packed.apply(x, into: &y, accumulate: false, parts: 1)
+            SparseKernelTests.expectClose(y, BLAS.linear(x, w), bound: x, w, "\(level) 530x300 T=\(tokens) packed input")
+        }
+    }
+
+    /// Split across threads (as products above PackedWeight.threadFromWork are), into 2 and 3
+    /// panel ranges of a weight with 10 panels of 32 and a partial one.
     @Test func threadedProductMatchesBLAS() {
-        let w = SparseKernelTests.weight(300, 256, sparsity: 0, seed: 3)
+        let w = SparseKernelTests.weight(330, 256, sparsity: 0, seed: 3)
         let x = SparseKernelTests.input(64, 256, seed: 4)
-        #expect(64 * 300 * 256 >= BLAS.threadFromWork)
-        var y = Tensor(zeros: [64, 300])
-        PackedWeight(w).apply(x, into: &y, accumulate: false)
-        SparseKernelTests.expectClose(y, BLAS.linear(x, w), bound: x, w, "threaded")
+        for parts in [2, 3] {
+            var y = Tensor(zeros: [64, 330])
+            PackedWeight(w).apply(x, into: &y, accumulate: false, parts: parts)
+            SparseKernelTests.expectClose(y, BLAS.linear(x, w), bound: x, w, "\(parts) threads")
+        }
     }
 
     /// The dense kernel placement keeps the weight and is only packed where it is faster.

@@ -20,9 +20,13 @@ int pare_packed_width(int isa);
 // packed [ceil(rows / nr) * nr * cols] from w [rows, cols] row-major.
 void pare_pack_weights(const float *w, int64_t rows, int64_t cols, int nr, float *packed);
 
-// Panels [panel_lo, panel_hi) of y [tokens, rows] (+)= x [tokens, cols] W^T.
+// Panels [panel_lo, panel_hi) of y [tokens, rows] (+)= x [tokens, cols] W^T. scratch: the
+// caller's pare_packed_gemm_scratch_floats(tokens, cols) floats, 64-byte aligned (one per thread).
 void pare_packed_gemm(int isa, const float *packed, int64_t rows, int64_t cols, const float *x,
-                      int64_t tokens, float *y, int accumulate, int64_t panel_lo, int64_t panel_hi);
+                      int64_t tokens, float *y, int accumulate, int64_t panel_lo, int64_t panel_hi, float *scratch);
+
+// Floats of scratch one pare_packed_gemm call needs.
+int64_t pare_packed_gemm_scratch_floats(int64_t tokens, int64_t cols);
 
 #ifdef __cplusplus
 }

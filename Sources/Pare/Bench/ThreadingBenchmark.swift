@@ -6,7 +6,7 @@ import Foundation
 /// one thread against split over every core (BLAS, and Pare's packed kernel where it is the
 /// dense kernel), in alternating rounds. The threshold is the smallest multiply-add count
 /// from which the split is at least `margin` faster at that size and every larger one.
-/// `BLAS.threadFromWork` holds the figure this measured (README "Performance").
+/// `BLAS.threadFromWork` holds the threshold chosen from what this measured (README "Performance").
 public struct ThreadingBenchmark {
     public struct Row: Codable, Sendable {
         public var kernel: String           // "blas" or "packed-avx512"

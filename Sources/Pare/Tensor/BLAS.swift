@@ -12,8 +12,13 @@ public enum BLAS {
     /// OpenBLAS's own threads: one, once, before the first product.
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
-    /// Products below this many multiply-adds stay on one thread (thread start-up dominates).
-    public static let threadFromWork = 1 << 21
+    /// Products below this many multiply-adds stay on one thread (OpenBLAS's and Pare's packed
+    /// kernel alike). Measured with `pare bench threads` (quiet 2-core AVX-512 machine, W [128, 128]
+    /// and [512, 512], T doubling): splitting OpenBLAS products loses below 2^23 (0.4-0.9x) and
+    /// gains at least 1.3x from 2^24; the packed kernel's split breaks even at 2^24 (0.85-0.96x)
+    /// and gains 1.1-1.25x from 2^25, and in the bundled model's forward (2^24.6-MAC linears) the
+    /// split ran it 14 % faster than one thread (`bench forward` ratio 1.26 against 1.11).
+    public static let threadFromWork = 1 << 24
 
     /// C = alpha * op(A) op(B) + beta * C on raw row-major buffers.
     /// op(A) is [m, k], op(B) is [k, n], C is [m, n]; lda/ldb/ldc are row strides.

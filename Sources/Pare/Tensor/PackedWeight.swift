@@ -61,7 +61,7 @@ public final class PackedWeight: @unchecked Sendable, Equatable {
                      "PackedWeight.apply: x \(x.shape), W [\(rows), \(cols)], y \(y.shape)")
         let tokens = x.rows
         guard tokens > 0, rows > 0 else { return }
-        // Panels split across cores; products below BLAS's threading threshold stay on one.
+        // Panels split across cores; products below BLAS.threadFromWork stay on one.
         let parts = max(1, min(wanted, panels))
         let (panels, code, base) = (self.panels, level.code, packed.base)
         let (rows, cols) = (self.rows, self.cols)
@@ -71,9 +71,12 @@ public final class PackedWeight: @unchecked Sendable, Equatable {
             Parallel.forEach(parts) { p in
                 let lo = panels * p / parts, hi = panels * (p + 1) / parts
                 guard lo < hi else { return }
+                // Each thread packs its blocks of X into its own scratch (gemm_packed.inc).
+                let scratch = AlignedFloats(count: Int(pare_packed_gemm_scratch_floats(Int64(tokens), Int64(cols))))
+                defer { scratch.free() }
                 ProductProfile.timed {
                     pare_packed_gemm(code, base, Int64(rows), Int64(cols), xb, Int64(tokens), yb,
-                                     accumulate ? 1 : 0, Int64(lo), Int64(hi))
+                                     accumulate ? 1 : 0, Int64(lo), Int64(hi), scratch.base)
                 }
             }
         }}
