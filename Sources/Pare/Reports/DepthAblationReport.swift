@@ -58,7 +58,7 @@ enum DepthAblationReport {
             // 3. Likelihood against generation.
             let drops = cells.filter({ $0.kind == "drop" }, main).filter { $0.nllPerToken != nil }
             if drops.count >= 3, let dn = dense.nllPerToken {
-                let rho = Statistics.spearman(drops.map { $0.nllPerToken! }, drops.map(\.macroAccuracy))
+                let rho = RankCorrelation.spearman(drops.map { $0.nllPerToken! }, drops.map(\.macroAccuracy)) ?? 0
                 let collapsed = drops.filter { $0.macroAccuracy < d / 2 }
                 var s = String(format: "Likelihood and generation move together here: over %d dropped models the rank correlation of "
                                + "NLL per token and accuracy is %.2f", drops.count, rho)
@@ -140,30 +140,4 @@ enum DepthAblationReport {
         }
         return doc
     }
-}
-
-enum Statistics {
-    /// Ranks with ties given their mean rank.
-    static func ranks(_ v: [Double]) -> [Double] {
-        let order = v.indices.sorted { v[$0] < v[$1] }
-        var r = [Double](repeating: 0, count: v.count)
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
-            for k in i...j { r[order[k]] = Double(i + j) / 2 }
-            i = j + 1
-        }
-        return r
-    }
-
-    static func pearson(_ a: [Double], _ b: [Double]) -> Double {
-        let n = Double(a.count), ma = a.reduce(0, +) / n, mb = b.reduce(0, +) / n
-        var sab = 0.0, saa = 0.0, sbb = 0.0
-        for (x, y) in zip(a, b) { sab += (x - ma) * (y - mb); saa += (x - ma) * (x - ma); sbb += (y - mb) * (y - mb) }
-        return saa > 0 && sbb > 0 ? sab / (saa * sbb).squareRoot() : 0
-    }
-
-    /// Spearman's rank correlation.
-    static func spearman(_ a: [Double], _ b: [Double]) -> Double { pearson(ranks(a), ranks(b)) }
 }
