@@ -134,9 +134,8 @@ public struct DataSetEvaluator {
                 let answer = try encode(AnswerMatch.normalize(sample.answer), sample, set)
                 return PromptAnswer(prompt: prompt, answer: answer + [Int](repeating: eos, count: max(0, sampling.genLength - answer.count)))
             }
-            let nll = try LikelihoodEstimator(draws: likelihoodDraws, seed: seed)
-                .negativeLogLikelihood(model: model, examples: examples, batchSize: batchSize)
-            let perToken = nll.reduce(0, +) / Double(max(1, nll.count)) / Double(sampling.genLength)
+            let perToken = try LikelihoodEstimator(draws: likelihoodDraws, seed: seed)
+                .perToken(model: model, examples: examples, batchSize: batchSize, length: sampling.genLength)
             r.nllPerToken = perToken
             r.perplexity = Foundation.exp(perToken)
         }

@@ -61,3 +61,12 @@ public struct LikelihoodEstimator {
         return result
     }
 }
+
+extension LikelihoodEstimator {
+    /// Mean NLL per answer token over `examples` whose answers fill `length` positions (what
+    /// `eval --likelihood` reports, with its perplexity exp(per token)).
+    public func perToken(model: any ModelWeights, examples: [PromptAnswer], batchSize: Int, length: Int) throws -> Double {
+        let nll = try negativeLogLikelihood(model: model, examples: examples, batchSize: batchSize)
+        return nll.reduce(0, +) / Double(max(1, nll.count)) / Double(length)
+    }
+}

@@ -115,9 +115,8 @@ public struct TaskEvaluator {
                 let examples = try zip(data, prompts).map { sample, prompt in
                     PromptAnswer(prompt: prompt, answer: try sample.answerTokens(tokenizer, eos: eos, length: sampling.genLength))
                 }
-                let nll = try LikelihoodEstimator(draws: likelihoodDraws, seed: seed)
-                    .negativeLogLikelihood(model: model, examples: examples, batchSize: batchSize)
-                let perToken = nll.reduce(0, +) / Double(max(1, nll.count)) / Double(sampling.genLength)
+                let perToken = try LikelihoodEstimator(draws: likelihoodDraws, seed: seed)
+                    .perToken(model: model, examples: examples, batchSize: batchSize, length: sampling.genLength)
                 r.nllPerToken = perToken
                 r.perplexity = Foundation.exp(perToken)
             }
