@@ -91,9 +91,12 @@ public struct KernelBenchmark {
                 (t, Tensor(shape: [t, shape.inputs], data: (0..<t * shape.inputs).map { _ in Float(rng.uniform() * 2 - 1) }))
             })
             // sgemm time / packed-kernel time per T, where the packed kernel is Pare's dense kernel.
-            let packed = PackedWeight(dense, level: level)
+            // Packed only when some T runs on the packed kernel (never on AVX2 or scalar).
+            let packedTokens = tokens.filter { PackedWeight.isFaster(tokens: $0, level: level) }
+            let packed = packedTokens.isEmpty ? nil : PackedWeight(dense, level: level)
             var packedGain: [Int: Double] = [:]
-            for t in tokens where PackedWeight.isFaster(tokens: t, level: level) {
+            for t in packedTokens {
+                guard let packed else { break }
                 let x = inputs[t]!
                 var y = Tensor(zeros: [t, shape.out])
                 let (blas, own) = Self.timeInterleaved(repeats: repeats, { Self.denseProduct(x, dense) },
