@@ -15,12 +15,22 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
     /// `{a}+{b}=` with two 8-digit numbers (leading zeros kept) -> each column from the least
     /// significant as `{sum digit}{carry out}`, joined by `,` (each carry needs the one before).
     case carry
+    /// `color:{t}=` with t a template of 30 cells, each a fixed colour (`a`, `b`, `c`) or a
+    /// blank `-` -> t with every blank coloured so that no two neighbours share a colour (scored
+    /// by validity). Blanks come in runs with several right fillings; neighbouring blanks
+    /// decoded together pick independently and clash.
+    case color
 
     public static let generationLength = 32
     static let letters = Array("abcdefghijklmnopqrstuvwxyz")
     static let permLengths = 16...24
     static let hopCount = 8
     static let carryDigits = 8
+    static let colors = Array("abc")
+    /// One length, so each cell's template entry sits a fixed distance before it (31 positions).
+    static let colorLength = 30
+    /// Share of cells left blank, in 16ths: 10/16 gives runs of blanks long enough to be ambiguous.
+    static let colorBlankSixteenths: UInt64 = 10
 
     public func sample(_ rng: inout SplitMix64) -> TaskExample {
         func int(_ range: ClosedRange<Int>) -> Int {
@@ -61,6 +71,16 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
             }
             let text = { (digits: [Int]) in digits.map(String.init).joined() }
             return TaskExample(prompt: "\(text(a))+\(text(b))=", answer: columns.joined(separator: ","))
+        case .color:
+            // A uniform proper colouring of the path, then blanks chosen independently of it, so the
+            // answer is a uniform pick among the template's right fillings.
+            var cells = [Self.colors[int(0...2)]]
+            for _ in 1..<Self.colorLength {
+                let others = Self.colors.filter { $0 != cells.last! }
+                cells.append(others[int(0...1)])
+            }
+            let template = cells.map { rng.next() % 16 < Self.colorBlankSixteenths ? "-" : $0 }
+            return TaskExample(prompt: "color:\(String(template))=", answer: String(cells))
         }
     }
 
@@ -72,10 +92,25 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
     }
 }
 
+extension DependentTask {
+    /// color: the output has the template's length, keeps its fixed colours, fills every blank
+    /// with a colour, and no two neighbours are equal.
+    public static func isColoring(_ output: String, of prompt: String) -> Bool {
+        guard prompt.hasPrefix("color:"), prompt.hasSuffix("=") else { return false }
+        let template = Array(prompt.dropFirst(6).dropLast()), cells = Array(output)
+        guard cells.count == template.count else { return false }
+        for (i, cell) in cells.enumerated() {
+            guard colors.contains(cell), template[i] == "-" || template[i] == cell else { return false }
+            if i > 0 && cells[i - 1] == cell { return false }
+        }
+        return true
+    }
+}
+
 extension DependentTask: TaskDefinition {
     public var name: String { rawValue }
     public var generationLength: Int { Self.generationLength }
-    public var scoring: TaskScoring { self == .perm ? .validity : .exact }
+    public var scoring: TaskScoring { self == .perm || self == .color ? .validity : .exact }
     /// After the reference tasks' 0...3, so no two tasks share a seed stream.
     public var streamIndex: UInt64 { 100 + UInt64(Self.allCases.firstIndex(of: self)!) }
     public func example(_ rng: inout SplitMix64) -> TaskExample { sample(&rng) }
@@ -83,7 +118,9 @@ extension DependentTask: TaskDefinition {
     public func score(_ output: String, for example: TaskExample) -> Bool {
         switch scoring {
         case .exact: return output == example.answer
-        case .validity: return Self.isPermutation(output, of: example.prompt)
+        case .validity:
+            return self == .perm ? Self.isPermutation(output, of: example.prompt)
+                : Self.isColoring(output, of: example.prompt)
         }
     }
 }
