@@ -95,7 +95,7 @@ resume_flag = $(if $(RESUME),$(if $(wildcard $(1).train),--resume,),)
 model: $(KV_STAGES) | build
 	$(PARE) train --config experiments/pare-tiny.yaml --output $(MODEL) $(call resume_flag,$(MODEL))
 
-# Trains the second bundled model, pare-dep, on the dependent-token tasks (perm, hops, carry;
+# Trains the second bundled model, pare-dep, on the dependent-token tasks (hops, carry, color;
 # docs/tasks.md) from its committed recipe, niced so that it leaves the machine to timings.
 # RESUME=1 continues an interrupted run from models/pare-dep.h5.train/.
 DEP_MODEL := models/pare-dep.h5

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Independent reference for the dependent-token tasks (docs/tasks.md): perm, hops, carry.
+"""Independent reference for the dependent-token tasks (docs/tasks.md): perm, hops, carry, color.
 
 Writes Tests/PareTests/Fixtures/dependent/cases.json. The prompts come from Python's own
 generator (not Pare's), following the documented formats, with edge cases added by hand;
 answers come from solvers written here from the task definitions:
   perm  - candidate outputs labelled valid/invalid by a multiset comparison;
   hops  - the trace, evaluated statement by statement;
-  carry - each column's sum digit and carry, from Python integer arithmetic on prefixes.
+  carry - each column's sum digit and carry, from Python integer arithmetic on prefixes;
+  color - candidate fillings labelled valid/invalid cell by cell, and each template's number of
+          right fillings counted by dynamic programming over the path.
 The Swift tests check Pare's checker and their own prompt solvers against this file, and then
 Pare's generators against those solvers.
 
@@ -43,6 +45,62 @@ def perm_cases():
         for out, expected in cands:
             assert (Counter(out) == Counter(given)) == expected
         cases.append({"prompt": prompt, "candidates": [{"output": o, "valid": v} for o, v in cands]})
+    return cases
+
+
+COLORS = "abc"
+
+
+def color_valid(template, output):
+    """A right filling keeps the fixed cells, colours every blank, and no neighbours are equal."""
+    return (len(output) == len(template)
+            and all(o in COLORS and t in ("-", o) for t, o in zip(template, output))
+            and all(x != y for x, y in zip(output, output[1:])))
+
+
+def color_fillings(template):
+    """Number of right fillings: ways[c] counts proper colourings of the prefix ending in colour c."""
+    ways = {c: int(template[0] in ("-", c)) for c in COLORS}
+    for t in template[1:]:
+        ways = {c: (sum(w for d, w in ways.items() if d != c) if t in ("-", c) else 0) for c in COLORS}
+    return sum(ways.values())
+
+
+def color_cases():
+    cases = []
+    for k in range(8):
+        cells = [rnd.choice(COLORS)]
+        while len(cells) < 30:
+            cells.append(rnd.choice([c for c in COLORS if c != cells[-1]]))
+        valid = "".join(cells)
+        template = "".join("-" if rnd.random() < [0.6, 0.3, 1.0, 0.0][k % 4] else c for c in cells)
+        # Another right filling: recolour the first blank whose neighbours leave a second colour.
+        other = None
+        for i, t in enumerate(template):
+            if t == "-":
+                free = [c for c in COLORS if c != cells[i]
+                        and (i == 0 or c != cells[i - 1]) and (i == 29 or c != cells[i + 1])]
+                if free:
+                    other = valid[:i] + free[0] + valid[i + 1:]
+                    break
+        clash = valid[:10] + valid[9] + valid[11:]                  # two equal neighbours
+        cands = [(valid, True), (valid[:-1], False), (valid + "a", False), (clash, False),
+                 (valid[:4] + "d" + valid[5:], False), ("", False)]
+        if other:
+            cands.append((other, True))
+        fixed = next((i for i, t in enumerate(template) if t != "-"), None)
+        if fixed is not None:                                       # a fixed cell changed
+            changed = [c for c in COLORS if c != template[fixed]
+                       and (fixed == 0 or c != valid[fixed - 1]) and (fixed == 29 or c != valid[fixed + 1])]
+            if changed:
+                cands.append((valid[:fixed] + changed[0] + valid[fixed + 1:], False))
+        for out, expected in cands:
+            assert color_valid(template, out) == expected, (template, out)
+        cases.append({"prompt": f"color:{template}=", "fillings": color_fillings(template),
+                      "candidates": [{"output": o, "valid": v} for o, v in cands]})
+    # Tiny templates whose fillings are easy to count by hand: "-" 3, "--" 6, "a-a" 2, "a-b" 1.
+    for t, n in [("-", 3), ("--", 6), ("a-a", 2), ("a-b", 1), ("aa", 0)]:
+        assert color_fillings(t) == n
     return cases
 
 
@@ -94,7 +152,7 @@ def main():
         i = next(i for i in range(len(ans) - 1, -1, -1) if ans[i].isdigit())
         c["wrong"] = ans[:i] + str((int(ans[i]) + 1) % 10) + ans[i + 1:]
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"perm": perm_cases(), "hops": hops, "carry": carry}, indent=1) + "\n")
+    OUT.write_text(json.dumps({"perm": perm_cases(), "hops": hops, "carry": carry, "color": color_cases()}, indent=1) + "\n")
     print(f"wrote {OUT}")
 
 

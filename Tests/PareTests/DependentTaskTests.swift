@@ -9,7 +9,8 @@ import Testing
     struct Candidate: Decodable { var output: String; var valid: Bool }
     struct PermCase: Decodable { var prompt: String; var candidates: [Candidate] }
     struct ExactCase: Decodable { var prompt: String; var answer: String; var wrong: String }
-    struct Cases: Decodable { var perm: [PermCase]; var hops: [ExactCase]; var carry: [ExactCase] }
+    struct ColorCase: Decodable { var prompt: String; var fillings: Int; var candidates: [Candidate] }
+    struct Cases: Decodable { var perm: [PermCase]; var hops: [ExactCase]; var carry: [ExactCase]; var color: [ColorCase] }
 
     static let cases: Cases = {
         let data = FileManager.default.contents(atPath: Fixtures.path("dependent/cases.json"))!
@@ -27,6 +28,32 @@ import Testing
         }
         #expect(checked >= 40)
         #expect(DependentTask.perm.scoring == .validity)
+    }
+
+    @Test func colorCheckerAgreesWithTheReference() {
+        var checked = 0, counted = 0
+        for c in Self.cases.color {
+            let example = TaskExample(prompt: c.prompt, answer: "")
+            for cand in c.candidates {
+                #expect(DependentTask.color.score(cand.output, for: example) == cand.valid, "\(c.prompt) -> \(cand.output)")
+                checked += 1
+            }
+            // Where the blanks are few, every colouring of them is tried: the checker accepts
+            // exactly as many as the reference's count of right fillings.
+            let template = Array(c.prompt.dropFirst(6).dropLast())
+            let blanks = template.indices.filter { template[$0] == "-" }
+            guard blanks.count <= 9 else { continue }
+            var accepted = 0
+            for code in 0..<Int(pow(3, Double(blanks.count))) {
+                var cells = template, rest = code
+                for i in blanks { cells[i] = Array("abc")[rest % 3]; rest /= 3 }
+                if DependentTask.color.score(String(cells), for: example) { accepted += 1 }
+            }
+            #expect(accepted == c.fillings, "\(c.prompt)")
+            counted += 1
+        }
+        #expect(checked >= 40 && counted >= 3)
+        #expect(DependentTask.color.scoring == .validity)
     }
 
     @Test func exactTasksMatchTheReferenceSolutions() throws {
@@ -53,13 +80,18 @@ import Testing
             for s in a + task.examples(300, split: .test, seed: 1) {
                 _ = try tok.encode(s.prompt + s.answer)
                 #expect(s.answer.count <= DependentTask.generationLength)
-                #expect(s.prompt.count + DependentTask.generationLength <= 68)
+                #expect(s.prompt.count + DependentTask.generationLength <= 72)
                 answerLength += s.answer.count
                 switch task {
                 case .perm:
                     let given = Array(s.prompt.dropFirst(5).dropLast())
                     #expect(s.prompt.hasPrefix("perm:") && Set(given).count == given.count)
                     #expect(DependentTask.permLengths.contains(given.count))
+                    #expect(task.score(s.answer, for: s))
+                case .color:
+                    let template = Array(s.prompt.dropFirst(6).dropLast())
+                    #expect(s.prompt.hasPrefix("color:") && template.count == DependentTask.colorLength)
+                    #expect(zip(template, s.answer).allSatisfy { $0 == "-" || $0 == $1 })
                     #expect(task.score(s.answer, for: s))
                 case .hops, .carry:
                     #expect(try Self.solve(task, s.prompt) == s.answer, "\(s.prompt) -> \(s.answer)")
@@ -83,7 +115,7 @@ import Testing
     }
 
     @Test func catalogNamesEveryTaskOnceWithDistinctStreams() {
-        #expect(TaskCatalog.names == ["add", "kv", "rev", "chain", "perm", "hops", "carry"])
+        #expect(TaskCatalog.names == ["add", "kv", "rev", "chain", "perm", "hops", "carry", "color"])
         #expect(Set(TaskCatalog.all.map(\.streamIndex)).count == TaskCatalog.all.count)
         // The reference tasks draw exactly what they drew before the catalog existed.
         for t in ReferenceTask.allCases {
@@ -95,9 +127,9 @@ import Testing
     /// and the 32-token generation region, and `make model-dep` runs it.
     @Test func pareDepRecipeFitsItsTasks() throws {
         let recipe = try TrainingRecipe.load(path: BundledRecipeTests.path("experiments/pare-dep.yaml"))
-        #expect(try recipe.taskMix().map(\.0.name) == ["perm", "hops", "carry"])
-        // Longest prompt: hops' "a=n" + 8 hops of ";x+d" + "?" (36), next to perm's 30 and carry's 18.
-        #expect(recipe.modelConfig.maxSeqLen >= 3 + 4 * DependentTask.hopCount + 1 + DependentTask.generationLength)
+        #expect(try recipe.taskMix().map(\.0.name) == ["hops", "carry", "color"])
+        // Longest prompt: color's "color:" + 30 cells + "=" (37), next to hops' 36 and carry's 18.
+        #expect(recipe.modelConfig.maxSeqLen >= 6 + DependentTask.colorLength + 1 + DependentTask.generationLength)
         let makefile = try String(contentsOfFile: BundledRecipeTests.path("Makefile"), encoding: .utf8)
         #expect(makefile.contains("--config experiments/pare-dep.yaml --output $(DEP_MODEL)"))
     }
@@ -105,7 +137,7 @@ import Testing
     /// Solvers written from the task definitions, parsing the prompt text.
     static func solve(_ task: DependentTask, _ prompt: String) throws -> String {
         switch task {
-        case .perm:
+        case .perm, .color:
             return ""
         case .hops:
             // "a=3;b+4;c-2;...?": each statement applies its operation to the previous value.
