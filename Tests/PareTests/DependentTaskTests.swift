@@ -123,6 +123,21 @@ import Testing
         }
     }
 
+    /// eval and calibration default to the tasks of the model's newest `train` provenance entry.
+    @Test func defaultTasksComeFromTheNewestTrainingEntry() {
+        let train = { (tasks: String) in "{\"op\":\"train\",\"steps\":10,\"tasks\":{\(tasks)}}" }
+        let prune = "{\"op\":\"prune\",\"method\":\"wanda\"}"
+        let names = { (p: [String]) in TaskCatalog.defaults(provenance: p).map(\.name) }
+        #expect(names([]) == ["add", "kv", "rev", "chain"])
+        #expect(names([prune]) == ["add", "kv", "rev", "chain"])
+        // Catalog order, whatever the mix's order; a later prune keeps the training tasks.
+        #expect(names([train("\"kv\":1"), train("\"color\":0.5,\"hops\":1.25,\"carry\":1.5"), prune]) == ["hops", "carry", "color"])
+        #expect(names([train("\"hops\":1"), train("\"kv\":1")]) == ["kv"])
+        // A task this catalog does not know: the reference tasks, not a partial list.
+        #expect(TaskCatalog.trained(provenance: [train("\"hops\":1,\"sudoku\":1")]) == nil)
+        #expect(names([train("\"hops\":1,\"sudoku\":1")]) == ["add", "kv", "rev", "chain"])
+    }
+
     /// pare-dep's recipe trains exactly the dependent-token tasks, with room for the longest prompt
     /// and the 32-token generation region, and `make model-dep` runs it.
     @Test func pareDepRecipeFitsItsTasks() throws {
