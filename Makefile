@@ -102,7 +102,7 @@ DEP_MODEL := models/pare-dep.h5
 model-dep: | build
 	nice -n 19 $(PARE) train --config experiments/pare-dep.yaml --output $(DEP_MODEL) $(call resume_flag,$(DEP_MODEL))
 
-# pare-dep's model card tables (reports/pare-dep-card.md): five samplers on the dense model and
+# pare-dep's model card tables (models/pare-dep.md, between its card markers): five samplers on the dense model and
 # its Wanda-50 and drop-2 versions, with NFE and decode order.
 model-dep-card: build
 	python3 experiments/pare_dep_card.py --pare $(PARE) --model $(DEP_MODEL)
