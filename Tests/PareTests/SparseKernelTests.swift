@@ -78,6 +78,21 @@ import Testing
         }
     }
 
+    /// Very sparse matrices carry the column of every kept value (the kernels read it instead of
+    /// decoding the mask); others do not. kernelsMatchDenseBLAS runs both paths (0.93 and 0.5).
+    @Test func columnIndexIsHeldOnlyWhenVerySparse() {
+        let sparse = BitmaskMatrix(dense: Self.weight(70, 200, sparsity: 0.93, seed: 1))
+        #expect(sparse.columns.count == sparse.keptCount && sparse.keptCount > 0)
+        var expected: [UInt16] = []
+        let dense = sparse.dense
+        for r in 0..<dense.rows {
+            for c in 0..<dense.cols where dense.data[r * dense.cols + c] != 0 { expected.append(UInt16(c)) }
+        }
+        #expect(sparse.columns == expected)
+        #expect(sparse.residentBytes == sparse.storageBytes() + 2 * sparse.keptCount)
+        #expect(BitmaskMatrix(dense: Self.weight(70, 200, sparsity: 0.5, seed: 1)).columns.isEmpty)
+    }
+
     @Test func bitmaskRoundTripIsExact() throws {
         for (rows, cols) in [(5, 1), (3, 64), (7, 65), (4, 200)] {
             var w = Self.weight(rows, cols, sparsity: 0.6, seed: UInt64(cols))
