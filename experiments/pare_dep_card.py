@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TASKS = ["hops", "carry", "color"]
+TASKS = ["hops", "carry", "color", "spread"]
 SAMPLERS = [  # (label, eval options)
     ("one token per step", []),
     ("--steps 1", ["--steps", "1"]),
@@ -48,20 +48,24 @@ def main():
                                       "--output", drop, "--json"]))
     models = [("dense", a.model), ("wanda 50 %", wanda), (f"drop 2 (blocks {','.join(map(str, dropped['dropped']))})", drop)]
 
-    # The training run as the model file records it (provenance): time, throughput, curve.
+    # The training stages as the model file records them (provenance): time, throughput, curve.
     info = json.loads(run(a.pare, ["inspect", "--model", a.model, "--json"]))
-    train = [e for e in info["provenance"] if e.get("op") == "train"][-1]
-    curve_tasks = [t for t in TASKS if t in train["tasks"]]
-    training = [f"Training as recorded in the model's provenance: {train['steps']:,} steps of batch "
-                f"{train['batch_size']}, {train['tokens_seen']:,} tokens, {train['train_seconds'] / 60:.1f} min "
-                f"of training compute ({train['tokens_per_second']:,} tokens/s); its own evaluations "
-                "(64 test samples per task, fixed sampler, one token per step):", "",
-                "| step | loss (last 50 steps) | " + " | ".join(curve_tasks) + " |",
-                "|---:|---:|" + "---:|" * len(curve_tasks)]
-    for point in train["curve"]:
-        if "accuracy" in point and point["accuracy"]:
-            training.append(f"| {point['step']:,} | {point['loss']:.3f} | "
-                            + " | ".join(f"{100 * point['accuracy'].get(t, 0):.1f} %" for t in curve_tasks) + " |")
+    training = []
+    stages = [e for e in info["provenance"] if e.get("op") == "train"]
+    for k, train in enumerate(stages, 1):
+        curve_tasks = [t for t in TASKS if t in train["tasks"]]
+        training += [f"Training stage {k} of {len(stages)} as recorded in the model's provenance "
+                     f"(tasks {', '.join(curve_tasks)}): {train['steps']:,} steps of batch {train['batch_size']}, "
+                     f"{train['tokens_seen']:,} tokens, {train['train_seconds'] / 60:.1f} min of training compute "
+                     f"({train['tokens_per_second']:,} tokens/s); its own evaluations (64 test samples per task, "
+                     "fixed sampler, one token per step):", "",
+                     "| step | loss (last 50 steps) | " + " | ".join(curve_tasks) + " |",
+                     "|---:|---:|" + "---:|" * len(curve_tasks)]
+        for point in train["curve"]:
+            if point.get("accuracy"):
+                training.append(f"| {point['step']:,} | {point['loss']:.3f} | "
+                                + " | ".join(f"{100 * point['accuracy'].get(t, 0):.1f} %" for t in curve_tasks) + " |")
+        training.append("")
 
     results = {}
     for mlabel, path in models:
@@ -72,10 +76,10 @@ def main():
     def pct(x):
         return f"{100 * x:.1f} %"
 
-    lines = training + ["", f"Model `{a.model}`; {a.samples} test samples per task (seed 0); generation length 32; "
-             "Wanda and drop calibrated on 128 training samples of hops, carry and color "
+    lines = training + [f"Model `{a.model}`; {a.samples} test samples per task (seed 0); generation length 32; "
+             "Wanda and drop calibrated on 128 training samples of hops, carry, color and spread "
              "(`make model-dep-card`).", "",
-             "Accuracy (color: validity) and mean NFE per task:", "",
+             "Accuracy (color, spread: validity) and mean NFE per task:", "",
              "| model | sampler | " + " | ".join(f"{t} acc. | {t} NFE" for t in TASKS) + " | mean acc. |",
              "|---|---|" + "---:|---:|" * len(TASKS) + "---:|"]
     for mlabel, _ in models:

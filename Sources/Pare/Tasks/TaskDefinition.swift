@@ -72,7 +72,7 @@ public enum TaskCatalog {
     }
 
     /// The tasks `eval` scores and `prune`/`drop` calibrate on when none are named: the model's
-    /// own training tasks (pare-dep: hops, carry, color), else the four reference tasks.
+    /// own training tasks (pare-dep: hops, carry, color, spread), else the four reference tasks.
     public static func defaults(provenance: [String]) -> [any TaskDefinition] {
         trained(provenance: provenance) ?? ReferenceTask.allCases
     }
