@@ -107,14 +107,23 @@ public struct BitmaskMatrix: Equatable, Sendable {
             self.columns = []
             return
         }
-        let wpr = (cols + 63) / 64
         self.columns = [UInt16](unsafeUninitializedCapacity: kept) { c, n in
+            Self.forEachKept(mask: mask, rows: rows, wordsPerRow: (cols + 63) / 64) { i, _, column in c[i] = UInt16(column) }
+            n = kept
+        }
+    }
+
+    /// Calls `body(i, row, column)` for every kept weight in row-major order (i counts them):
+    /// the one walk over the mask's set bits.
+    static func forEachKept(mask: [UInt64], rows: Int, wordsPerRow: Int, _ body: (Int, Int, Int) -> Void) {
+        mask.withUnsafeBufferPointer { m in
+            var i = 0
             for r in 0..<rows {
-                for k in 0..<wpr {
-                    var bits = mask[r * wpr + k]
+                for k in 0..<wordsPerRow {
+                    var bits = m[r * wordsPerRow + k]
                     while bits != 0 {
-                        c[n] = UInt16(k * 64 + bits.trailingZeroBitCount)
-                        n += 1
+                        body(i, r, k * 64 + bits.trailingZeroBitCount)
+                        i += 1
                         bits &= bits - 1
                     }
                 }
@@ -129,21 +138,10 @@ public struct BitmaskMatrix: Equatable, Sendable {
     public var dense: Tensor {
         var out = Tensor(zeros: [rows, cols])
         out.data.withUnsafeMutableBufferPointer { d in
-        mask.withUnsafeBufferPointer { m in
         values.withUnsafeBufferPointer { v in
-            var i = 0
-            for r in 0..<rows {
-                let row = d.baseAddress! + r * cols
-                for k in 0..<wordsPerRow {
-                    var bits = m[r * wordsPerRow + k]
-                    while bits != 0 {
-                        row[k * 64 + bits.trailingZeroBitCount] = v[i]
-                        i += 1
-                        bits &= bits - 1
-                    }
-                }
-            }
-        }}}
+            let cols = cols
+            Self.forEachKept(mask: mask, rows: rows, wordsPerRow: wordsPerRow) { i, r, c in d[r * cols + c] = v[i] }
+        }}
         return out
     }
 

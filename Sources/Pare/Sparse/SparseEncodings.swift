@@ -39,17 +39,7 @@ extension BitmaskMatrix {
     /// pointers (`indptr`) and `keptValues` as `data`, this is the matrix in CSR form.
     public func columnIndices() -> [Int32] {
         var indices = [Int32](repeating: 0, count: keptCount)
-        var i = 0
-        for r in 0..<rows {
-            for k in 0..<wordsPerRow {
-                var bits = mask[r * wordsPerRow + k]
-                while bits != 0 {
-                    indices[i] = Int32(k * 64 + bits.trailingZeroBitCount)
-                    i += 1
-                    bits &= bits - 1
-                }
-            }
-        }
+        Self.forEachKept(mask: mask, rows: rows, wordsPerRow: wordsPerRow) { i, _, column in indices[i] = Int32(column) }
         return indices
     }
 
