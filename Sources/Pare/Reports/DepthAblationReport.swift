@@ -82,6 +82,12 @@ enum DepthAblationReport {
                         s += String(format: "; Prophet needs %.2f dense (accuracy %@) and up to %.2f", dp.meanNFE, dp.macroAccuracy.percent,
                                     pr.map(\.meanNFE).max() ?? dp.meanNFE)
                     }
+                    // Decode order with one token per step: does losing depth make decoding more left to right?
+                    let orders = cells.filter({ $0.kind == "drop" && $0.layers == nil }, main).compactMap(\.spearman)
+                    if let ds = dense.spearman, !orders.isEmpty {
+                        s += String(format: ". With one token per step the rank correlation of commit step with position is %.2f dense and "
+                                    + "%.2f to %.2f over the dropped models", ds, orders.min()!, orders.max()!)
+                    }
                     doc.findings.append(s + ".")
                 }
             }
@@ -90,13 +96,13 @@ enum DepthAblationReport {
         let singles = cells.filter({ $0.kind == "drop" && $0.layers != nil }, main)
         if !singles.isEmpty {
             // Per task, the blocks without which it falls below half its dense accuracy.
-            let needs = ReportCells.tasks.map { t -> String in
+            let needs = cells.tasks.map { t -> String in
                 let half = (ReportCells.accuracy(dense, t) ?? 0) / 2
                 let blocks = singles.filter { (ReportCells.accuracy($0, t) ?? 0) < half }.map { $0.inputs.variant.layers! }
                 return blocks.isEmpty ? "\(t) survives every single drop" : "\(t) without block \(blocks.joined(separator: ", "))"
             }
             let harmless = singles.filter { s in
-                ReportCells.tasks.allSatisfy { t in (ReportCells.accuracy(s, t) ?? 0) >= (ReportCells.accuracy(dense, t) ?? 0) - tolerance }
+                cells.tasks.allSatisfy { t in (ReportCells.accuracy(s, t) ?? 0) >= (ReportCells.accuracy(dense, t) ?? 0) - tolerance }
             }.map { $0.inputs.variant.layers! }
             var line = "Tasks need different blocks. A task falls below half its dense accuracy: " + needs.joined(separator: "; ") + ". "
             if harmless.isEmpty, let best = singles.max(by: { $0.macroAccuracy < $1.macroAccuracy }) {
@@ -121,6 +127,12 @@ enum DepthAblationReport {
                                                  x: PlotAxis("NLL per answer token (log scale)", log: true), y: PlotAxis("mean accuracy (%)", range: 0...100),
                                                  series: criteria.map { by in PlotSeries(by, curve(by, main, dense).compactMap { p in
                                                      p.cell.nllPerToken.map { ($0, p.cell.macroAccuracy * 100) } }) }).svg))
+            doc.plots.append(.init(file: "spearman-vs-blocks-dropped.svg",
+                                   caption: "Decode order with one token per step: rank correlation of commit step with position (1 = left to right) against blocks dropped, per criterion",
+                                   svg: LinePlot(title: "Decode order as blocks are dropped", x: kAxis,
+                                                 y: PlotAxis("Spearman, commit step vs position", range: -1...1),
+                                                 series: criteria.map { by in PlotSeries(by, curve(by, main, dense).compactMap { p in
+                                                     p.cell.spearman.map { (Double(p.k), $0) } }) }.filter { !$0.points.isEmpty }).svg))
             for (name, evaluation, denseCell, file) in [("threshold sampler", threshold, denseThreshold, "nfe-threshold-vs-blocks-dropped.svg"),
                                                         ("Prophet", prophet, denseProphet, "nfe-prophet-vs-blocks-dropped.svg")] where denseCell != nil {
                 let label = denseCell!.evaluationLabel
@@ -131,8 +143,8 @@ enum DepthAblationReport {
         }
         if !singles.isEmpty {
             let blocks = singles.map { $0.inputs.variant.layers! }
-            var map = HeatMap(title: "Accuracy per task with one block dropped", rows: ReportCells.tasks, columns: ["none"] + blocks.map { "block \($0)" },
-                              values: ReportCells.tasks.map { t in [ReportCells.accuracy(dense, t).map { $0 * 100 }] + singles.map { ReportCells.accuracy($0, t).map { $0 * 100 } } },
+            var map = HeatMap(title: "Accuracy per task with one block dropped", rows: cells.tasks, columns: ["none"] + blocks.map { "block \($0)" },
+                              values: cells.tasks.map { t in [ReportCells.accuracy(dense, t).map { $0 * 100 }] + singles.map { ReportCells.accuracy($0, t).map { $0 * 100 } } },
                               rowLabel: "task", columnLabel: "dropped block", valueLabel: "accuracy (%)")
             map.range = 0...100
             map.format = "%.0f"
