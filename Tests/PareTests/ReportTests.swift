@@ -163,6 +163,7 @@ import Testing
                       "variants:\n  - {kind: drop, count: 2, by: chance}\nevaluations:\n  - {sampler: fixed}\n",
                       "variants:\n  - {kind: dense}\nevaluations: []\n",
                       "samples: many\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed}\n",
+                      "tasks: [add, hops]\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed, steps: 32}\n",
                       "tasks: [add, dance]\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed}\n",
                       "variants:\n  - {kind: seft, method: wanda, sparsity: 0.5}\nevaluations:\n  - {sampler: fixed}\n",
                       "tasks: [hops]\nvariants:\n  - {kind: seft, method: wanda, sparsity: 0.5, steps: 10}\nevaluations:\n  - {sampler: fixed}\n"])

@@ -277,7 +277,12 @@ public struct ReportRecipe: Sendable {
             guard SamplerKind(rawValue: e.samplerName) != nil else {
                 return "evaluations[\(n)]: sampler must be one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))"
             }
-            if let p = e.options.problem() { return "evaluations[\(n)] (\(e.label)): \(p)" }
+            // Each task is decoded at its own generation length: the settings must suit every one.
+            for task in tasks.compactMap(TaskCatalog.named) {
+                var o = e.options
+                o.genLength = task.generationLength
+                if let p = o.problem() { return "evaluations[\(n)] (\(e.label)) on \(task.name): \(p)" }
+            }
             if let k = e.kernels, KernelChoice(rawValue: k) == nil { return "evaluations[\(n)]: kernels must be dense, sparse or auto" }
             if let b = e.bench, b != "kernels" { return "evaluations[\(n)]: bench must be kernels (got \(b))" }
             if e.bench != nil, !(1...4096).contains(e.tokens ?? 1) { return "evaluations[\(n)]: tokens must be in 1...4096" }
