@@ -344,7 +344,7 @@ import Testing
         let doc = DepthAblationReport.make(ReportCells(cells, tasks: Self.referenceTasks))
         let text = doc.findings.joined(separator: "\n")
         #expect(text.contains("up to k = 2 by a, k = 0 by b"))
-        #expect(text.contains("at k = 1 a keeps 97.5 % (worst: b, 50.0 %)"))
+        #expect(text.contains("Which blocks go matters: at k = 1 a keeps 97.5 % (worst: b, 50.0 %); at k = 2 a keeps 96.5 % (worst: b, 10.0 %)"))
         #expect(text.contains("add without block 0; kv survives every single drop"))
         #expect(text.contains("Dropping block 1 alone costs no task more than 5 points"))
         // NLL and accuracy fall in exact opposite rank order over the eight dropped models.

@@ -52,9 +52,13 @@ enum DepthAblationReport {
             let best = ks.prefix(3).compactMap { k -> String? in
                 let at = criteria.compactMap { by in curve(by, main, nil).first { $0.k == k }.map { (by, $0.cell.macroAccuracy) } }
                 guard let top = at.max(by: { $0.1 < $1.1 }), let low = at.min(by: { $0.1 < $1.1 }) else { return nil }
+                if top.1 == low.1 { return "at k = \(k) every criterion keeps \(top.1.percent)" }
                 return "at k = \(k) \(top.0) keeps \(top.1.percent) (worst: \(low.0), \(low.1.percent))"
             }
-            if !best.isEmpty { doc.findings.append("Which blocks go matters: " + best.joined(separator: "; ") + ".") }
+            if !best.isEmpty {
+                let lead = best.allSatisfy { $0.contains("every criterion") } ? "The criteria do not differ here: " : "Which blocks go matters: "
+                doc.findings.append(lead + best.joined(separator: "; ") + ".")
+            }
             // 3. Likelihood against generation.
             let drops = cells.filter({ $0.kind == "drop" }, main).filter { $0.nllPerToken != nil }
             if drops.count >= 3, let dn = dense.nllPerToken {
