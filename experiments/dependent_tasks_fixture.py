@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent reference for the dependent-token tasks (docs/tasks.md): perm, hops, carry, color.
+"""Independent reference for the dependent-token tasks (docs/tasks.md): perm, hops, carry, color,
+spread.
 
 Writes Tests/PareTests/Fixtures/dependent/cases.json. The prompts come from Python's own
 generator (not Pare's), following the documented formats, with edge cases added by hand;
@@ -8,7 +9,9 @@ answers come from solvers written here from the task definitions:
   hops  - the trace, evaluated statement by statement;
   carry - each column's sum digit and carry, from Python integer arithmetic on prefixes;
   color - candidate fillings labelled valid/invalid cell by cell, and each template's number of
-          right fillings counted by dynamic programming over the path.
+          right fillings counted by dynamic programming over the path;
+  spread - the same with four colours and cells at most two apart distinct (the DP runs over the
+          last two colours).
 The Swift tests check Pare's checker and their own prompt solvers against this file, and then
 Pare's generators against those solvers.
 
@@ -104,6 +107,56 @@ def color_cases():
     return cases
 
 
+SPREAD = "abcd"
+
+
+def spread_valid(template, output):
+    """Four colours; the fixed cells kept; any two cells at most two apart differ."""
+    return (len(output) == len(template)
+            and all(o in SPREAD and t in ("-", o) for t, o in zip(template, output))
+            and all(output[i] not in output[max(0, i - 2):i] for i in range(len(output))))
+
+
+def spread_fillings(template):
+    """ways[(p, q)]: right fillings of the prefix ending in colours p, q (p = None at the start)."""
+    ways = {(None, c): 1 for c in SPREAD if template[0] in ("-", c)}
+    for t in template[1:]:
+        nxt = {}
+        for (p, q), w in ways.items():
+            for c in SPREAD:
+                if t in ("-", c) and c != q and c != p:
+                    nxt[(q, c)] = nxt.get((q, c), 0) + w
+        ways = nxt
+    return sum(ways.values())
+
+
+def spread_cases():
+    cases = []
+    for k in range(8):
+        cells = []
+        while len(cells) < 30:
+            cells.append(rnd.choice([c for c in SPREAD if c not in cells[-2:]]))
+        valid = "".join(cells)
+        template = "".join("-" if rnd.random() < [0.6, 0.3, 1.0, 0.0][k % 4] else c for c in cells)
+        near = valid[:10] + valid[8] + valid[11:]                   # equal to the cell two back
+        cands = [(valid, True), (valid[:-1], False), (valid + "a", False), (near, False),
+                 (valid[:4] + "e" + valid[5:], False), ("", False)]
+        for i, t in enumerate(template):                           # another right filling, if any
+            if t == "-":
+                free = [c for c in SPREAD if c != valid[i] and c not in valid[max(0, i - 2):i] + valid[i + 1:i + 3]]
+                if free:
+                    cands.append((valid[:i] + free[0] + valid[i + 1:], True))
+                    break
+        for out, expected in cands:
+            assert spread_valid(template, out) == expected, (template, out)
+        cases.append({"prompt": f"spread:{template}=", "fillings": spread_fillings(template),
+                      "candidates": [{"output": o, "valid": v} for o, v in cands]})
+    # By hand: "-" 4, "--" 12, "---" 24, "a-a" 0, "a--" 6, "ab-" 2.
+    for t, n in [("-", 4), ("--", 12), ("---", 24), ("a-a", 0), ("a--", 6), ("ab-", 2)]:
+        assert spread_fillings(t) == n, (t, spread_fillings(t))
+    return cases
+
+
 def hops_prompt():
     v = rnd.randint(0, 9)
     stmts = [f"a={v}"]
@@ -152,7 +205,8 @@ def main():
         i = next(i for i in range(len(ans) - 1, -1, -1) if ans[i].isdigit())
         c["wrong"] = ans[:i] + str((int(ans[i]) + 1) % 10) + ans[i + 1:]
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"perm": perm_cases(), "hops": hops, "carry": carry, "color": color_cases()}, indent=1) + "\n")
+    OUT.write_text(json.dumps({"perm": perm_cases(), "hops": hops, "carry": carry, "color": color_cases(),
+                               "spread": spread_cases()}, indent=1) + "\n")
     print(f"wrote {OUT}")
 
 

@@ -102,6 +102,34 @@ static inline __attribute__((always_inline)) void expand_tokens_avx512(
     }
 }
 
+// One token through the column index: gather the input at each kept value's column, 32
+// values per round in two independent chains. Reads only values and columns (6 bytes per
+// kept weight), and no mask decoding, which at high sparsity is most of the expand kernel.
+static void gather_one_token_avx512(const pare_bitmask_matrix *w, const float *x, float *y, int accumulate,
+                                    int64_t row_lo, int64_t row_hi) {
+    for (int64_t r = row_lo; r < row_hi; r++) {
+        const int64_t start = w->row_start[r], n = w->row_start[r + 1] - start;
+        const float *vals = w->values + start;
+        const uint16_t *cols = w->columns + start;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        int64_t k = 0;
+        for (; k + 32 <= n; k += 32) {
+            const __m512i c0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(cols + k)));
+            const __m512i c1 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(cols + k + 16)));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(vals + k), _mm512_i32gather_ps(c0, x, 4), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(vals + k + 16), _mm512_i32gather_ps(c1, x, 4), acc1);
+        }
+        for (; k < n; k += 16) {
+            const __mmask16 m = n - k >= 16 ? 0xffff : (__mmask16)((1u << (n - k)) - 1);
+            const __m512i c = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, cols + k));
+            acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, vals + k),
+                                   _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, c, x, 4), acc0);
+        }
+        const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        y[r] = accumulate ? y[r] + v : v;
+    }
+}
+
 #include "spmm_entry.inc"
 
 #define GEMM_MR 12

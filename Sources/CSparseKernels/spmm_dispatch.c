@@ -16,22 +16,34 @@ int pare_sparse_best_isa(void) {
     return PARE_ISA_SCALAR;
 }
 
+int pare_tile_width(int64_t remaining, int tile) {
+    // The last tile of a product is only as wide as its tokens need (from 16, 32, 64 and the
+    // plan's own width), so T = 129 on 128-token tiles runs 128 + 16, not 2 x 128.
+    if (remaining >= tile) return tile;
+    const int widths[3] = {16, 32, 64};
+    for (int i = 0; i < 3; i++)
+        if (remaining <= widths[i] && widths[i] < tile) return widths[i];
+    return tile;
+}
+
 void pare_transpose_tiles(const float *x, int64_t tokens, int64_t cols, int tile, float *xt) {
     // In blocks of 16 columns: each token's 16 inputs are one cache line of x, and the 16
-    // destination rows ([16, tile] floats, at most 8 KiB) stay in L1 while every token of the
+    // destination rows ([16, width] floats, at most 8 KiB) stay in L1 while every token of the
     // tile is written into them.
-    for (int64_t t0 = 0; t0 < tokens; t0 += tile) {
-        float *dst = xt + t0 * cols;  // this tile: [cols, tile]
-        const int64_t valid = tokens - t0 < tile ? tokens - t0 : tile;
+    for (int64_t t0 = 0; t0 < tokens;) {
+        const int width = pare_tile_width(tokens - t0, tile);
+        float *dst = xt + t0 * cols;  // this tile: [cols, width]
+        const int64_t valid = tokens - t0 < width ? tokens - t0 : width;
         for (int64_t c0 = 0; c0 < cols; c0 += 16) {
-            const int64_t width = cols - c0 < 16 ? cols - c0 : 16;
+            const int64_t n = cols - c0 < 16 ? cols - c0 : 16;
             for (int64_t t = 0; t < valid; t++) {
                 const float *src = x + (t0 + t) * cols + c0;
-                for (int64_t j = 0; j < width; j++) dst[(c0 + j) * tile + t] = src[j];
+                for (int64_t j = 0; j < n; j++) dst[(c0 + j) * width + t] = src[j];
             }
-            for (int64_t j = 0; j < width; j++)
-                for (int64_t t = valid; t < tile; t++) dst[(c0 + j) * tile + t] = 0;
+            for (int64_t j = 0; j < n; j++)
+                for (int64_t t = valid; t < width; t++) dst[(c0 + j) * width + t] = 0;
         }
+        t0 += width;
     }
 }
 
@@ -39,6 +51,7 @@ void pare_transpose_tiles(const float *x, int64_t tokens, int64_t cols, int tile
 // are tested against (together with dense BLAS).
 static void spmm_rows_scalar(const pare_bitmask_matrix *w, int64_t tokens, const float *x,
                              float *y, int accumulate, int64_t row_lo, int64_t row_hi) {
+    // Ignores a column index: the mask is the truth the SIMD builds are checked against.
     for (int64_t r = row_lo; r < row_hi; r++) {
         const uint64_t *words = w->mask + r * w->words_per_row;
         for (int64_t t = 0; t < tokens; t++) {
@@ -78,19 +91,30 @@ void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
 pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
     pare_spmm_plan plan = {tokens, 0, 64};
     if (isa == PARE_ISA_SCALAR || tokens < 16) return plan;
-    // 128-token tiles need 8 registers of 16 floats: AVX-512 only (MAX_NV in spmm_tile.inc).
-    plan.tile_tokens = tokens <= 16 ? 16 : tokens <= 32 ? 32 : (tokens < 128 || isa != PARE_ISA_AVX512) ? 64 : 128;
+    // The widest tile: 8 accumulator vectors, 128 tokens on AVX-512 and 64 on AVX2. (96-token
+    // tiles on AVX2, 12 of its 16 registers, gained 15 % at 80-90 % sparsity in a one-thread
+    // microbenchmark but lost 3-5 % in `pare bench kernels` at T = 256.)
+    const int widest = isa == PARE_ISA_AVX512 ? 128 : 64;
+    plan.tile_tokens = tokens <= 16 ? 16 : tokens <= 32 ? 32 : tokens < widest ? 64 : widest;
     const int floats = density >= 0.3 ? 8192 : density >= 0.08 ? 16384 : 32768;
     plan.panel_cols = floats / plan.tile_tokens < 64 ? 64 : floats / plan.tile_tokens / 64 * 64;
     return plan;
 }
 
 int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, int64_t rows) {
-    // partial sums [block, tile], row cursors (int64), two buffers of decoded columns (int32)
+    // partial sums [block, tile], row cursors (int64), two buffers of decoded columns (int32);
+    // the narrowest tile (16 tokens, the last tile's possible width) has the most rows per block.
     if (plan.tile_tokens == 0) return 0;
     (void)rows;  // a call uses one row block of scratch however many rows it has
-    const int64_t block = ROW_BLOCK_FLOATS / plan.tile_tokens;
-    return block * plan.tile_tokens + 2 * block + 2 * (plan.panel_cols + 16) + 16;
+    const int64_t block = ROW_BLOCK_FLOATS / 16;
+    return ROW_BLOCK_FLOATS + 2 * block + 2 * (plan.panel_cols + 16) + 16;
+}
+
+// Measured with a one-thread microbenchmark on Zen 5 (4096 x 4096, T = 1): the gather over
+// stored columns beats the expand kernel from about 85 % sparsity (0.5 against 0.75 ms at 90 %,
+// 1.0 against 0.76 ms at 80 %). 16-bit columns need cols <= 65536.
+int pare_bitmask_wants_columns(double density, int64_t cols) {
+    return density <= 0.15 && cols <= 65536;
 }
 
 int64_t pare_bitmask_count_row(const float *row, int64_t cols, uint64_t *words) {

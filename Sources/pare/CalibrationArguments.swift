@@ -6,8 +6,8 @@ struct CalibrationArguments: ParsableArguments {
     @Option(help: "Calibration text, one sample per line (PROMPT<TAB>ANSWER marks the answer), or a .jsonl data set.") var calibration: String?
     @Option(help: "Calibration samples (default 128 from the tasks' training split).")
     var calibrationSamples: Int?
-    @Option(help: "Tasks whose training split calibrates, comma-separated (default add,kv,rev,chain).")
-    var calibrationTasks = "add,kv,rev,chain"
+    @Option(help: "Tasks whose training split calibrates, comma-separated (default: the model's training tasks from its provenance, else add,kv,rev,chain).")
+    var calibrationTasks: String?
     @Option(help: "Fraction of answer tokens masked in calibration inputs (0 = unmasked).")
     var calibrationMaskRatio = CalibrationSet.defaultMaskRatio
     @Option(help: "Seed of the calibration samples and masks.") var seed: UInt64 = 0
@@ -20,16 +20,19 @@ struct CalibrationArguments: ParsableArguments {
         }
     }
 
-    func calibrationSet(tokenizer: any Tokenizer, eos: Int) throws -> CalibrationSet {
+    func calibrationSet(_ loaded: LoadedModel) throws -> CalibrationSet {
         if let calibration {
             return try CalibrationSet.file(calibration, limit: calibrationSamples, maskRatio: calibrationMaskRatio,
-                                           seed: seed, tokenizer: tokenizer)
+                                           seed: seed, tokenizer: loaded.tokenizer)
         }
-        return try CalibrationSet.tasks(try parsedTasks(), count: calibrationSamples ?? CalibrationSet.defaultSamples,
-                                        maskRatio: calibrationMaskRatio, seed: seed, tokenizer: tokenizer, eos: eos)
+        let tasks = try parsedTasks() ?? TaskCatalog.defaults(provenance: loaded.header.provenance)
+        return try CalibrationSet.tasks(tasks, count: calibrationSamples ?? CalibrationSet.defaultSamples, maskRatio: calibrationMaskRatio,
+                                        seed: seed, tokenizer: loaded.tokenizer, eos: loaded.config.eosTokenID)
     }
 
-    func parsedTasks() throws -> [any TaskDefinition] {
+    /// The named tasks, or nil for the model's defaults.
+    func parsedTasks() throws -> [any TaskDefinition]? {
+        guard let calibrationTasks else { return nil }
         let names = calibrationTasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let known = TaskCatalog.names.joined(separator: ", ")
         if names.isEmpty { throw ValidationError("--calibration-tasks: name at least one of \(known)") }

@@ -26,7 +26,7 @@ struct DropCommand: ParsableCommand {
             let path = modelOptions.resolvedPath()
             let loaded = try modelOptions.load()
             let model = loaded.weights
-            let calib = try calibrationOptions.calibrationSet(tokenizer: loaded.tokenizer, eos: model.config.eosTokenID)
+            let calib = try calibrationOptions.calibrationSet(loaded)
             let selection = DepthSelection(criterion: by, calibration: calib)
             if rank {
                 let scores = try selection.scores(model: model, count: count ?? 1)

@@ -8,7 +8,7 @@ struct EvalCommand: ParsableCommand {
         abstract: "Accuracy (exact match or validity, per task), NFE, decode order and likelihood on the tasks' test split or a JSONL data set.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Comma-separated tasks among \(TaskCatalog.names.joined(separator: ", ")) (default: add,kv,rev,chain; none with --data).") var tasks: String?
+    @Option(help: "Comma-separated tasks among \(TaskCatalog.names.joined(separator: ", ")) (default: the model's training tasks from its provenance, else add,kv,rev,chain; none with --data).") var tasks: String?
     @Option(help: "A JSONL data set, one {\"prompt\": ..., \"answer\": ...} object per line.") var data: String?
     @Option(help: "How --data answers are scored: exact, number or contains (after normalisation).") var match: AnswerMatch = .exact
     @Option(help: "Write one JSON line per --data sample (prompt, answer, generated text, tokens, correct, nfe).") var logSamples: String?
@@ -19,10 +19,12 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var kernelArguments: KernelArguments
 
-    func parsedTasks() throws -> [any TaskDefinition] {
+    /// The named tasks; none with only --data; nil for the model's defaults.
+    func parsedTasks() throws -> [any TaskDefinition]? {
         if tasks == nil && data != nil { return [] }
+        guard let tasks else { return nil }
         let known = TaskCatalog.names.joined(separator: ", ")
-        let names = (tasks ?? "add,kv,rev,chain").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if names.isEmpty { throw ValidationError("--tasks: name at least one of \(known)") }
         return try names.map {
             guard let t = TaskCatalog.named($0) else {
@@ -52,7 +54,7 @@ struct EvalCommand: ParsableCommand {
             evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
             // Without --gen-length each task decodes with its own generation length.
             evaluator.taskGenerationLengths = sampling.genLength == nil
-            let tasks = try parsedTasks()
+            let tasks = try parsedTasks() ?? TaskCatalog.defaults(provenance: loaded.header.provenance)
             var dataEvaluator = DataSetEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options, match: match)
             dataEvaluator.seed = sampling.seed; dataEvaluator.likelihood = likelihood
             dataEvaluator.likelihoodDraws = likelihoodDraws; dataEvaluator.batchSize = batchSize

@@ -48,7 +48,7 @@ struct PruneCommand: ParsableCommand {
             let loaded = try modelOptions.load()
             if let p = spec.problem(for: loaded.config) { throw CLIError(p) }
             let out = output ?? Self.defaultOutput(model: path, spec: spec)
-            let calib = try calibrationOptions.calibrationSet(tokenizer: loaded.tokenizer, eos: loaded.config.eosTokenID)
+            let calib = try calibrationOptions.calibrationSet(loaded)
             let encoding = store.encoding(pattern: spec.pattern)!
             let report = try ModelPruner(spec: spec, calibration: calib)
                 .prune(loaded, writingTo: out, store: encoding, progress: modelOptions.json ? { _ in } : log)

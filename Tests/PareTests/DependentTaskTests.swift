@@ -10,7 +10,9 @@ import Testing
     struct PermCase: Decodable { var prompt: String; var candidates: [Candidate] }
     struct ExactCase: Decodable { var prompt: String; var answer: String; var wrong: String }
     struct ColorCase: Decodable { var prompt: String; var fillings: Int; var candidates: [Candidate] }
-    struct Cases: Decodable { var perm: [PermCase]; var hops: [ExactCase]; var carry: [ExactCase]; var color: [ColorCase] }
+    struct Cases: Decodable {
+        var perm: [PermCase]; var hops: [ExactCase]; var carry: [ExactCase]; var color: [ColorCase]; var spread: [ColorCase]
+    }
 
     static let cases: Cases = {
         let data = FileManager.default.contents(atPath: Fixtures.path("dependent/cases.json"))!
@@ -30,30 +32,32 @@ import Testing
         #expect(DependentTask.perm.scoring == .validity)
     }
 
-    @Test func colorCheckerAgreesWithTheReference() {
+    @Test(arguments: [DependentTask.color, .spread])
+    func coloringCheckerAgreesWithTheReference(task: DependentTask) {
+        let (cases, palette) = task == .color ? (Self.cases.color, DependentTask.colors) : (Self.cases.spread, DependentTask.spreadColors)
         var checked = 0, counted = 0
-        for c in Self.cases.color {
+        for c in cases {
             let example = TaskExample(prompt: c.prompt, answer: "")
             for cand in c.candidates {
-                #expect(DependentTask.color.score(cand.output, for: example) == cand.valid, "\(c.prompt) -> \(cand.output)")
+                #expect(task.score(cand.output, for: example) == cand.valid, "\(c.prompt) -> \(cand.output)")
                 checked += 1
             }
             // Where the blanks are few, every colouring of them is tried: the checker accepts
             // exactly as many as the reference's count of right fillings.
-            let template = Array(c.prompt.dropFirst(6).dropLast())
+            let template = Array(c.prompt.drop { $0 != ":" }.dropFirst().dropLast())
             let blanks = template.indices.filter { template[$0] == "-" }
-            guard blanks.count <= 9 else { continue }
+            guard blanks.count <= 8 else { continue }
             var accepted = 0
-            for code in 0..<Int(pow(3, Double(blanks.count))) {
+            for code in 0..<Int(pow(Double(palette.count), Double(blanks.count))) {
                 var cells = template, rest = code
-                for i in blanks { cells[i] = Array("abc")[rest % 3]; rest /= 3 }
-                if DependentTask.color.score(String(cells), for: example) { accepted += 1 }
+                for i in blanks { cells[i] = palette[rest % palette.count]; rest /= palette.count }
+                if task.score(String(cells), for: example) { accepted += 1 }
             }
             #expect(accepted == c.fillings, "\(c.prompt)")
             counted += 1
         }
         #expect(checked >= 40 && counted >= 3)
-        #expect(DependentTask.color.scoring == .validity)
+        #expect(task.scoring == .validity)
     }
 
     @Test func exactTasksMatchTheReferenceSolutions() throws {
@@ -88,9 +92,9 @@ import Testing
                     #expect(s.prompt.hasPrefix("perm:") && Set(given).count == given.count)
                     #expect(DependentTask.permLengths.contains(given.count))
                     #expect(task.score(s.answer, for: s))
-                case .color:
-                    let template = Array(s.prompt.dropFirst(6).dropLast())
-                    #expect(s.prompt.hasPrefix("color:") && template.count == DependentTask.colorLength)
+                case .color, .spread:
+                    let template = Array(s.prompt.drop { $0 != ":" }.dropFirst().dropLast())
+                    #expect(s.prompt.hasPrefix("\(task.name):") && template.count == DependentTask.colorLength)
                     #expect(zip(template, s.answer).allSatisfy { $0 == "-" || $0 == $1 })
                     #expect(task.score(s.answer, for: s))
                 case .hops, .carry:
@@ -115,7 +119,7 @@ import Testing
     }
 
     @Test func catalogNamesEveryTaskOnceWithDistinctStreams() {
-        #expect(TaskCatalog.names == ["add", "kv", "rev", "chain", "perm", "hops", "carry", "color"])
+        #expect(TaskCatalog.names == ["add", "kv", "rev", "chain", "perm", "hops", "carry", "color", "spread"])
         #expect(Set(TaskCatalog.all.map(\.streamIndex)).count == TaskCatalog.all.count)
         // The reference tasks draw exactly what they drew before the catalog existed.
         for t in ReferenceTask.allCases {
@@ -123,21 +127,41 @@ import Testing
         }
     }
 
+    /// eval and calibration default to the tasks of the model's newest `train` provenance entry.
+    @Test func defaultTasksComeFromTheNewestTrainingEntry() {
+        let train = { (tasks: String) in "{\"op\":\"train\",\"steps\":10,\"tasks\":{\(tasks)}}" }
+        let prune = "{\"op\":\"prune\",\"method\":\"wanda\"}"
+        let names = { (p: [String]) in TaskCatalog.defaults(provenance: p).map(\.name) }
+        #expect(names([]) == ["add", "kv", "rev", "chain"])
+        #expect(names([prune]) == ["add", "kv", "rev", "chain"])
+        // Catalog order, whatever the mix's order; a later prune keeps the training tasks.
+        #expect(names([train("\"kv\":1"), train("\"color\":0.5,\"hops\":1.25,\"carry\":1.5"), prune]) == ["hops", "carry", "color"])
+        #expect(names([train("\"hops\":1"), train("\"kv\":1")]) == ["kv"])
+        // A task this catalog does not know: the reference tasks, not a partial list.
+        #expect(TaskCatalog.trained(provenance: [train("\"hops\":1,\"sudoku\":1")]) == nil)
+        #expect(names([train("\"hops\":1,\"sudoku\":1")]) == ["add", "kv", "rev", "chain"])
+    }
+
     /// pare-dep's recipe trains exactly the dependent-token tasks, with room for the longest prompt
     /// and the 32-token generation region, and `make model-dep` runs it.
     @Test func pareDepRecipeFitsItsTasks() throws {
-        let recipe = try TrainingRecipe.load(path: BundledRecipeTests.path("experiments/pare-dep.yaml"))
-        #expect(try recipe.taskMix().map(\.0.name) == ["hops", "carry", "color"])
-        // Longest prompt: color's "color:" + 30 cells + "=" (37), next to hops' 36 and carry's 18.
-        #expect(recipe.modelConfig.maxSeqLen >= 6 + DependentTask.colorLength + 1 + DependentTask.generationLength)
+        let stage1 = try TrainingRecipe.load(path: BundledRecipeTests.path("experiments/pare-dep-1.yaml"))
+        let stage2 = try TrainingRecipe.load(path: BundledRecipeTests.path("experiments/pare-dep.yaml"))
+        #expect(try stage1.taskMix().map(\.0.name) == ["hops", "carry", "color"])
+        #expect(try stage2.taskMix().map(\.0.name) == ["hops", "carry", "color", "spread"])
+        #expect(stage1.initFrom == nil && stage2.initFrom == ".build/pare-dep-1.h5")
+        #expect(stage1.modelConfig == stage2.modelConfig)
+        // Longest prompt: spread's "spread:" + 30 cells + "=" (38), next to hops' 36 and carry's 18.
+        #expect(stage2.modelConfig.maxSeqLen >= 7 + DependentTask.colorLength + 1 + DependentTask.generationLength)
         let makefile = try String(contentsOfFile: BundledRecipeTests.path("Makefile"), encoding: .utf8)
+        #expect(makefile.contains(".build/pare-dep-1.h5: experiments/pare-dep-1.yaml"))
         #expect(makefile.contains("--config experiments/pare-dep.yaml --output $(DEP_MODEL)"))
     }
 
     /// Solvers written from the task definitions, parsing the prompt text.
     static func solve(_ task: DependentTask, _ prompt: String) throws -> String {
         switch task {
-        case .perm, .color:
+        case .perm, .color, .spread:
             return ""
         case .hops:
             // "a=3;b+4;c-2;...?": each statement applies its operation to the previous value.

@@ -34,12 +34,13 @@ import Testing
         #expect(worst <= 1e-5, "\(what): relative error \(worst)")
     }
 
-    /// Token counts that hit each kernel (expand for T < 16, tiles of 16/32/64/128) and their
-    /// remainders; widths that are and are not multiples of 8, 16 and 64; several sparsities.
+    /// Token counts that hit each kernel (expand for T < 16, tiles of 16/32/64, 128 on AVX-512)
+    /// and narrower last tiles (97 = 64 + 33 on AVX2, 129 = 128 + 1 on AVX-512);
+    /// widths that are and are not multiples of 8, 16 and 64; several sparsities.
     @Test(arguments: levels)
     func kernelsMatchDenseBLAS(level: SIMDLevel) {
         let shapes = [(rows: 70, cols: 200), (rows: 33, cols: 64)]
-        let tokenCounts = [1, 3, 4, 7, 16, 17, 33, 64, 129]
+        let tokenCounts = [1, 3, 4, 7, 16, 17, 33, 64, 97, 129, 200]
         for (si, shape) in shapes.enumerated() {
             for (pi, sparsity) in [0.0, 0.5, 0.93, 1.0].enumerated() {
                 let w = Self.weight(shape.rows, shape.cols, sparsity: sparsity, seed: UInt64(si * 10 + pi))
@@ -76,6 +77,21 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Very sparse matrices carry the column of every kept value (the kernels read it instead of
+    /// decoding the mask); others do not. kernelsMatchDenseBLAS runs both paths (0.93 and 0.5).
+    @Test func columnIndexIsHeldOnlyWhenVerySparse() {
+        let sparse = BitmaskMatrix(dense: Self.weight(70, 200, sparsity: 0.93, seed: 1))
+        #expect(sparse.columns.count == sparse.keptCount && sparse.keptCount > 0)
+        var expected: [UInt16] = []
+        let dense = sparse.dense
+        for r in 0..<dense.rows {
+            for c in 0..<dense.cols where dense.data[r * dense.cols + c] != 0 { expected.append(UInt16(c)) }
+        }
+        #expect(sparse.columns == expected)
+        #expect(sparse.residentBytes == sparse.storageBytes() + 2 * sparse.keptCount)
+        #expect(BitmaskMatrix(dense: Self.weight(70, 200, sparsity: 0.5, seed: 1)).columns.isEmpty)
     }
 
     @Test func bitmaskRoundTripIsExact() throws {

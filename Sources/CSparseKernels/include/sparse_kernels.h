@@ -29,10 +29,18 @@ typedef struct {
     const uint64_t *mask;        // [rows, words_per_row]; bit j of word w is column 64 w + j
     const float *values;         // the kept weights, row by row; readable 16 floats past the end
     const int64_t *row_start;    // [rows + 1]: row r's values are values[row_start[r] ..< row_start[r+1]]
+    // NULL, or the column of every kept value (parallel to values; very sparse matrices only):
+    // the kernels then read columns instead of decoding mask bits (pare_bitmask_wants_columns).
+    const uint16_t *columns;
 } pare_bitmask_matrix;
 
+// Whether a matrix keeping `density` of its weights over `cols` inputs should carry a column
+// index: decoding the mask costs the same per 16 weights at any density, so where few are kept
+// it dominates the product (T = 1 at 90 % sparsity: 1.4x faster with the index).
+int pare_bitmask_wants_columns(double density, int64_t cols);
+
 // The tokens of one product, and which kernel handles them: the "tile" kernel walks X^T in
-// tiles of `tile_tokens` (16, 32, 64 or 128) tokens; the "expand" kernel (tile_tokens == 0) expands
+// tiles of `tile_tokens` (16, 32, 64, or 128 on AVX-512) tokens; the "expand" kernel (tile_tokens == 0) expands
 // the packed values into dense vectors and works on X rows directly (few tokens).
 // panel_cols (a multiple of 64) is how many columns of X^T the tile kernel reads in one pass.
 typedef struct {
@@ -44,8 +52,13 @@ typedef struct {
 // The plan for `tokens` tokens on a matrix keeping `density` of its weights.
 pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density);
 
-// X^T for the tile kernel: xt [ceil(tokens / tile) * cols * tile], tile by tile, each tile
-// [cols, tile] with zero padding past the last token. x is [tokens, cols] row-major.
+// The width of the tile that starts with `remaining` tokens left: `tile`, or for the last
+// tile the narrowest of 16, 32, 64 that holds them.
+int pare_tile_width(int64_t remaining, int tile);
+
+// X^T for the tile kernel, tile by tile: the tile of tokens [t0, t0 + width) starts at
+// xt + t0 * cols and is [cols, width] (width from pare_tile_width), zero past the last token.
+// xt needs at most ceil(tokens / tile) * tile * cols floats. x is [tokens, cols] row-major.
 void pare_transpose_tiles(const float *x, int64_t tokens, int64_t cols, int tile, float *xt);
 
 // Output rows [row_lo, row_hi) of Y [tokens, rows] (+)= X W^T. `accumulate` adds to Y.

@@ -19,6 +19,11 @@ public struct BitmaskMatrix: Equatable, Sendable {
     public let values: [Float]
     /// [rows + 1]: row r's kept values are values[rowStart[r] ..< rowStart[r + 1]].
     public let rowStart: [Int64]
+    /// The column of every kept value (parallel to `values`), held only for very sparse
+    /// matrices (`pare_bitmask_wants_columns`: at most 15 % kept), where decoding the mask
+    /// would cost more than the products; empty otherwise. Derived from the mask, never stored
+    /// in a file. 2 bytes per kept weight in memory: at 90 % sparsity 0.18 of dense instead of 0.13.
+    public let columns: [UInt16]
 
     static let padding = 16
 
@@ -30,6 +35,9 @@ public struct BitmaskMatrix: Equatable, Sendable {
     public func storageBytes(valueBytes: Int = 4) -> Int {
         mask.count * 8 + keptCount * valueBytes + rowStart.count * 8
     }
+
+    /// Bytes held in memory: the format, and the column index when there is one.
+    public var residentBytes: Int { storageBytes() + columns.count * 2 }
 
     /// From a dense weight [out, in] whose zeros are the pruned positions.
     public init(dense w: Tensor) {
@@ -93,6 +101,25 @@ public struct BitmaskMatrix: Equatable, Sendable {
         self.mask = mask
         self.values = paddedValues
         self.rowStart = rowStart
+        let kept = Int(rowStart[rows])
+        let density = rows * cols == 0 ? 1 : Double(kept) / Double(rows * cols)
+        guard pare_bitmask_wants_columns(density, Int64(cols)) != 0 else {
+            self.columns = []
+            return
+        }
+        let wpr = (cols + 63) / 64
+        self.columns = [UInt16](unsafeUninitializedCapacity: kept) { c, n in
+            for r in 0..<rows {
+                for k in 0..<wpr {
+                    var bits = mask[r * wpr + k]
+                    while bits != 0 {
+                        c[n] = UInt16(k * 64 + bits.trailingZeroBitCount)
+                        n += 1
+                        bits &= bits - 1
+                    }
+                }
+            }
+        }
     }
 
     /// The kept values without padding.
@@ -125,11 +152,13 @@ public struct BitmaskMatrix: Equatable, Sendable {
         mask.withUnsafeBufferPointer { m in
         values.withUnsafeBufferPointer { v in
         rowStart.withUnsafeBufferPointer { rs in
+        columns.withUnsafeBufferPointer { c in
             var view = pare_bitmask_matrix(
                 rows: Int64(rows), cols: Int64(cols), words_per_row: Int64(wordsPerRow),
-                mask: m.baseAddress, values: v.baseAddress, row_start: rs.baseAddress)
+                mask: m.baseAddress, values: v.baseAddress, row_start: rs.baseAddress,
+                columns: columns.isEmpty ? nil : c.baseAddress)
             return body(&view)
-        }}}
+        }}}}
     }
 }
 

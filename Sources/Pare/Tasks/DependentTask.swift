@@ -20,13 +20,19 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
     /// by validity). Blanks come in runs with several right fillings; neighbouring blanks
     /// decoded together pick independently and clash.
     case color
+    /// `spread:{t}=` with t a template of 30 cells, each a fixed colour (`a`-`d`) or a blank `-`
+    /// -> t with every blank coloured so that any two cells at most two apart differ (a proper
+    /// colouring of the path's square with four colours; scored by validity). Each blank has
+    /// four neighbours to avoid, so parallel picks clash more often than in color.
+    case spread
 
     public static let generationLength = 32
     static let letters = Array("abcdefghijklmnopqrstuvwxyz")
     static let permLengths = 16...24
     static let hopCount = 8
     static let carryDigits = 8
-    static let colors = Array("abc")
+    public static let colors = Array("abc")
+    public static let spreadColors = Array("abcd")
     /// One length, so each cell's template entry sits a fixed distance before it (31 positions).
     static let colorLength = 30
     /// Share of cells left blank, in 16ths: 10/16 gives runs of blanks long enough to be ambiguous.
@@ -81,6 +87,15 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
             }
             let template = cells.map { rng.next() % 16 < Self.colorBlankSixteenths ? "-" : $0 }
             return TaskExample(prompt: "color:\(String(template))=", answer: String(cells))
+        case .spread:
+            // Uniform among the proper colourings: each cell avoids the two before it.
+            var cells: [Character] = []
+            for i in 0..<Self.colorLength {
+                let free = Self.spreadColors.filter { !cells.suffix(min(i, 2)).contains($0) }
+                cells.append(free[int(0...(free.count - 1))])
+            }
+            let template = cells.map { rng.next() % 16 < Self.colorBlankSixteenths ? "-" : $0 }
+            return TaskExample(prompt: "spread:\(String(template))=", answer: String(cells))
         }
     }
 
@@ -93,15 +108,16 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
 }
 
 extension DependentTask {
-    /// color: the output has the template's length, keeps its fixed colours, fills every blank
-    /// with a colour, and no two neighbours are equal.
-    public static func isColoring(_ output: String, of prompt: String) -> Bool {
-        guard prompt.hasPrefix("color:"), prompt.hasSuffix("=") else { return false }
-        let template = Array(prompt.dropFirst(6).dropLast()), cells = Array(output)
+    /// color (and spread): the output has the template's length, keeps its fixed colours, fills
+    /// every blank with one of `colors`, and no two cells at most `distance` apart are equal.
+    public static func isColoring(_ output: String, of prompt: String, prefix: String = "color:",
+                                  colors: [Character] = colors, distance: Int = 1) -> Bool {
+        guard prompt.hasPrefix(prefix), prompt.hasSuffix("=") else { return false }
+        let template = Array(prompt.dropFirst(prefix.count).dropLast()), cells = Array(output)
         guard cells.count == template.count else { return false }
         for (i, cell) in cells.enumerated() {
             guard colors.contains(cell), template[i] == "-" || template[i] == cell else { return false }
-            if i > 0 && cells[i - 1] == cell { return false }
+            if cells[max(0, i - distance)..<i].contains(cell) { return false }
         }
         return true
     }
@@ -110,7 +126,7 @@ extension DependentTask {
 extension DependentTask: TaskDefinition {
     public var name: String { rawValue }
     public var generationLength: Int { Self.generationLength }
-    public var scoring: TaskScoring { self == .perm || self == .color ? .validity : .exact }
+    public var scoring: TaskScoring { [.perm, .color, .spread].contains(self) ? .validity : .exact }
     /// After the reference tasks' 0...3, so no two tasks share a seed stream.
     public var streamIndex: UInt64 { 100 + UInt64(Self.allCases.firstIndex(of: self)!) }
     public func example(_ rng: inout SplitMix64) -> TaskExample { sample(&rng) }
@@ -119,8 +135,11 @@ extension DependentTask: TaskDefinition {
         switch scoring {
         case .exact: return output == example.answer
         case .validity:
-            return self == .perm ? Self.isPermutation(output, of: example.prompt)
-                : Self.isColoring(output, of: example.prompt)
+            switch self {
+            case .perm: return Self.isPermutation(output, of: example.prompt)
+            case .spread: return Self.isColoring(output, of: example.prompt, prefix: "spread:", colors: Self.spreadColors, distance: 2)
+            default: return Self.isColoring(output, of: example.prompt)
+            }
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How `pare eval` judges a task's output (the text before the first EOS).
 public enum TaskScoring: String, Codable, Sendable {
     /// The output equals the task's one answer.
@@ -55,6 +57,25 @@ public enum TaskCatalog {
     }
 
     public static var names: [String] { all.map(\.name) }
+
+    /// The tasks a model was last trained on: those of the newest `train` entry of its
+    /// provenance, in catalog order. nil when it has none, or names a task this catalog lacks.
+    public static func trained(provenance: [String]) -> [any TaskDefinition]? {
+        for text in provenance.reversed() {
+            guard let entry = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                  entry["op"] as? String == "train" else { continue }
+            guard let mix = entry["tasks"] as? [String: Any], !mix.isEmpty,
+                  mix.keys.allSatisfy({ named($0) != nil }) else { return nil }
+            return all.filter { mix[$0.name] != nil }
+        }
+        return nil
+    }
+
+    /// The tasks `eval` scores and `prune`/`drop` calibrate on when none are named: the model's
+    /// own training tasks (pare-dep: hops, carry, color, spread), else the four reference tasks.
+    public static func defaults(provenance: [String]) -> [any TaskDefinition] {
+        trained(provenance: provenance) ?? ReferenceTask.allCases
+    }
 }
 
 extension ReferenceTask: TaskDefinition {
