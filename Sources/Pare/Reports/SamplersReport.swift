@@ -45,7 +45,10 @@ enum SamplersReport {
                     && ($0.inputs.evaluation.threshold ?? 0.9) == tau }.map { (v, $0) }
             }
             if at.count > 1 {
-                doc.findings.append("At the same threshold τ = \(SVG.trim(tau)), compressed models need more forward passes: "
+                // The first variant is the reference (dense in every recipe); say "more" only when it is true.
+                let more = at.dropFirst().allSatisfy { $0.1.meanNFE > at[0].1.meanNFE }
+                doc.findings.append("At the same threshold τ = \(SVG.trim(tau)), "
+                                    + (more ? "compressed models need more forward passes: " : "the forward passes per answer are: ")
                                     + at.map { String(format: "%@ %.2f NFE (%@)", $0.0, $0.1.meanNFE, $0.1.macroAccuracy.percent) }
                                         .joined(separator: ", ") + ".")
             }

@@ -70,7 +70,10 @@ enum SparsitySweepReport {
                     return String(format: "%.2f with %@ at %@", c.meanNFE, m, pct(s(c)))
                 }
                 let at50 = methods.compactMap { m in curve(m, threshold).first { abs(s($0) - 0.5) < 1e-9 }?.meanNFE }
-                var line = String(format: "Pruning costs parallel steps: the threshold sampler needs %.2f NFE per answer dense", dt.meanNFE)
+                // "Costs" only when every pruner at 50 % needs more steps than dense.
+                let costs = !at50.isEmpty && at50.allSatisfy { $0 > dt.meanNFE }
+                var line = String(format: "%@the threshold sampler needs %.2f NFE per answer dense",
+                                  costs ? "Pruning costs parallel steps: " : "Parallel steps under pruning: ", dt.meanNFE)
                 if !at50.isEmpty { line += String(format: ", %.2f-%.2f at 50 %%", at50.min()!, at50.max()!) }
                 doc.findings.append(line + ", and " + parts.joined(separator: ", ") + ".")
             }
