@@ -469,4 +469,18 @@ import Testing
         #expect(header.contains("accuracy_rev,accuracy_add,macro_accuracy") && !header.contains("accuracy_kv"))
         #expect(header.contains("tokens_per_step,leftmost_share,spearman,prophet_share,prophet_step"))
     }
+
+    /// Every report `make reports` makes has a recipe that loads: its tasks exist and every
+    /// evaluation suits each task's generation length.
+    @Test func everyCommittedReportRecipeLoads() throws {
+        let makefile = try String(contentsOfFile: BundledRecipeTests.path("Makefile"), encoding: .utf8)
+        let line = try #require(makefile.textLines.first { $0.hasPrefix("REPORTS :=") })
+        let names = line.dropFirst("REPORTS :=".count).split(separator: " ").map(String.init)
+        #expect(names.contains("depth-ablation-dep") && names.contains("samplers-dep"))
+        for name in names {
+            let recipe = try ReportRecipe.load(path: BundledRecipeTests.path("experiments/\(name).yaml"))
+            #expect(!recipe.cells.isEmpty, "\(name)")
+            if name.hasSuffix("-dep") { #expect(recipe.model == "models/pare-dep.h5" && recipe.tasks.contains("hops"), "\(name)") }
+        }
+    }
 }
