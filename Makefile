@@ -63,7 +63,7 @@ results: build
 # Every cell of a report (model variant × evaluation) is its own make target, cached in
 # reports/NAME/cells/ under a hash of its inputs: `make -j2 reports` computes two cells at a
 # time, and an interrupted run resumes where it stopped. Then each report is merged.
-REPORTS := depth-ablation sparsity-sweep samplers kernels
+REPORTS := depth-ablation depth-ablation-dep sparsity-sweep samplers samplers-dep kernels
 
 reports: build
 	@$(MAKE) --no-print-directory report-cells

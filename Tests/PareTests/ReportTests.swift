@@ -162,7 +162,11 @@ import Testing
                       "variants:\n  - {kind: dense}\nevaluations:\n  - {sampler: threshold, threshold: 1.5}\n",
                       "variants:\n  - {kind: drop, count: 2, by: chance}\nevaluations:\n  - {sampler: fixed}\n",
                       "variants:\n  - {kind: dense}\nevaluations: []\n",
-                      "samples: many\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed}\n"])
+                      "samples: many\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed}\n",
+                      "tasks: [add, hops]\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed, steps: 32}\n",
+                      "tasks: [add, dance]\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed}\n",
+                      "variants:\n  - {kind: seft, method: wanda, sparsity: 0.5}\nevaluations:\n  - {sampler: fixed}\n",
+                      "tasks: [hops]\nvariants:\n  - {kind: seft, method: wanda, sparsity: 0.5, steps: 10}\nevaluations:\n  - {sampler: fixed}\n"])
     func badRecipesAreOneErrorNamingTheFile(text: String) throws {
         let path = Fixtures.temporaryDirectory().appendingPathComponent("bad.yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -286,18 +290,38 @@ import Testing
 
     // MARK: - Findings
 
-    /// A synthetic cell: only the numbers the findings read.
+    static let referenceTasks = ReferenceTask.allCases.map(\.rawValue)
+
+    /// A synthetic cell: only the numbers the findings read. `order` gives every task the
+    /// decode-order figures of one generation with these commit steps.
     static func cell(_ variant: ReportRecipe.Variant, _ evaluation: ReportRecipe.Evaluation, accuracy: [Double],
-                     nfe: Double, nll: Double?) -> ReportCell.Result {
-        let inputs = ReportCell.Inputs(algorithmVersion: 1, modelHash: "0", samples: 1, seed: 0, calibrationSamples: 1,
+                     nfe: Double, nll: Double?, order: [Int]? = nil, kernel: KernelBenchmark.Cell? = nil) -> ReportCell.Result {
+        let inputs = ReportCell.Inputs(algorithmVersion: 1, modelHash: "0", tasks: referenceTasks, samples: 1, seed: 0, calibrationSamples: 1,
                                        calibrationMaskRatio: 0.5, variant: variant, evaluation: evaluation)
-        let tasks = zip(ReportCells.tasks, accuracy).map {
-            TaskEvaluator.TaskResult(task: $0, scoring: .exact, genLength: 12, samples: 1, accuracy: $1, nfeMean: nfe, tokensPerStep: 1,
-                                     wallSeconds: 0, nllPerToken: nll)
+        let tasks = zip(referenceTasks, accuracy).map {
+            var summary = DecodeOrderSummary()
+            if let order { summary.add(DecodeOrder(commitStep: order)) }
+            return TaskEvaluator.TaskResult(task: $0, scoring: .exact, genLength: 12, samples: 1, accuracy: $1, nfeMean: nfe, tokensPerStep: 1,
+                                            wallSeconds: 0, nllPerToken: nll, decodeOrder: summary)
         }
         return .init(key: inputs.key, inputs: inputs, variantLabel: variant.label, evaluationLabel: evaluation.label, dropped: nil,
-                     sparsity: nil, tasks: tasks, macroAccuracy: accuracy.reduce(0, +) / Double(accuracy.count), meanNFE: nfe,
-                     nllPerToken: nll, layers: nil, evaluationSeconds: 0, cellSeconds: 0)
+                     sparsity: nil, tasks: tasks, macroAccuracy: accuracy.reduce(0, +) / Double(max(1, accuracy.count)), meanNFE: nfe,
+                     nllPerToken: nll, layers: nil, kernel: kernel, evaluationSeconds: 0, cellSeconds: 0)
+    }
+
+    /// Every plot of a report parses, has labelled axes and one series per legend entry.
+    static func checkPlots(_ doc: ReportDocument) throws {
+        for p in doc.plots {
+            let r = try SVGReader.read(p.svg)
+            #expect(r.text("x-label")?.isEmpty == false && r.text("y-label")?.isEmpty == false, "\(p.file)")
+            #expect(r.classes["series"] == r.classes["legend-entry"], "\(p.file)")
+        }
+    }
+
+    /// The series names of one plot, in legend order.
+    static func seriesNames(_ doc: ReportDocument, _ file: String) throws -> [String] {
+        let plot = try #require(doc.plots.first { $0.file == file }, "\(file)")
+        return plot.svg.components(separatedBy: "class=\"series\" data-name=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
     }
 
     @Test func depthFindingsStateWhatTheNumbersSay() {
@@ -317,14 +341,146 @@ import Testing
                      Self.cell(drop("b", 3), main, accuracy: [0, 0, 0, 0], nfe: 12, nll: 4),
                      Self.cell(single("0"), main, accuracy: [0.3, 1, 1, 1], nfe: 12, nll: 0.5),
                      Self.cell(single("1"), main, accuracy: [1, 0.98, 1, 1], nfe: 12, nll: 0.015)]
-        let doc = DepthAblationReport.make(ReportCells(cells))
+        let doc = DepthAblationReport.make(ReportCells(cells, tasks: Self.referenceTasks))
         let text = doc.findings.joined(separator: "\n")
         #expect(text.contains("up to k = 2 by a, k = 0 by b"))
-        #expect(text.contains("at k = 1 a keeps 97.5 % (worst: b, 50.0 %)"))
+        #expect(text.contains("Which blocks go matters: at k = 1 a keeps 97.5 % (worst: b, 50.0 %); at k = 2 a keeps 96.5 % (worst: b, 10.0 %)"))
         #expect(text.contains("add without block 0; kv survives every single drop"))
         #expect(text.contains("Dropping block 1 alone costs no task more than 5 points"))
         // NLL and accuracy fall in exact opposite rank order over the eight dropped models.
         #expect(text.contains("rank correlation of NLL per token and accuracy is -1.00"))
         #expect(doc.plots.map(\.file).contains("likelihood-vs-generation.svg"))
+    }
+
+    @Test func samplerFindingsAndPlotsCarryTheDecodeOrder() throws {
+        var dense = ReportRecipe.Variant(kind: "dense")
+        dense.kind = "dense"
+        var wanda = ReportRecipe.Variant(kind: "prune"); wanda.method = "wanda"; wanda.sparsity = 0.5
+        func fixed(_ steps: Int) -> ReportRecipe.Evaluation { var e = ReportRecipe.Evaluation(); e.steps = steps; return e }
+        func threshold(_ t: Double) -> ReportRecipe.Evaluation { var e = ReportRecipe.Evaluation(); e.sampler = "threshold"; e.threshold = t; return e }
+        let rightToLeft = Array((1...12).reversed()), leftToRight = Array(1...12), pairs = (0..<12).map { $0 / 2 + 1 }
+        let cells = [Self.cell(dense, fixed(12), accuracy: [1, 1, 1, 1], nfe: 12, nll: nil, order: rightToLeft),
+                     Self.cell(dense, threshold(0.9), accuracy: [1, 1, 1, 1], nfe: 6, nll: nil, order: pairs),
+                     Self.cell(dense, threshold(0.5), accuracy: [1, 1, 1, 0.5], nfe: 2, nll: nil, order: (0..<12).map { $0 / 6 + 1 }),
+                     Self.cell(wanda, fixed(12), accuracy: [1, 1, 1, 0.8], nfe: 12, nll: nil, order: leftToRight),
+                     Self.cell(wanda, threshold(0.9), accuracy: [1, 1, 1, 0.8], nfe: 8, nll: nil, order: pairs)]
+        let doc = SamplersReport.make(ReportCells(cells, tasks: Self.referenceTasks))
+        let text = doc.findings.joined(separator: "\n")
+        // Right to left: only position 0 was leftmost when committed (1 of 12 = 8 %).
+        #expect(text.contains("With one token per step, dense commits 8 % of its tokens at the leftmost masked position "
+                              + "(rank correlation of commit step with position -1.00); wanda 50 % 100 % (1.00, more left to right)."))
+        #expect(try Self.seriesNames(doc, "spearman-vs-nfe.svg") == ["dense", "wanda 50 %"])
+        #expect(try Self.seriesNames(doc, "leftmost-vs-nfe.svg") == ["dense", "wanda 50 %"])
+        try Self.checkPlots(doc)
+    }
+
+    @Test func kernelSpeedupAgainstTokensHasOneSeriesPerSparsityOnLogAxes() throws {
+        func weight(_ sparsity: Double?, _ pattern: String?) -> ReportRecipe.Variant {
+            var v = ReportRecipe.Variant(kind: "weight"); v.shape = "64x32"; v.sparsity = sparsity; v.pattern = pattern; return v
+        }
+        func bench(_ t: Int) -> ReportRecipe.Evaluation { var e = ReportRecipe.Evaluation(); e.bench = "kernels"; e.tokens = t; return e }
+        var cells: [ReportCell.Result] = []
+        for (sparsity, pattern) in [(0.5, nil), (0.9, nil), (nil, "2:4")] as [(Double?, String?)] {
+            for t in [1, 16, 256] {
+                let speedup = (sparsity ?? 0.5) * 4 / Double(t).squareRoot()
+                let k = KernelBenchmark.Cell(shape: "64x32", tokens: t, pattern: pattern ?? "unstructured", sparsity: sparsity ?? 0.5,
+                                             denseSeconds: speedup, sparseSeconds: 1, speedup: speedup, denseRoutine: t == 1 ? "sgemv" : "sgemm",
+                                             kernel: "test", speedupVsPareDense: nil)
+                cells.append(Self.cell(weight(sparsity, pattern), bench(t), accuracy: [], nfe: 0, nll: nil, kernel: k))
+            }
+        }
+        let doc = KernelsReport.make(ReportCells(cells, tasks: Self.referenceTasks))
+        #expect(try Self.seriesNames(doc, "speedup-vs-tokens-64x32.svg") == ["50 %", "90 %", "2:4"])
+        let plot = try #require(doc.plots.first { $0.file == "speedup-vs-tokens-64x32.svg" })
+        let r = try SVGReader.read(plot.svg)
+        #expect(r.text("x-label") == "tokens per product T (log scale)" && r.text("y-label") == "speedup over dense (log scale)")
+        // The x axis spans 1 ... 256 in powers of ten.
+        #expect(r.texts.contains { $0.text == "1" } && r.texts.contains { $0.text == "100" })
+        try Self.checkPlots(doc)
+    }
+
+    @Test func sparsityFindingsAndPlotsShowSEFTRepairs() throws {
+        var dense = ReportRecipe.Variant(kind: "dense")
+        dense.kind = "dense"
+        func pruned(_ kind: String, _ x: Double) -> ReportRecipe.Variant {
+            var v = ReportRecipe.Variant(kind: kind); v.method = "wanda"; v.sparsity = x; if kind == "seft" { v.steps = 200 }; return v
+        }
+        var main = ReportRecipe.Evaluation(); main.likelihood = true
+        var threshold = ReportRecipe.Evaluation(); threshold.sampler = "threshold"
+        let cells = [Self.cell(dense, main, accuracy: [1, 1, 1, 1], nfe: 12, nll: 0.01),
+                     Self.cell(dense, threshold, accuracy: [1, 1, 1, 1], nfe: 1, nll: nil),
+                     Self.cell(pruned("prune", 0.5), main, accuracy: [1, 1, 0.6, 0.6], nfe: 12, nll: 0.1),
+                     Self.cell(pruned("prune", 0.5), threshold, accuracy: [1, 1, 0.6, 0.6], nfe: 1.5, nll: nil),
+                     Self.cell(pruned("prune", 0.7), main, accuracy: [0, 0, 0.2, 0.2], nfe: 12, nll: 1),
+                     Self.cell(pruned("prune", 0.7), threshold, accuracy: [0, 0, 0.2, 0.2], nfe: 3, nll: nil),
+                     Self.cell(pruned("seft", 0.5), main, accuracy: [1, 1, 1, 0.9], nfe: 12, nll: 0.02),
+                     Self.cell(pruned("seft", 0.5), threshold, accuracy: [1, 1, 1, 0.9], nfe: 1.1, nll: nil),
+                     Self.cell(pruned("seft", 0.7), main, accuracy: [1, 0.8, 1, 0.8], nfe: 12, nll: 0.05),
+                     Self.cell(pruned("seft", 0.7), threshold, accuracy: [1, 0.8, 1, 0.8], nfe: 1.3, nll: nil)]
+        let doc = SparsitySweepReport.make(ReportCells(cells, tasks: Self.referenceTasks))
+        let text = doc.findings.joined(separator: "\n")
+        #expect(text.contains("SEFT fine-tuning for 200 steps raises mean accuracy of wanda 50 % from 80.0 % to 97.5 % and wanda 70 % from 10.0 % to 90.0 %."))
+        // The plain pruner's curve stays unchanged by the seft cells: dense, 50 %, 70 %.
+        #expect(text.contains("up to 0 % with wanda"))
+        for file in ["accuracy-vs-sparsity.svg", "nll-vs-sparsity.svg", "nfe-vs-sparsity.svg"] {
+            #expect(try Self.seriesNames(doc, file) == ["wanda", "wanda + seft 200 steps"], "\(file)")
+        }
+        try Self.checkPlots(doc)
+    }
+
+    /// A recipe naming its tasks evaluates and reports only those; a seft cell prunes, then
+    /// fine-tunes keeping the sparsity; cells carry the decode order.
+    @Test func namedTasksSEFTAndDecodeOrderInRealCells() throws {
+        let dir = Fixtures.temporaryDirectory()
+        // A tiny random model (as FinetuneTests' one): SEFT steps on pare-tiny are slow in a debug build.
+        let model = dir.appendingPathComponent("tiny.h5").path
+        let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 32, nLayers: 2, nHeads: 4,
+                                 nKVHeads: 2, dFF: 48, maxSeqLen: 48, maskTokenID: 1, eosTokenID: 0)
+        try LLaDAModel.random(config: config, seed: 3, std: 0.2).checkpoint(vocab: CharTokenizer.referenceVocab, provenance: []).save(to: model)
+        let path = dir.appendingPathComponent("tasks.yaml").path
+        try """
+        report: sparsity-sweep
+        model: \(model)
+        tasks: [rev, add]
+        samples: 2
+        calibration_samples: 4
+        variants:
+          - {kind: dense}
+          - {kind: seft, method: wanda, sparsity: 0.5, steps: 2}
+        evaluations:
+          - {sampler: fixed, steps: 1}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let recipe = try ReportRecipe.load(path: path)
+        #expect(recipe.variants.map(\.label) == ["dense", "wanda 50 % + seft 2 steps"])
+        let run = try ReportRun(recipe: recipe, name: "tasks", directory: dir.path)
+        #expect(try run.runAll() == [0, 1])
+        let results = try run.results()
+        #expect(results.allSatisfy { $0.tasks.map(\.task) == ["rev", "add"] })
+        // All twelve positions in one step: every commit is in the leftmost run, and there is
+        // no order for a rank correlation to measure.
+        let dense = results[0]
+        #expect(dense.leftmostShare == 1 && dense.spearman == nil && dense.tokensPerStep == 12 && dense.meanNFE == 1)
+        // SEFT keeps every matrix's zero count: half of the block linears.
+        let seft = try #require(results[1].sparsity)
+        #expect(abs(seft - 0.5) < 0.01)
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())).contains { $0.hasPrefix("pare-report-\(getpid())-") })
+        try run.merge()
+        let header = try String(contentsOfFile: dir.path + "/results.csv", encoding: .utf8).textLines.first ?? ""
+        #expect(header.contains("accuracy_rev,accuracy_add,macro_accuracy") && !header.contains("accuracy_kv"))
+        #expect(header.contains("tokens_per_step,leftmost_share,spearman,prophet_share,prophet_step"))
+    }
+
+    /// Every report `make reports` makes has a recipe that loads: its tasks exist and every
+    /// evaluation suits each task's generation length.
+    @Test func everyCommittedReportRecipeLoads() throws {
+        let makefile = try String(contentsOfFile: BundledRecipeTests.path("Makefile"), encoding: .utf8)
+        let line = try #require(makefile.textLines.first { $0.hasPrefix("REPORTS :=") })
+        let names = line.dropFirst("REPORTS :=".count).split(separator: " ").map(String.init)
+        #expect(names.contains("depth-ablation-dep") && names.contains("samplers-dep"))
+        for name in names {
+            let recipe = try ReportRecipe.load(path: BundledRecipeTests.path("experiments/\(name).yaml"))
+            #expect(!recipe.cells.isEmpty, "\(name)")
+            if name.hasSuffix("-dep") { #expect(recipe.model == "models/pare-dep.h5" && recipe.tasks.contains("hops"), "\(name)") }
+        }
     }
 }

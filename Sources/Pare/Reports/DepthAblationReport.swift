@@ -52,9 +52,13 @@ enum DepthAblationReport {
             let best = ks.prefix(3).compactMap { k -> String? in
                 let at = criteria.compactMap { by in curve(by, main, nil).first { $0.k == k }.map { (by, $0.cell.macroAccuracy) } }
                 guard let top = at.max(by: { $0.1 < $1.1 }), let low = at.min(by: { $0.1 < $1.1 }) else { return nil }
+                if top.1 == low.1 { return "at k = \(k) every criterion keeps \(top.1.percent)" }
                 return "at k = \(k) \(top.0) keeps \(top.1.percent) (worst: \(low.0), \(low.1.percent))"
             }
-            if !best.isEmpty { doc.findings.append("Which blocks go matters: " + best.joined(separator: "; ") + ".") }
+            if !best.isEmpty {
+                let lead = best.allSatisfy { $0.contains("every criterion") } ? "The criteria do not differ here: " : "Which blocks go matters: "
+                doc.findings.append(lead + best.joined(separator: "; ") + ".")
+            }
             // 3. Likelihood against generation.
             let drops = cells.filter({ $0.kind == "drop" }, main).filter { $0.nllPerToken != nil }
             if drops.count >= 3, let dn = dense.nllPerToken {
@@ -74,13 +78,22 @@ enum DepthAblationReport {
                 let thr = cells.filter({ $0.kind == "drop" && $0.layers == nil }, threshold)
                 if let worst = thr.max(by: { $0.meanNFE < $1.meanNFE }) {
                     let k1 = thr.filter { $0.inputs.variant.count == 1 }.map(\.meanNFE)
-                    var s = String(format: "Dropping blocks costs parallel steps: the threshold sampler needs %.2f NFE per answer on the dense model, ", dt.meanNFE)
+                    // "Costs" only when dropping one block does raise the mean NFE.
+                    let costs = !k1.isEmpty && k1.reduce(0, +) / Double(k1.count) > dt.meanNFE
+                    var s = String(format: "%@the threshold sampler needs %.2f NFE per answer on the dense model, ",
+                                   costs ? "Dropping blocks costs parallel steps: " : "Parallel steps as blocks go: ", dt.meanNFE)
                     if !k1.isEmpty { s += String(format: "%.2f on average after dropping one block, ", k1.reduce(0, +) / Double(k1.count)) }
                     s += String(format: "and up to %.2f (%@)", worst.meanNFE, worst.variantLabel)
                     if let dp = denseProphet {
                         let pr = cells.filter({ $0.kind == "drop" && $0.layers == nil }, prophet)
                         s += String(format: "; Prophet needs %.2f dense (accuracy %@) and up to %.2f", dp.meanNFE, dp.macroAccuracy.percent,
                                     pr.map(\.meanNFE).max() ?? dp.meanNFE)
+                    }
+                    // Decode order with one token per step: does losing depth make decoding more left to right?
+                    let orders = cells.filter({ $0.kind == "drop" && $0.layers == nil }, main).compactMap(\.spearman)
+                    if let ds = dense.spearman, !orders.isEmpty {
+                        s += String(format: ". With one token per step the rank correlation of commit step with position is %.2f dense and "
+                                    + "%.2f to %.2f over the dropped models", ds, orders.min()!, orders.max()!)
                     }
                     doc.findings.append(s + ".")
                 }
@@ -90,13 +103,13 @@ enum DepthAblationReport {
         let singles = cells.filter({ $0.kind == "drop" && $0.layers != nil }, main)
         if !singles.isEmpty {
             // Per task, the blocks without which it falls below half its dense accuracy.
-            let needs = ReportCells.tasks.map { t -> String in
+            let needs = cells.tasks.map { t -> String in
                 let half = (ReportCells.accuracy(dense, t) ?? 0) / 2
                 let blocks = singles.filter { (ReportCells.accuracy($0, t) ?? 0) < half }.map { $0.inputs.variant.layers! }
                 return blocks.isEmpty ? "\(t) survives every single drop" : "\(t) without block \(blocks.joined(separator: ", "))"
             }
             let harmless = singles.filter { s in
-                ReportCells.tasks.allSatisfy { t in (ReportCells.accuracy(s, t) ?? 0) >= (ReportCells.accuracy(dense, t) ?? 0) - tolerance }
+                cells.tasks.allSatisfy { t in (ReportCells.accuracy(s, t) ?? 0) >= (ReportCells.accuracy(dense, t) ?? 0) - tolerance }
             }.map { $0.inputs.variant.layers! }
             var line = "Tasks need different blocks. A task falls below half its dense accuracy: " + needs.joined(separator: "; ") + ". "
             if harmless.isEmpty, let best = singles.max(by: { $0.macroAccuracy < $1.macroAccuracy }) {
@@ -121,6 +134,12 @@ enum DepthAblationReport {
                                                  x: PlotAxis("NLL per answer token (log scale)", log: true), y: PlotAxis("mean accuracy (%)", range: 0...100),
                                                  series: criteria.map { by in PlotSeries(by, curve(by, main, dense).compactMap { p in
                                                      p.cell.nllPerToken.map { ($0, p.cell.macroAccuracy * 100) } }) }).svg))
+            doc.plots.append(.init(file: "spearman-vs-blocks-dropped.svg",
+                                   caption: "Decode order with one token per step: rank correlation of commit step with position (1 = left to right) against blocks dropped, per criterion",
+                                   svg: LinePlot(title: "Decode order as blocks are dropped", x: kAxis,
+                                                 y: PlotAxis("Spearman, commit step vs position", range: -1...1),
+                                                 series: criteria.map { by in PlotSeries(by, curve(by, main, dense).compactMap { p in
+                                                     p.cell.spearman.map { (Double(p.k), $0) } }) }.filter { !$0.points.isEmpty }).svg))
             for (name, evaluation, denseCell, file) in [("threshold sampler", threshold, denseThreshold, "nfe-threshold-vs-blocks-dropped.svg"),
                                                         ("Prophet", prophet, denseProphet, "nfe-prophet-vs-blocks-dropped.svg")] where denseCell != nil {
                 let label = denseCell!.evaluationLabel
@@ -131,8 +150,8 @@ enum DepthAblationReport {
         }
         if !singles.isEmpty {
             let blocks = singles.map { $0.inputs.variant.layers! }
-            var map = HeatMap(title: "Accuracy per task with one block dropped", rows: ReportCells.tasks, columns: ["none"] + blocks.map { "block \($0)" },
-                              values: ReportCells.tasks.map { t in [ReportCells.accuracy(dense, t).map { $0 * 100 }] + singles.map { ReportCells.accuracy($0, t).map { $0 * 100 } } },
+            var map = HeatMap(title: "Accuracy per task with one block dropped", rows: cells.tasks, columns: ["none"] + blocks.map { "block \($0)" },
+                              values: cells.tasks.map { t in [ReportCells.accuracy(dense, t).map { $0 * 100 }] + singles.map { ReportCells.accuracy($0, t).map { $0 * 100 } } },
                               rowLabel: "task", columnLabel: "dropped block", valueLabel: "accuracy (%)")
             map.range = 0...100
             map.format = "%.0f"

@@ -55,6 +55,22 @@ enum KernelsReport {
                                                  y: PlotAxis("speedup over dense (log scale)", log: true),
                                                  series: tokens.map { t in PlotSeries("T = \(t)", curve(t).map { (s($0) * 100, $0.kernel!.speedup) }) }
                                                      .filter { !$0.points.isEmpty }).svg))
+            // The same cells the other way round: speedup against T, one series per sparsity or pattern.
+            let levels = of.filter(unstructured).map(s).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }.sorted()
+            let byLevel = levels.map { x in
+                PlotSeries(pct(x), of.filter { unstructured($0) && s($0) == x }.sorted { ($0.inputs.evaluation.tokens ?? 1) < ($1.inputs.evaluation.tokens ?? 1) }
+                    .map { (Double($0.inputs.evaluation.tokens ?? 1), $0.kernel!.speedup) })
+            }
+            let byPattern = of.compactMap { $0.inputs.variant.pattern }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.map { p in
+                PlotSeries(p, of.filter { $0.inputs.variant.pattern == p }.sorted { ($0.inputs.evaluation.tokens ?? 1) < ($1.inputs.evaluation.tokens ?? 1) }
+                    .map { (Double($0.inputs.evaluation.tokens ?? 1), $0.kernel!.speedup) })
+            }
+            doc.plots.append(.init(file: "speedup-vs-tokens-\(shape).svg",
+                                   caption: "\(shape): sparse kernel speedup over dense against tokens per product T (both log scale), per sparsity or N:M pattern; 1 = break-even",
+                                   svg: LinePlot(title: "Sparse kernel speedup against tokens, \(shape) weight",
+                                                 x: PlotAxis("tokens per product T (log scale)", log: true),
+                                                 y: PlotAxis("speedup over dense (log scale)", log: true),
+                                                 series: (byLevel + byPattern).filter { !$0.points.isEmpty }).svg))
             let columns = of.filter(unstructured).map(s).reduce(into: [Double]()) { if !$0.contains($1) { $0.append($1) } }.sorted()
             let patterns = of.compactMap { $0.inputs.variant.pattern }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
             var map = HeatMap(title: "Speedup over dense, \(shape)", rows: tokens.map { "T = \($0)" },

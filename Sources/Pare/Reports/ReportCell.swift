@@ -7,13 +7,17 @@ import Foundation
 public struct ReportCell: Sendable {
     /// Bump when a change to Pare changes what a cell computes for the same inputs (a
     /// pruner, the depth criteria, a sampler, the evaluator); every cached cell then misses.
-    public static let algorithmVersion = 1
+    /// 2: cells evaluate the recipe's tasks at their own generation lengths, keep the
+    /// decode-order figures, and know the seft variant kind.
+    public static let algorithmVersion = 2
 
     /// Everything a cell's result depends on, hashed into its cache key.
     public struct Inputs: Codable, Equatable, Sendable {
         public var algorithmVersion: Int
         /// FNV-1a 64 of the model file's bytes.
         public var modelHash: String
+        /// The tasks evaluated and calibrated on, by name.
+        public var tasks: [String]
         public var samples: Int
         public var seed: UInt64
         public var calibrationSamples: Int
@@ -93,13 +97,17 @@ public struct ReportCell: Sendable {
         let start = Date()
         let v = inputs.variant, e = inputs.evaluation
         let dense = source.weights, tokenizer = source.tokenizer
-        let calibration = try CalibrationSet.referenceTasks(count: inputs.calibrationSamples, maskRatio: inputs.calibrationMaskRatio,
-                                                            seed: inputs.seed, tokenizer: tokenizer, eos: dense.config.eosTokenID)
+        let tasks = try inputs.tasks.map { name -> any TaskDefinition in
+            guard let t = TaskCatalog.named(name) else { throw ReportError.badCell("unknown task \(name)") }
+            return t
+        }
+        let calibration = try CalibrationSet.tasks(tasks, count: inputs.calibrationSamples, maskRatio: inputs.calibrationMaskRatio,
+                                                   seed: inputs.seed, tokenizer: tokenizer, eos: dense.config.eosTokenID)
         var model: any ModelWeights = dense
         var dropped: [Int]?
         var layers: [LayerPruningReport]?
         switch v.kind {
-        case "prune":
+        case "prune", "seft":
             guard var resident = dense as? LLaDAModel else {
                 throw ReportError.badCell("\(v.label): pruning in a report needs the model resident in memory")
             }
@@ -108,8 +116,12 @@ public struct ReportCell: Sendable {
             spec.pattern = SparsityPattern(v.pattern ?? "unstructured") ?? .unstructured
             spec.sparsity = v.sparsity ?? spec.effectiveSparsity
             if let p = spec.problem(for: dense.config) { throw ReportError.badCell("\(v.label): \(p)") }
-            layers = try ModelPruner(spec: spec, calibration: calibration).prune(&resident).layers
-            model = resident
+            if v.kind == "seft" {
+                model = try seft(source: source, spec: spec, calibration: calibration, steps: v.steps ?? 0)
+            } else {
+                layers = try ModelPruner(spec: spec, calibration: calibration).prune(&resident).layers
+                model = resident
+            }
         case "drop":
             let n = dense.blockCount
             let chosen: [Int]
@@ -134,7 +146,7 @@ public struct ReportCell: Sendable {
             break
         }
         var sparsity: Double?
-        if v.kind == "prune" {
+        if v.kind == "prune" || v.kind == "seft" {
             var zeros = 0.0, total = 0.0
             for i in 0..<model.blockCount {
                 let block = try model.block(i)
@@ -150,10 +162,11 @@ public struct ReportCell: Sendable {
         evaluator.samples = inputs.samples
         evaluator.seed = inputs.seed
         evaluator.likelihood = e.likelihood ?? false
+        evaluator.taskGenerationLengths = true
         if let k = e.kernels.flatMap(KernelChoice.init(rawValue:)) {
-            evaluator.model = try PlacedModel(model, placement: KernelPlacement(k, tokens: try evaluator.typicalForwardTokens(tasks: ReferenceTask.allCases)))
+            evaluator.model = try PlacedModel(model, placement: KernelPlacement(k, tokens: try evaluator.typicalForwardTokens(tasks: tasks)))
         }
-        let report = try evaluator.run(tasks: ReferenceTask.allCases)
+        let report = try evaluator.run(tasks: tasks)
         let nll = report.tasks.compactMap(\.nllPerToken)
         let result = Result(key: inputs.key, inputs: inputs, variantLabel: v.label, evaluationLabel: e.label,
                             dropped: dropped, sparsity: sparsity, tasks: report.tasks, macroAccuracy: report.macroAccuracy,
@@ -166,6 +179,47 @@ public struct ReportCell: Sendable {
                         result.nllPerToken.map { String(format: ", NLL/token %.4f", $0) } ?? "", result.cellSeconds))
         return result
     }
+}
+
+extension ReportCell {
+    /// A seft variant: the source pruned by `spec`, then repaired by `pare finetune --method
+    /// seft` for `steps` steps with its default settings (README "Sparse fine-tuning"). The
+    /// fine-tuner works on files, so the pruned and the repaired model pass through a
+    /// temporary folder, removed afterwards.
+    func seft(source: LoadedModel, spec: PruningSpec, calibration: CalibrationSet, steps: Int) throws -> LLaDAModel {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pare-report-\(getpid())-\(inputs.key)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let pruned = folder + "/pruned.h5"
+        _ = try ModelPruner(spec: spec, calibration: calibration).prune(source, writingTo: pruned)
+        var options = FinetuneOptions()
+        options.method = .seft
+        options.steps = steps
+        options.checkpointEvery = steps        // one checkpoint, at the end: nothing resumes it
+        options.logEvery = steps
+        let tuner = try Finetuner(modelPath: pruned, options: options, output: folder + "/seft.h5")
+        try tuner.run()
+        return try tuner.finish()
+    }
+}
+
+extension ReportCell.Result {
+    /// Decode-order figures (docs/algorithms.md §3.9) averaged over the tasks, each task weighing
+    /// the same as in the macro accuracy.
+    private func mean(_ value: (DecodeOrderSummary) -> Double?) -> Double? {
+        let values = tasks.compactMap { value($0.decodeOrder) }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+
+    /// Share of commits at the leftmost still-masked position (1 = left to right).
+    public var leftmostShare: Double? { mean { $0.commits == 0 ? nil : $0.leftmostShare } }
+    /// Rank correlation of commit step against position (1 = left to right, -1 = right to left).
+    public var spearman: Double? { mean(\.meanSpearman) }
+    /// Answer tokens committed per forward pass.
+    public var tokensPerStep: Double? { tasks.isEmpty ? nil : tasks.map(\.tokensPerStep).reduce(0, +) / Double(tasks.count) }
+    /// Share of answers Prophet ended early, and the mean step at which it did.
+    public var prophetShare: Double? { inputs.evaluation.prophet == true ? mean(\.prophetShare) : nil }
+    public var prophetStep: Double? { mean(\.meanProphetStep) }
 }
 
 /// FNV-1a, 64 bits: a small, well-known, dependency-free hash for cache keys (not for security).

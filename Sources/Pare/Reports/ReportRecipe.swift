@@ -12,7 +12,7 @@ public struct ReportRecipe: Sendable {
 
     /// How one model variant is made from the recipe's model.
     public struct Variant: Codable, Equatable, Sendable {
-        /// dense, prune or drop.
+        /// dense, prune, seft (prune, then SEFT fine-tuning for `steps`), drop or weight.
         public var kind: String
         public var method: String?
         public var pattern: String?
@@ -25,6 +25,8 @@ public struct ReportRecipe: Sendable {
         /// weight: a random weight of this shape (`"4096x4096"`, out x in) pruned at random to
         /// `sparsity` or `pattern`, for kernel benchmarks (no model).
         public var shape: String?
+        /// seft: fine-tuning steps after pruning.
+        public var steps: Int?
 
         public init(kind: String) { self.kind = kind }
 
@@ -34,6 +36,10 @@ public struct ReportRecipe: Sendable {
             case "prune":
                 let p = pattern ?? "unstructured"
                 return p == "unstructured" ? String(format: "%@ %.0f %%", method ?? "?", (sparsity ?? 0) * 100) : "\(method ?? "?") \(p)"
+            case "seft":
+                var pruned = self
+                pruned.kind = "prune"
+                return pruned.label + " + seft \(steps ?? 0) steps"
             case "drop":
                 if let layers { return "drop block \(layers)" }
                 return "drop \(count ?? 0) by \(by ?? "?")"
@@ -92,6 +98,9 @@ public struct ReportRecipe: Sendable {
     public var title = ""
     /// The model every variant is made from; relative to the current folder.
     public var model = "models/pare-tiny.h5"
+    /// The tasks every cell evaluates (and calibrates on), by name (docs/tasks.md); each is
+    /// decoded with its own generation length.
+    public var tasks: [String] = ReferenceTask.allCases.map(\.rawValue)
     public var samples = 50
     public var seed: UInt64 = 0
     public var calibrationSamples = CalibrationSet.defaultSamples
@@ -131,9 +140,9 @@ public struct ReportRecipe: Sendable {
         }
     }
 
-    static let topKeys = ["report", "title", "model", "samples", "seed", "calibration_samples", "calibration_mask_ratio",
+    static let topKeys = ["report", "title", "model", "tasks", "samples", "seed", "calibration_samples", "calibration_mask_ratio",
                           "variants", "evaluations", "notes"]
-    static let variantKeys = ["kind", "method", "pattern", "sparsity", "count", "by", "layers", "shape"]
+    static let variantKeys = ["kind", "method", "pattern", "sparsity", "count", "by", "layers", "shape", "steps"]
     static let evaluationKeys = ["name", "sampler", "steps", "threshold", "factor", "prophet", "likelihood", "kernels", "bench", "tokens"]
 
     static func parse(_ node: Node) throws -> ReportRecipe {
@@ -149,6 +158,7 @@ public struct ReportRecipe: Sendable {
                 r.kind = kind
             case "title": r.title = try scalar(v, key)
             case "model": r.model = try scalar(v, key)
+            case "tasks": r.tasks = try (v.sequence.map(Array.init) ?? [v]).map { try scalar($0, key) }
             case "samples": r.samples = try number(v, key)
             case "seed": r.seed = UInt64(try number(v, key) as Int)
             case "calibration_samples": r.calibrationSamples = try number(v, key)
@@ -221,12 +231,24 @@ public struct ReportRecipe: Sendable {
         if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
             return "calibration_mask_ratio must be in [0, 1] (got \(calibrationMaskRatio))"
         }
+        if tasks.isEmpty { return "tasks must name at least one task" }
+        if let bad = tasks.first(where: { TaskCatalog.named($0) == nil }) {
+            return "tasks: unknown task \(bad) (known: \(TaskCatalog.names.joined(separator: ", ")))"
+        }
+        if Set(tasks).count != tasks.count { return "tasks names a task twice" }
         if cells.isEmpty { return "a report needs at least one variant and one evaluation that pair (bench evaluations pair with weight variants)" }
         if cells.count > 10_000 { return "\(cells.count) cells is more than 10000" }
         for (n, v) in variants.enumerated() {
             switch v.kind {
             case "dense": break
-            case "prune":
+            case "prune", "seft":
+                if v.kind == "seft" {
+                    guard let steps = v.steps, (1...100_000).contains(steps) else { return "variants[\(n)] (\(v.label)): a seft variant needs steps in 1...100000" }
+                    // The fine-tuner draws its batches from the reference tasks.
+                    if let t = tasks.first(where: { ReferenceTask(rawValue: $0) == nil }) {
+                        return "variants[\(n)]: seft fine-tunes on the reference tasks' training split, so it cannot be evaluated on \(t)"
+                    }
+                }
                 guard let m = v.method, PruningMethod(rawValue: m) != nil else {
                     return "variants[\(n)] (\(v.label)): method must be one of \(PruningMethod.allCases.map(\.rawValue).joined(separator: ", "))"
                 }
@@ -248,14 +270,19 @@ public struct ReportRecipe: Sendable {
                 } else if !((v.sparsity ?? -1) >= 0 && (v.sparsity ?? 1) < 1) {
                     return "variants[\(n)] (\(v.label)): sparsity must be in [0, 1)"
                 }
-            default: return "variants[\(n)]: kind must be dense, prune, drop or weight (got \(v.kind))"
+            default: return "variants[\(n)]: kind must be dense, prune, seft, drop or weight (got \(v.kind))"
             }
         }
         for (n, e) in evaluations.enumerated() {
             guard SamplerKind(rawValue: e.samplerName) != nil else {
                 return "evaluations[\(n)]: sampler must be one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))"
             }
-            if let p = e.options.problem() { return "evaluations[\(n)] (\(e.label)): \(p)" }
+            // Each task is decoded at its own generation length: the settings must suit every one.
+            for task in tasks.compactMap(TaskCatalog.named) {
+                var o = e.options
+                o.genLength = task.generationLength
+                if let p = o.problem() { return "evaluations[\(n)] (\(e.label)) on \(task.name): \(p)" }
+            }
             if let k = e.kernels, KernelChoice(rawValue: k) == nil { return "evaluations[\(n)]: kernels must be dense, sparse or auto" }
             if let b = e.bench, b != "kernels" { return "evaluations[\(n)]: bench must be kernels (got \(b))" }
             if e.bench != nil, !(1...4096).contains(e.tokens ?? 1) { return "evaluations[\(n)]: tokens must be in 1...4096" }

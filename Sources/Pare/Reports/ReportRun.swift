@@ -20,7 +20,7 @@ public struct ReportRun {
         self.directory = directory
         let modelHash = try FNV1a64.file(recipe.model)
         cells = recipe.cells.map { v, e in
-            ReportCell(inputs: .init(algorithmVersion: ReportCell.algorithmVersion, modelHash: modelHash, samples: recipe.samples,
+            ReportCell(inputs: .init(algorithmVersion: ReportCell.algorithmVersion, modelHash: modelHash, tasks: recipe.tasks, samples: recipe.samples,
                                      seed: recipe.seed, calibrationSamples: recipe.calibrationSamples,
                                      calibrationMaskRatio: recipe.calibrationMaskRatio, variant: v, evaluation: e))
         }
@@ -109,7 +109,14 @@ public struct ReportRun {
 
     // MARK: - Output files
 
-    static let tasks = ReferenceTask.allCases.map(\.rawValue)
+    var tasks: [String] { recipe.tasks }
+
+    /// How the recipe's tasks are scored, for the sentence above the findings.
+    var scoringSentence: String {
+        let validity = tasks.filter { TaskCatalog.named($0)?.scoring == .validity }
+        if validity.isEmpty { return "Accuracy is exact match" }
+        return "Accuracy is exact match (for \(validity.joined(separator: ", ")): validity, any right answer counts)"
+    }
 
     func markdown(_ doc: ReportDocument, _ results: [ReportCell.Result]) -> String {
         let r = recipe
@@ -118,8 +125,10 @@ public struct ReportRun {
                    + "\(results.count) cells (\(r.variants.count) model variants × \(r.evaluations.count) evaluations). "
                    + "Model `\(r.model)`; \(r.samples) test samples per task (seed \(r.seed)); calibration "
                    + "\(r.calibrationSamples) training samples, answer mask ratio \(SVG.trim(r.calibrationMaskRatio)). "
-                   + "Accuracy is exact match, NFE the mean forward passes per answer, NLL the Monte-Carlo estimate per "
-                   + "answer token (16 draws). Raw numbers: [results.csv](results.csv), [results.json](results.json); "
+                   + "\(scoringSentence), NFE the mean forward passes per answer, NLL the Monte-Carlo estimate per "
+                   + "answer token (16 draws). Decode order (docs/algorithms.md §3.9): tokens committed per forward pass, the share "
+                   + "of commits at the leftmost masked position and the rank correlation of commit step with position "
+                   + "(1 = left to right), each the mean over tasks. Raw numbers: [results.csv](results.csv), [results.json](results.json); "
                    + "one cached result per cell in `cells/`.", "", "## Findings", ""]
         out += doc.findings.enumerated().map { "\($0 + 1). \($1)" }
         if !r.notes.isEmpty || !doc.notes.isEmpty {
@@ -128,23 +137,26 @@ public struct ReportRun {
         out += ["", "## Plots", ""]
         for p in doc.plots { out += ["![\(p.caption)](\(p.file))", "", "*\(p.caption)*", ""] }
         out += ["## All cells", "",
-                "| variant | evaluation | " + Self.tasks.map { "\($0) acc." }.joined(separator: " | ") + " | mean acc. | NFE | NLL / token |",
-                "|---|---|" + Self.tasks.map { _ in "---:|" }.joined() + "---:|---:|---:|"]
+                "| variant | evaluation | " + tasks.map { "\($0) acc." }.joined(separator: " | ")
+                    + " | mean acc. | NFE | NLL / token | tokens / step | leftmost | Spearman |",
+                "|---|---|" + tasks.map { _ in "---:|" }.joined() + "---:|---:|---:|---:|---:|---:|"]
+        let two = { (v: Double?) in v.map { String(format: "%.2f", $0) } ?? "" }
         for c in results {
-            let accs = Self.tasks.map { t in c.tasks.first { $0.task == t }.map { String(format: "%.1f %%", $0.accuracy * 100) } ?? "" }
+            let accs = tasks.map { t in c.tasks.first { $0.task == t }.map { String(format: "%.1f %%", $0.accuracy * 100) } ?? "" }
             out.append("| \(c.variantLabel)\(c.dropped.map { " (\($0.map(String.init).joined(separator: ",")))" } ?? "") | \(c.evaluationLabel) | "
                        + accs.joined(separator: " | ")
-                       + String(format: " | %.1f %% | %.2f | %@ |", c.macroAccuracy * 100, c.meanNFE,
-                                c.nllPerToken.map { String(format: "%.4f", $0) } ?? ""))
+                       + String(format: " | %.1f %% | %.2f | %@ | %@ | %@ | %@ |", c.macroAccuracy * 100, c.meanNFE,
+                                c.nllPerToken.map { String(format: "%.4f", $0) } ?? "", two(c.tokensPerStep), two(c.leftmostShare),
+                                two(c.spearman)))
         }
         return out.joined(separator: "\n") + "\n"
     }
 
     func csv(_ results: [ReportCell.Result]) -> String {
         let header = ["cell", "key", "variant", "evaluation", "kind", "method", "pattern", "target_sparsity", "count", "by", "layers",
-                      "dropped", "sparsity", "sampler", "steps", "threshold", "factor", "prophet", "kernels"]
-            + Self.tasks.map { "accuracy_\($0)" } + ["macro_accuracy"] + Self.tasks.map { "nfe_\($0)" }
-            + ["mean_nfe", "nll_per_token", "shape", "tokens", "kernel", "kernel_speedup", "evaluation_seconds", "cell_seconds"]
+                      "dropped", "sparsity", "seft_steps", "sampler", "steps", "threshold", "factor", "prophet", "kernels"]
+            + tasks.map { "accuracy_\($0)" } + ["macro_accuracy"] + tasks.map { "nfe_\($0)" }
+            + ["mean_nfe", "nll_per_token", "tokens_per_step", "leftmost_share", "spearman", "prophet_share", "prophet_step", "shape", "tokens", "kernel", "kernel_speedup", "evaluation_seconds", "cell_seconds"]
         func field(_ s: String?) -> String {
             guard let s else { return "" }
             return s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
@@ -156,11 +168,12 @@ public struct ReportRun {
             var row = [String(i), c.key, field(c.variantLabel), field(c.evaluationLabel), v.kind, field(v.method), field(v.pattern),
                        num(v.sparsity), v.count.map(String.init) ?? "", field(v.by), field(v.layers),
                        field(c.dropped?.map(String.init).joined(separator: " ")), num(c.sparsity),
-                       e.samplerName, e.steps.map(String.init) ?? "", num(e.threshold), num(e.factor),
+                       v.steps.map(String.init) ?? "", e.samplerName, e.steps.map(String.init) ?? "", num(e.threshold), num(e.factor),
                        e.prophet.map { $0 ? "true" : "false" } ?? "", field(e.kernels)]
-            row += Self.tasks.map { t in num(c.tasks.first { $0.task == t }?.accuracy) } + [num(c.macroAccuracy)]
-            row += Self.tasks.map { t in num(c.tasks.first { $0.task == t }?.nfeMean) }
-            row += [num(c.meanNFE), num(c.nllPerToken), field(v.shape), e.tokens.map(String.init) ?? "", field(c.kernel?.kernel),
+            row += tasks.map { t in num(c.tasks.first { $0.task == t }?.accuracy) } + [num(c.macroAccuracy)]
+            row += tasks.map { t in num(c.tasks.first { $0.task == t }?.nfeMean) }
+            row += [num(c.meanNFE), num(c.nllPerToken), num(c.tokensPerStep), num(c.leftmostShare), num(c.spearman),
+                    num(c.prophetShare), num(c.prophetStep), field(v.shape), e.tokens.map(String.init) ?? "", field(c.kernel?.kernel),
                     num(c.kernel?.speedup), String(format: "%.3f", c.evaluationSeconds), String(format: "%.3f", c.cellSeconds)]
             lines.append(row.joined(separator: ","))
         }
@@ -190,7 +203,7 @@ public struct ReportDocument {
     public var notes: [String] = []
 
     static func make(recipe: ReportRecipe, results: [ReportCell.Result]) -> ReportDocument {
-        let cells = ReportCells(results)
+        let cells = ReportCells(results, tasks: recipe.tasks)
         switch recipe.kind {
         case .depthAblation: return DepthAblationReport.make(cells)
         case .sparsitySweep: return SparsitySweepReport.make(cells)
@@ -204,7 +217,9 @@ public struct ReportDocument {
 /// The cells of a report with the look-ups the report kinds need.
 struct ReportCells {
     let all: [ReportCell.Result]
-    init(_ all: [ReportCell.Result]) { self.all = all }
+    /// The recipe's tasks, in its order.
+    let tasks: [String]
+    init(_ all: [ReportCell.Result], tasks: [String]) { self.all = all; self.tasks = tasks }
 
     /// Cells whose variant and evaluation match.
     func filter(_ variant: (ReportRecipe.Variant) -> Bool, _ evaluation: (ReportRecipe.Evaluation) -> Bool = { _ in true }) -> [ReportCell.Result] {
@@ -217,8 +232,6 @@ struct ReportCells {
         for c in all where !seen.contains(c.evaluationLabel) { seen.append(c.evaluationLabel) }
         return seen
     }
-
-    static let tasks = ReferenceTask.allCases.map(\.rawValue)
 
     static func accuracy(_ c: ReportCell.Result, _ task: String) -> Double? { c.tasks.first { $0.task == task }?.accuracy }
 }

@@ -148,7 +148,8 @@ public struct LinePlot: Sendable {
     }
 
     public var svg: String {
-        let legendWidth = 190
+        // Wide enough for the longest series name (about 7 px a character at 12 px Helvetica).
+        let legendWidth = max(190, 60 + 7 * (series.map(\.name.count).max() ?? 0))
         let left = 70.0, right = Double(width - legendWidth), top = 40.0, bottom = Double(height - 55)
         let xr = x.resolved(series.flatMap { $0.points.map(\.x) }), yr = y.resolved(series.flatMap { $0.points.map(\.y) })
         func scale(_ v: Double, _ r: ClosedRange<Double>, _ log: Bool, _ a: Double, _ b: Double) -> Double {

@@ -45,7 +45,10 @@ enum SamplersReport {
                     && ($0.inputs.evaluation.threshold ?? 0.9) == tau }.map { (v, $0) }
             }
             if at.count > 1 {
-                doc.findings.append("At the same threshold τ = \(SVG.trim(tau)), compressed models need more forward passes: "
+                // The first variant is the reference (dense in every recipe); say "more" only when it is true.
+                let more = at.dropFirst().allSatisfy { $0.1.meanNFE > at[0].1.meanNFE }
+                doc.findings.append("At the same threshold τ = \(SVG.trim(tau)), "
+                                    + (more ? "compressed models need more forward passes: " : "the forward passes per answer are: ")
                                     + at.map { String(format: "%@ %.2f NFE (%@)", $0.0, $0.1.meanNFE, $0.1.macroAccuracy.percent) }
                                         .joined(separator: ", ") + ".")
             }
@@ -66,6 +69,21 @@ enum SamplersReport {
             return String(format: "%@ %.2f NFE, %@ (%+.1f points)", v, p.meanNFE, p.macroAccuracy.percent, (p.macroAccuracy - ref.macroAccuracy) * 100)
         }
         if !prophets.isEmpty { doc.findings.append("Prophet's early commit on the fixed sampler: " + prophets.joined(separator: ", ") + ".") }
+        // 5. Decode order with one token per step: how left to right each model decodes.
+        let orders = variants.compactMap { v -> (String, ReportCell.Result)? in
+            guard let ref = reference(v), ref.spearman != nil, ref.leftmostShare != nil else { return nil }
+            return (v, ref)
+        }
+        if let (denseName, dense) = orders.first {
+            var line = String(format: "With one token per step, %@ commits %.0f %% of its tokens at the leftmost masked position "
+                              + "(rank correlation of commit step with position %.2f)", denseName, dense.leftmostShare! * 100, dense.spearman!)
+            let others = orders.dropFirst().map { v, c in
+                String(format: "%@ %.0f %% (%.2f, %@ left to right)", v, c.leftmostShare! * 100, c.spearman!,
+                       c.spearman! > dense.spearman! ? "more" : "less")
+            }
+            if !others.isEmpty { line += "; " + others.joined(separator: ", ") }
+            doc.findings.append(line + ".")
+        }
 
         // Plots: one per variant, a series per sampler family; then one per family across variants.
         let nfeAxis = PlotAxis("mean NFE per answer (log scale)", log: true)
@@ -85,6 +103,20 @@ enum SamplersReport {
             }.filter { !$0.points.isEmpty }
             doc.plots.append(.init(file: "\(f)-grid-by-model.svg", caption: "The \(f) sampler's grid on each model: accuracy against NFE",
                                    svg: LinePlot(title: "\(f.capitalized) sampler on dense and compressed models", x: nfeAxis, y: accAxis, series: series).svg))
+        }
+        // Decode order against NFE along the threshold grid, one series per model.
+        let grid = { (v: String) in
+            of(v).filter { family($0.inputs.evaluation) == "threshold" }.sorted { $0.meanNFE < $1.meanNFE }
+        }
+        for (file, title, label, value) in [("spearman-vs-nfe.svg", "Decode order: rank correlation of commit step with position",
+                                             "Spearman, commit step vs position (1 = left to right)", { (c: ReportCell.Result) in c.spearman }),
+                                            ("leftmost-vs-nfe.svg", "Decode order: commits at the leftmost masked position",
+                                             "commits at the leftmost masked position (%)", { (c: ReportCell.Result) in c.leftmostShare.map { $0 * 100 } })] {
+            let series = variants.map { v in PlotSeries(v, grid(v).compactMap { c in value(c).map { (c.meanNFE, $0) } }) }.filter { !$0.points.isEmpty }
+            if series.isEmpty { continue }
+            doc.plots.append(.init(file: file, caption: "\(title), against NFE over the threshold sampler's τ grid, per model",
+                                   svg: LinePlot(title: title, x: nfeAxis,
+                                                 y: PlotAxis(label, range: file.hasPrefix("spearman") ? -1...1 : 0...100), series: series).svg))
         }
         return doc
     }

@@ -42,7 +42,18 @@ enum SparsitySweepReport {
                 guard let top = row.max(by: { $0.1 < $1.1 }), let low = row.min(by: { $0.1 < $1.1 }), row.count > 1 else { return nil }
                 return "at \(pct(target)) \(top.0) keeps \(top.1.percent) and \(low.0) \(low.1.percent)"
             }
-            if !at.isEmpty { doc.findings.append("The pruner matters more as sparsity grows: " + at.joined(separator: "; ") + ".") }
+            // SEFT repairs of pruned models, against the same pruner and sparsity without it.
+            let repaired = seftCells(cells, main).compactMap { c -> String? in
+                let v = c.inputs.variant
+                guard let plain = curve(v.method ?? "", main).first(where: { abs(s($0) - (v.sparsity ?? -1)) < 1e-9 }) else { return nil }
+                return "\(v.method ?? "") \(pct(s(c))) from \(plain.macroAccuracy.percent) to \(c.macroAccuracy.percent)"
+            }
+            var line = at.isEmpty ? "" : "The pruner matters more as sparsity grows: " + at.joined(separator: "; ") + "."
+            if !repaired.isEmpty {
+                let steps = seftCells(cells, main).first?.inputs.variant.steps ?? 0
+                line += (line.isEmpty ? "" : " ") + "SEFT fine-tuning for \(steps) steps raises mean accuracy of " + repaired.joined(separator: " and ") + "."
+            }
+            if !line.isEmpty { doc.findings.append(line) }
             // 3. N:M against unstructured at the same 50 %.
             let nm = cells.filter({ $0.kind == "prune" && ($0.pattern ?? "unstructured") != "unstructured" }, main)
             let gaps = nm.compactMap { c -> String? in
@@ -59,7 +70,10 @@ enum SparsitySweepReport {
                     return String(format: "%.2f with %@ at %@", c.meanNFE, m, pct(s(c)))
                 }
                 let at50 = methods.compactMap { m in curve(m, threshold).first { abs(s($0) - 0.5) < 1e-9 }?.meanNFE }
-                var line = String(format: "Pruning costs parallel steps: the threshold sampler needs %.2f NFE per answer dense", dt.meanNFE)
+                // "Costs" only when every pruner at 50 % needs more steps than dense.
+                let costs = !at50.isEmpty && at50.allSatisfy { $0 > dt.meanNFE }
+                var line = String(format: "%@the threshold sampler needs %.2f NFE per answer dense",
+                                  costs ? "Pruning costs parallel steps: " : "Parallel steps under pruning: ", dt.meanNFE)
                 if !at50.isEmpty { line += String(format: ", %.2f-%.2f at 50 %%", at50.min()!, at50.max()!) }
                 doc.findings.append(line + ", and " + parts.joined(separator: ", ") + ".")
             }
@@ -84,16 +98,24 @@ enum SparsitySweepReport {
             let withDense = { (m: String, e: (ReportRecipe.Evaluation) -> Bool, dc: ReportCell.Result?, y: (ReportCell.Result) -> Double?) in
                 PlotSeries(m, ((dc.map { [$0] } ?? []) + curve(m, e)).compactMap { c in y(c).map { (s(c) * 100, $0) } })
             }
-            doc.plots.append(.init(file: "accuracy-vs-sparsity.svg", caption: "Mean accuracy (fixed sampler) against unstructured sparsity, per pruner",
+            // SEFT-repaired models as their own series (one per pruner and step count).
+            let seftSeries = { (e: (ReportRecipe.Evaluation) -> Bool, y: (ReportCell.Result) -> Double?) -> [PlotSeries] in
+                var names: [String] = []
+                let of = seftCells(cells, e)
+                for c in of where !names.contains(seftName(c)) { names.append(seftName(c)) }
+                return names.map { n in PlotSeries(n, of.filter { seftName($0) == n }.compactMap { c in y(c).map { (s(c) * 100, $0) } }) }
+            }
+            doc.plots.append(.init(file: "accuracy-vs-sparsity.svg", caption: "Mean accuracy (fixed sampler) against unstructured sparsity, per pruner, and after SEFT fine-tuning",
                                    svg: LinePlot(title: "Accuracy against sparsity", x: sAxis, y: PlotAxis("mean accuracy (%)", range: 0...100),
-                                                 series: methods.map { withDense($0, main, dense) { $0.macroAccuracy * 100 } }).svg))
-            doc.plots.append(.init(file: "nll-vs-sparsity.svg", caption: "NLL per answer token (log scale) against unstructured sparsity, per pruner",
+                                                 series: methods.map { withDense($0, main, dense) { $0.macroAccuracy * 100 } }
+                                                     + seftSeries(main) { $0.macroAccuracy * 100 }).svg))
+            doc.plots.append(.init(file: "nll-vs-sparsity.svg", caption: "NLL per answer token (log scale) against unstructured sparsity, per pruner, and after SEFT fine-tuning",
                                    svg: LinePlot(title: "Likelihood against sparsity", x: sAxis, y: PlotAxis("NLL per answer token (log scale)", log: true),
-                                                 series: methods.map { withDense($0, main, dense) { $0.nllPerToken } }).svg))
+                                                 series: methods.map { withDense($0, main, dense) { $0.nllPerToken } } + seftSeries(main) { $0.nllPerToken }).svg))
             if let dt = denseThreshold {
                 doc.plots.append(.init(file: "nfe-vs-sparsity.svg", caption: "Mean NFE per answer under \(dt.evaluationLabel) against unstructured sparsity, per pruner",
                                        svg: LinePlot(title: "Forward passes per answer, threshold sampler", x: sAxis, y: PlotAxis("mean NFE per answer"),
-                                                     series: methods.map { withDense($0, threshold, dt) { $0.meanNFE } }).svg))
+                                                     series: methods.map { withDense($0, threshold, dt) { $0.meanNFE } } + seftSeries(threshold) { $0.meanNFE }).svg))
             }
             for m in methods {
                 let row = curve(m, main).filter { $0.layers != nil }
@@ -109,6 +131,17 @@ enum SparsitySweepReport {
             }
         }
         return doc
+    }
+
+    /// The seft variants (pruned, then fine-tuned) under an evaluation, by sparsity.
+    static func seftCells(_ cells: ReportCells, _ e: (ReportRecipe.Evaluation) -> Bool) -> [ReportCell.Result] {
+        cells.filter({ $0.kind == "seft" }, e).sorted { ($0.inputs.variant.sparsity ?? 0) < ($1.inputs.variant.sparsity ?? 0) }
+    }
+
+    /// A seft series' name: "wanda + seft 200 steps".
+    static func seftName(_ c: ReportCell.Result) -> String {
+        let v = c.inputs.variant
+        return "\(v.method ?? "?")\((v.pattern ?? "unstructured") == "unstructured" ? "" : " " + v.pattern!) + seft \(v.steps ?? 0) steps"
     }
 
     static func meanError(_ c: ReportCell.Result) -> Double {
