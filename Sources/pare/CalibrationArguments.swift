@@ -32,13 +32,17 @@ struct CalibrationArguments: ParsableArguments {
 
     /// The named tasks, or nil for the model's defaults.
     func parsedTasks() throws -> [any TaskDefinition]? {
-        guard let calibrationTasks else { return nil }
-        let names = calibrationTasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let known = TaskCatalog.names.joined(separator: ", ")
-        if names.isEmpty { throw ValidationError("--calibration-tasks: name at least one of \(known)") }
-        return try names.map {
-            guard let t = TaskCatalog.named($0) else { throw ValidationError("--calibration-tasks: unknown task \"\($0)\" (expected \(known))") }
-            return t
-        }
+        try calibrationTasks.map { try parseTaskList($0, option: "--calibration-tasks") }
+    }
+}
+
+/// The tasks a comma-separated option names, in the order given (`--tasks`, `--calibration-tasks`).
+func parseTaskList(_ list: String, option: String) throws -> [any TaskDefinition] {
+    let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    let known = TaskCatalog.names.joined(separator: ", ")
+    if names.isEmpty { throw ValidationError("\(option): name at least one of \(known)") }
+    return try names.map {
+        guard let t = TaskCatalog.named($0) else { throw ValidationError("\(option): unknown task \"\($0)\" (expected \(known))") }
+        return t
     }
 }

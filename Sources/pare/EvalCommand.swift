@@ -22,16 +22,7 @@ struct EvalCommand: ParsableCommand {
     /// The named tasks; none with only --data; nil for the model's defaults.
     func parsedTasks() throws -> [any TaskDefinition]? {
         if tasks == nil && data != nil { return [] }
-        guard let tasks else { return nil }
-        let known = TaskCatalog.names.joined(separator: ", ")
-        let names = tasks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if names.isEmpty { throw ValidationError("--tasks: name at least one of \(known)") }
-        return try names.map {
-            guard let t = TaskCatalog.named($0) else {
-                throw ValidationError("--tasks: unknown task \"\($0)\" (expected \(known))")
-            }
-            return t
-        }
+        return try tasks.map { try parseTaskList($0, option: "--tasks") }
     }
 
     func validate() throws {
