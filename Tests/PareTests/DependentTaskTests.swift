@@ -35,6 +35,7 @@ import Testing
     @Test(arguments: [DependentTask.color, .spread])
     func coloringCheckerAgreesWithTheReference(task: DependentTask) {
         let (cases, palette) = task == .color ? (Self.cases.color, DependentTask.colors) : (Self.cases.spread, DependentTask.spreadColors)
+        #expect(task.coloring?.palette == palette)
         var checked = 0, counted = 0
         for c in cases {
             let example = TaskExample(prompt: c.prompt, answer: "")

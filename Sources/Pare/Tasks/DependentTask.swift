@@ -77,25 +77,17 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
             }
             let text = { (digits: [Int]) in digits.map(String.init).joined() }
             return TaskExample(prompt: "\(text(a))+\(text(b))=", answer: columns.joined(separator: ","))
-        case .color:
-            // A uniform proper colouring of the path, then blanks chosen independently of it, so the
-            // answer is a uniform pick among the template's right fillings.
-            var cells = [Self.colors[int(0...2)]]
-            for _ in 1..<Self.colorLength {
-                let others = Self.colors.filter { $0 != cells.last! }
-                cells.append(others[int(0...1)])
-            }
-            let template = cells.map { rng.next() % 16 < Self.colorBlankSixteenths ? "-" : $0 }
-            return TaskExample(prompt: "color:\(String(template))=", answer: String(cells))
-        case .spread:
-            // Uniform among the proper colourings: each cell avoids the two before it.
+        case .color, .spread:
+            // A uniform proper colouring (each cell avoids the `distance` before it), then blanks
+            // chosen independently of it, so the answer is a uniform pick among the right fillings.
+            let (palette, distance) = coloring!
             var cells: [Character] = []
-            for i in 0..<Self.colorLength {
-                let free = Self.spreadColors.filter { !cells.suffix(min(i, 2)).contains($0) }
+            for _ in 0..<Self.colorLength {
+                let free = palette.filter { !cells.suffix(distance).contains($0) }
                 cells.append(free[int(0...(free.count - 1))])
             }
             let template = cells.map { rng.next() % 16 < Self.colorBlankSixteenths ? "-" : $0 }
-            return TaskExample(prompt: "spread:\(String(template))=", answer: String(cells))
+            return TaskExample(prompt: "\(rawValue):\(String(template))=", answer: String(cells))
         }
     }
 
@@ -108,15 +100,23 @@ public enum DependentTask: String, CaseIterable, Codable, Sendable {
 }
 
 extension DependentTask {
-    /// color (and spread): the output has the template's length, keeps its fixed colours, fills
-    /// every blank with one of `colors`, and no two cells at most `distance` apart are equal.
-    public static func isColoring(_ output: String, of prompt: String, prefix: String = "color:",
-                                  colors: [Character] = colors, distance: Int = 1) -> Bool {
-        guard prompt.hasPrefix(prefix), prompt.hasSuffix("=") else { return false }
-        let template = Array(prompt.dropFirst(prefix.count).dropLast()), cells = Array(output)
+    /// color and spread: the palette, and how far apart two cells must be to share a colour.
+    var coloring: (palette: [Character], distance: Int)? {
+        switch self {
+        case .color: return (Self.colors, 1)
+        case .spread: return (Self.spreadColors, 2)
+        default: return nil
+        }
+    }
+
+    /// color and spread: the output has the template's length, keeps its fixed colours, fills
+    /// every blank from the palette, and no two cells at most `distance` apart are equal.
+    public func isColoring(_ output: String, of prompt: String) -> Bool {
+        guard let (palette, distance) = coloring, prompt.hasPrefix("\(rawValue):"), prompt.hasSuffix("=") else { return false }
+        let template = Array(prompt.dropFirst(rawValue.count + 1).dropLast()), cells = Array(output)
         guard cells.count == template.count else { return false }
         for (i, cell) in cells.enumerated() {
-            guard colors.contains(cell), template[i] == "-" || template[i] == cell else { return false }
+            guard palette.contains(cell), template[i] == "-" || template[i] == cell else { return false }
             if cells[max(0, i - distance)..<i].contains(cell) { return false }
         }
         return true
@@ -126,7 +126,7 @@ extension DependentTask {
 extension DependentTask: TaskDefinition {
     public var name: String { rawValue }
     public var generationLength: Int { Self.generationLength }
-    public var scoring: TaskScoring { [.perm, .color, .spread].contains(self) ? .validity : .exact }
+    public var scoring: TaskScoring { self == .perm || coloring != nil ? .validity : .exact }
     /// After the reference tasks' 0...3, so no two tasks share a seed stream.
     public var streamIndex: UInt64 { 100 + UInt64(Self.allCases.firstIndex(of: self)!) }
     public func example(_ rng: inout SplitMix64) -> TaskExample { sample(&rng) }
@@ -135,11 +135,7 @@ extension DependentTask: TaskDefinition {
         switch scoring {
         case .exact: return output == example.answer
         case .validity:
-            switch self {
-            case .perm: return Self.isPermutation(output, of: example.prompt)
-            case .spread: return Self.isColoring(output, of: example.prompt, prefix: "spread:", colors: Self.spreadColors, distance: 2)
-            default: return Self.isColoring(output, of: example.prompt)
-            }
+            return self == .perm ? Self.isPermutation(output, of: example.prompt) : isColoring(output, of: example.prompt)
         }
     }
 }
