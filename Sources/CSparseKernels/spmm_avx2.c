@@ -33,10 +33,10 @@ __attribute__((constructor)) static void fill_expand_tables(void) {
 // Set bits of 64-bit mask words to column offsets, 8 columns at a time through
 // compress_perm (cols has 8 ints of slack for the full-width stores).
 static inline __attribute__((always_inline)) int64_t decode_columns_avx2(
-    const uint64_t *words, int64_t nwords, int32_t *cols) {
+    const uint64_t *words, int64_t nwords, int32_t *cols, int scale) {
     int64_t n = 0;
-    __m256i offsets = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i step = _mm256_set1_epi32(8);
+    __m256i offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(scale));
+    const __m256i step = _mm256_set1_epi32(8 * scale);
     for (int64_t k = 0; k < nwords; k++) {
         const uint64_t word = words[k];
 #pragma clang loop unroll(full)

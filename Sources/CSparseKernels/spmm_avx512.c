@@ -15,10 +15,11 @@
 // the offsets whose bit is set, an unaligned store writes all 16 lanes (the extra lanes are
 // overwritten by the next chunk; cols has 16 ints of slack).
 static inline __attribute__((always_inline)) int64_t decode_columns_avx512(
-    const uint64_t *words, int64_t nwords, int32_t *cols) {
+    const uint64_t *words, int64_t nwords, int32_t *cols, int scale) {
     int64_t n = 0;
-    __m512i offsets = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i step = _mm512_set1_epi32(16);
+    __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(scale));
+    const __m512i step = _mm512_set1_epi32(16 * scale);
     for (int64_t k = 0; k < nwords; k++) {
         const uint64_t word = words[k];
 #pragma clang loop unroll(full)

@@ -165,5 +165,13 @@ import Testing
         #expect(table.breakEven(out: 24, inputs: 40, tokens: 8) == fresh && table.measurements == 1)
         let reread = BreakEvenTable(cacheURL: cache)
         #expect(reread.breakEven(out: 24, inputs: 40, tokens: 8) == fresh && reread.measurements == 0)
+
+        // An entry measured with other kernels (another version in its key) is not trusted.
+        let other = BreakEvenTable(cacheURL: nil).key(out: 8, inputs: 16, tokens: 4)
+            .replacingOccurrences(of: "kernels=v\(SparseKernels.version)", with: "kernels=v\(SparseKernels.version - 1)")
+        try #"{"\#(other)": 0.0}"#.write(to: cache, atomically: true, encoding: .utf8)
+        let stale = BreakEvenTable(cacheURL: cache)
+        _ = stale.breakEven(out: 8, inputs: 16, tokens: 4)
+        #expect(stale.measurements == 1)
     }
 }

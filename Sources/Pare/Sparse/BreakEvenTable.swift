@@ -4,9 +4,10 @@ import Foundation
 /// count, measured on this machine the first time it is asked for and then cached on disk.
 ///
 /// Cache file: $PARE_CACHE_DIR/break-even.json, else $XDG_CACHE_HOME/pare/…, else
-/// ~/.cache/pare/…. Keys name the SIMD level and thread count, so a cache copied to another
-/// machine (or read under PARE_SIMD=avx2) never answers for the wrong kernels. Delete the file
-/// to measure again.
+/// ~/.cache/pare/…. Keys name the SIMD level, thread count and kernel version
+/// (`SparseKernels.version`), so a cache copied to another machine, read under PARE_SIMD=avx2 or
+/// measured with older kernels never answers for the wrong kernels. Delete the file to measure
+/// again.
 public final class BreakEvenTable: @unchecked Sendable {
     public let level: SIMDLevel
     public let threads: Int
@@ -47,7 +48,7 @@ public final class BreakEvenTable: @unchecked Sendable {
     func key(out: Int, inputs: Int, tokens: Int) -> String {
         // The dense side is the dense kernel decoding would use (packed or BLAS), named in the key.
         let dense = PackedWeight.isFaster(tokens: Self.tokenBucket(tokens), level: level) ? "packed" : "blas"
-        return "\(level) threads=\(threads) \(out)x\(inputs) T=\(Self.tokenBucket(tokens)) dense=\(dense)"
+        return "\(level) threads=\(threads) \(out)x\(inputs) T=\(Self.tokenBucket(tokens)) dense=\(dense) kernels=v\(SparseKernels.version)"
     }
 
     /// The break-even sparsity in [0, 1] for W [out, inputs] and `tokens` tokens; 1 when the

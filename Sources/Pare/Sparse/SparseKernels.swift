@@ -33,6 +33,10 @@ public enum SIMDLevel: String, CaseIterable, Comparable, Sendable, CustomStringC
 /// Y [T, out] (+)= X [T, in] W^T with W a `BitmaskMatrix`: the sparse counterpart of
 /// `BLAS.linear`, threaded over output rows.
 public enum SparseKernels {
+    /// The kernels' version (PARE_KERNELS_VERSION, bumped whenever a kernel changes speed):
+    /// cached measurements of them are keyed by it.
+    public static let version = Int(PARE_KERNELS_VERSION)
+
     /// The kernel a product of `tokens` tokens runs: "expand" for few tokens (memory-bound,
     /// reads the mask and values once per 4 tokens), "tile<N>" for N-token tiles of X^T.
     public static func variant(tokens: Int, level: SIMDLevel = .active) -> String {
