@@ -29,6 +29,11 @@ void pare_softmax_rows_avx2(float *x, int64_t rows, int64_t n);
 void pare_rms_norm_rows_avx512(const float *x, const float *w, float *y, float *inv_rms, int64_t rows, int64_t n, float eps);
 void pare_rms_norm_rows_avx2(const float *x, const float *w, float *y, float *inv_rms, int64_t rows, int64_t n, float eps);
 
+// Columns [col_lo, col_hi) of one tile of X^T: dst [cols, width] from x [valid, cols] (the
+// tile's tokens), zero past them.
+void pare_transpose_tile_avx2(const float *x, int64_t valid, int64_t cols, int width, int64_t col_lo,
+                              int64_t col_hi, float *dst);
+
 void pare_spmm_rows_avx512(const pare_bitmask_matrix *w, pare_spmm_plan plan, const float *x,
                            const float *xt, float *y, int accumulate, int64_t row_lo,
                            int64_t row_hi, float *scratch);

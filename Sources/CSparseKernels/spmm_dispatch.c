@@ -27,15 +27,29 @@ int pare_tile_width(int64_t remaining, int tile) {
 }
 
 void pare_transpose_tiles(const float *x, int64_t tokens, int64_t cols, int tile, float *xt) {
-    // In blocks of 16 columns: each token's 16 inputs are one cache line of x, and the 16
-    // destination rows ([16, width] floats, at most 8 KiB) stay in L1 while every token of the
-    // tile is written into them.
+    pare_transpose_tiles_columns(x, tokens, cols, tile, 0, cols, xt);
+}
+
+void pare_transpose_tiles_columns(const float *x, int64_t tokens, int64_t cols, int tile, int64_t col_lo,
+                                  int64_t col_hi, float *xt) {
+    static int simd = -1;  // the AVX2 transposition where the CPU has it (the same floats either way)
+    if (simd < 0) simd = pare_sparse_best_isa() >= PARE_ISA_AVX2;
     for (int64_t t0 = 0; t0 < tokens;) {
         const int width = pare_tile_width(tokens - t0, tile);
         float *dst = xt + t0 * cols;  // this tile: [cols, width]
         const int64_t valid = tokens - t0 < width ? tokens - t0 : width;
-        for (int64_t c0 = 0; c0 < cols; c0 += 16) {
-            const int64_t n = cols - c0 < 16 ? cols - c0 : 16;
+#if defined(__x86_64__)
+        if (simd) {
+            pare_transpose_tile_avx2(x + t0 * cols, valid, cols, width, col_lo, col_hi, dst);
+            t0 += width;
+            continue;
+        }
+#endif
+        // Portable: in blocks of 16 columns, so each token's 16 inputs are one cache line of x
+        // and the 16 destination rows ([16, width] floats, at most 8 KiB) stay in L1 while every
+        // token of the tile is written into them.
+        for (int64_t c0 = col_lo; c0 < col_hi; c0 += 16) {
+            const int64_t n = col_hi - c0 < 16 ? col_hi - c0 : 16;
             for (int64_t t = 0; t < valid; t++) {
                 const float *src = x + (t0 + t) * cols + c0;
                 for (int64_t j = 0; j < n; j++) dst[(c0 + j) * width + t] = src[j];

@@ -61,6 +61,18 @@ import Testing
         }
     }
 
+    /// A transposition large enough to be shared by threads in column ranges (T x in >= 2^20;
+    /// 4200 inputs: ranges of 16-column multiples and a ragged last one).
+    @Test(arguments: levels.filter { $0 != .scalar })
+    func largeInputsAreTransposedByThreads(level: SIMDLevel) {
+        let w = Self.weight(9, 4200, sparsity: 0.5, seed: 5)
+        let x = Self.input(300, 4200, seed: 6)
+        for threads in [1, 2, 3] {
+            Self.expectClose(SparseKernels.linear(x, BitmaskMatrix(dense: w), level: level, threads: threads),
+                             BLAS.linear(x, w), bound: x, w, "\(level) 9x4200 T=300 threads=\(threads)")
+        }
+    }
+
     /// 2:4 and 4:8 weights, and one thread against several (rows split by kept weights).
     @Test(arguments: levels)
     func structuredPatternsAndThreadCounts(level: SIMDLevel) {

@@ -66,6 +66,10 @@ int pare_tile_width(int64_t remaining, int tile);
 // xt + t0 * cols and is [cols, width] (width from pare_tile_width), zero past the last token.
 // xt needs at most ceil(tokens / tile) * tile * cols floats. x is [tokens, cols] row-major.
 void pare_transpose_tiles(const float *x, int64_t tokens, int64_t cols, int tile, float *xt);
+// The same for columns [col_lo, col_hi) of every tile only (col_lo a multiple of 16), so that
+// threads can share the work.
+void pare_transpose_tiles_columns(const float *x, int64_t tokens, int64_t cols, int tile, int64_t col_lo,
+                                  int64_t col_hi, float *xt);
 
 // Output rows [row_lo, row_hi) of Y [tokens, rows] (+)= X W^T. `accumulate` adds to Y.
 // tile kernel: reads xt from pare_transpose_tiles; scratch holds

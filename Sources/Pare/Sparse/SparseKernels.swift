@@ -71,7 +71,17 @@ public enum SparseKernels {
         let xt = AlignedFloats(count: tile > 0 ? (tokens + tile - 1) / tile * tile * w.cols : 0)
         defer { xt.free() }
         if tile > 0 {
-            x.data.withUnsafeBufferPointer { pare_transpose_tiles($0.baseAddress, Int64(tokens), Int64(w.cols), Int32(tile), xt.base) }
+            // Shared by the threads in column ranges (multiples of 16) when large: the
+            // transposition is bound by memory bandwidth, which each core has its own share of.
+            let cols = w.cols
+            let parts = tokens * cols < 1 << 20 ? 1 : max(1, min(threads, cols / 256))
+            x.data.withUnsafeBufferPointer { xp in
+                let xBase = xp.baseAddress
+                Parallel.forEach(parts) { p in
+                    let lo = cols / 16 * p / parts * 16, hi = p == parts - 1 ? cols : cols / 16 * (p + 1) / parts * 16
+                    pare_transpose_tiles_columns(xBase, Int64(tokens), Int64(cols), Int32(tile), Int64(lo), Int64(hi), xt.base)
+                }
+            }
         }
         // One thread per share of the kept weights; small products stay on this thread.
         let work = w.keptCount * tokens
