@@ -32,10 +32,10 @@ struct CompareCommand: ParsableCommand {
             for spec in models {
                 let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
                 let (label, path) = parts.count == 2 ? (parts[0], parts[1]) : (URL(fileURLWithPath: spec).lastPathComponent, spec)
-                let loaded = try ModelFile.open(path, residency: stream ? .streamed : resident ? .resident : .auto)
-                let probe = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: SamplingOptions())
-                let model = try kernelArguments.place(loaded.weights, tokens: try probe.typicalForwardTokens(tasks: comparison.tasks),
-                                                      quiet: json)
+                var loaded = try ModelFile.open(path, residency: stream ? .streamed : resident ? .resident : .auto)
+                let tokens = try TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: SamplingOptions())
+                    .typicalForwardTokens(tasks: comparison.tasks)
+                let model = try kernelArguments.place(&loaded, tokens: tokens, quiet: json)
                 rows.append(try comparison.evaluate(label: label, model: model, tokenizer: loaded.tokenizer, progress: log))
             }
             if let markdown {

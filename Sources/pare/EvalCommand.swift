@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
             // Refused before the model loads: a bad data set or log path wastes no evaluation.
             let dataSet = try data.map(DataSet.read)
             if let logSamples { _ = try OutputPath(logSamples) }
-            let loaded = try modelOptions.load()
+            var loaded = try modelOptions.load()
             var evaluator = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options)
             evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
             evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
@@ -55,7 +55,7 @@ struct EvalCommand: ParsableCommand {
             }
             if let dataSet { try dataEvaluator.check(dataSet) }
             let forwardTokens = try dataSet.map(dataEvaluator.typicalForwardTokens) ?? evaluator.typicalForwardTokens(tasks: tasks)
-            evaluator.model = try kernelArguments.place(loaded.weights, tokens: forwardTokens, quiet: modelOptions.json)
+            evaluator.model = try kernelArguments.place(&loaded, tokens: forwardTokens, quiet: modelOptions.json)
             dataEvaluator.model = evaluator.model
             var report = try evaluator.run(tasks: tasks, progress: log)
             if let dataSet {

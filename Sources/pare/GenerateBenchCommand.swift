@@ -36,7 +36,7 @@ struct GenerateBenchCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try modelOptions.load()
+            var loaded = try modelOptions.load()
             let config = loaded.weights.config
             let ids: [[Int]]
             if let randomPromptLength {
@@ -57,7 +57,7 @@ struct GenerateBenchCommand: ParsableCommand {
                     .map { try loaded.tokenizer.encode($0.prompt) }
             }
             let tokens = min(batchSize, ids.count) * ((ids.map(\.count).max() ?? 0) + sampling.options.genLength)
-            let model = try kernelArguments.place(loaded.weights, tokens: tokens, quiet: modelOptions.json)
+            let model = try kernelArguments.place(&loaded, tokens: tokens, quiet: modelOptions.json)
             var bench = GenerateBenchmark(model: model, prompts: ids, sampling: sampling.options,
                                           batchSize: batchSize, repeats: repeats)
             bench.warmups = warmups

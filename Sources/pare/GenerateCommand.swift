@@ -30,7 +30,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try modelOptions.load()
+            var loaded = try modelOptions.load()
             let tokenizer: any Tokenizer = chat ? try ChatTokenizer(format: ChatFormat.of(loaded.config), base: loaded.tokenizer)
                                                 : loaded.tokenizer
             let texts: [String]
@@ -50,7 +50,7 @@ struct GenerateCommand: ParsableCommand {
             }
             // Tokens per forward pass: a full batch of the longest prompt plus the answer.
             let tokens = min(batchSize, ids.count) * ((ids.map(\.count).max() ?? 0) + sampling.options.genLength)
-            let model = try kernelArguments.place(loaded.weights, tokens: tokens, quiet: modelOptions.json)
+            let model = try kernelArguments.place(&loaded, tokens: tokens, quiet: modelOptions.json)
             let sampler = try MaskedDiffusionSampler(model: model, options: sampling.options)
             let start = Date()
             var results: [Generation] = []

@@ -9,9 +9,12 @@ struct KernelArguments: ParsableArguments {
     var kernels: KernelChoice?
 
     /// The model with its linears placed for `tokens` tokens per forward pass (as stored
-    /// when no --kernels was given: dense tensors on the dense kernel, sparse ones sparse).
-    func place(_ model: any ModelWeights, tokens: Int, quiet: Bool) throws -> any ModelWeights {
+    /// when no --kernels was given: dense tensors on the dense kernel, sparse ones sparse). It
+    /// replaces `loaded.weights`, so the loaded form is freed once nothing else holds it.
+    func place(_ loaded: inout LoadedModel, tokens: Int, quiet: Bool) throws -> any ModelWeights {
+        let model = loaded.weights
         let placed = try PlacedModel(model, placement: KernelPlacement(kernels, tokens: tokens))
+        loaded.weights = placed
         guard let kernels else { return placed }
         if !quiet, !(model is StreamedModel) {
             let (sparse, total) = try placed.sparseCount()

@@ -9,7 +9,9 @@ public enum Residency: String, CaseIterable, Sendable {
 /// its tokenizer.
 public struct LoadedModel: Sendable {
     public let header: CheckpointHeader
-    public let weights: any ModelWeights
+    /// The weights; `--kernels` replaces them with their placed form, so that the file's
+    /// dense form is not kept beside it.
+    public var weights: any ModelWeights
     public let tokenizer: any Tokenizer
     public var isStreamed: Bool { weights is StreamedModel }
     public var config: ModelConfig { header.config }

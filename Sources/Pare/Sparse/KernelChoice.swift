@@ -47,17 +47,21 @@ public struct KernelPlacement: Sendable {
 
 /// A model whose block linears run where a `KernelPlacement` put them. Resident models are
 /// placed once, here; streamed blocks are placed as they are read.
+///
+/// A resident model's placed blocks and head replace its own: the model kept here holds no
+/// dense copy of them, so once the caller lets go of the model it placed (`LoadedModel.weights`
+/// is replaced by `KernelArguments`), the weights are held once, not twice.
 public final class PlacedModel: ModelWeights, @unchecked Sendable {
-    public let base: any ModelWeights
+    private let base: any ModelWeights
     public let placement: KernelPlacement
     private let placedBlocks: [LLaDABlock]?
     /// The output head on the dense kernel (resident models; a streamed head is read per pass).
     private let placedHead: Linear?
 
     public init(_ base: any ModelWeights, placement: KernelPlacement) throws {
-        self.base = base
         self.placement = placement
         if base is StreamedModel {
+            self.base = base
             placedBlocks = nil
             placedHead = nil
         } else {
@@ -72,6 +76,15 @@ public final class PlacedModel: ModelWeights, @unchecked Sendable {
                 Parallel.forEach(blocks.count) { slots[$0] = placement.place(blocks[$0]) }
             }
             placedBlocks = placed
+            // Embedding, final norm and slabs of rows still come from the base; a resident
+            // model keeps them and drops its blocks and head, which are placed above.
+            if var resident = base as? LLaDAModel {
+                resident.blocks = []
+                resident.head = placedHead!
+                self.base = resident
+            } else {
+                self.base = base
+            }
         }
     }
 
