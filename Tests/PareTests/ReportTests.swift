@@ -374,6 +374,24 @@ import Testing
         try Self.checkPlots(doc)
     }
 
+    /// A seft variant is set against the same pruning without repair: full-step accuracy, and
+    /// NFE and accuracy at τ = 0.9.
+    @Test func samplerFindingsSetSEFTAgainstItsPruning() throws {
+        var wanda = ReportRecipe.Variant(kind: "prune"); wanda.method = "wanda"; wanda.sparsity = 0.5
+        var seft = wanda; seft.kind = "seft"; seft.steps = 100
+        func fixed(_ steps: Int) -> ReportRecipe.Evaluation { var e = ReportRecipe.Evaluation(); e.steps = steps; return e }
+        func threshold(_ t: Double) -> ReportRecipe.Evaluation { var e = ReportRecipe.Evaluation(); e.sampler = "threshold"; e.threshold = t; return e }
+        let cells = [Self.cell(wanda, fixed(12), accuracy: [1, 1, 0.5, 0.5], nfe: 12, nll: nil),
+                     Self.cell(wanda, threshold(0.9), accuracy: [1, 1, 0.5, 0.3], nfe: 8, nll: nil),
+                     Self.cell(seft, fixed(12), accuracy: [1, 1, 1, 0.9], nfe: 12, nll: nil),
+                     Self.cell(seft, threshold(0.9), accuracy: [1, 1, 1, 0.8], nfe: 5.5, nll: nil)]
+        let text = SamplersReport.make(ReportCells(cells, tasks: Self.referenceTasks)).findings.joined(separator: "\n")
+        #expect(text.contains("SEFT fine-tuning: wanda 50 % + seft 100 steps takes wanda 50 % from 75.0 % to 97.5 % with one token per step, "
+                              + "and at τ = 0.9 from 8.00 NFE (70.0 %) to 5.50 NFE (95.0 %)."), "\(text)")
+        // Without the unrepaired pruning in the report there is nothing to set it against.
+        #expect(!SamplersReport.make(ReportCells(Array(cells.suffix(2)), tasks: Self.referenceTasks)).findings.joined().contains("SEFT"))
+    }
+
     @Test func kernelSpeedupAgainstTokensHasOneSeriesPerSparsityOnLogAxes() throws {
         func weight(_ sparsity: Double?, _ pattern: String?) -> ReportRecipe.Variant {
             var v = ReportRecipe.Variant(kind: "weight"); v.shape = "64x32"; v.sparsity = sparsity; v.pattern = pattern; return v

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// One cell of a report: a model variant under one evaluation. Its result is cached in
 /// `cells/<key>.json`, where the key hashes everything the result depends on (`Inputs`), so a
@@ -209,9 +210,19 @@ extension ReportCell {
     func seft(source: LoadedModel, spec: PruningSpec, calibration: CalibrationSet, steps: Int,
               progress: (String) -> Void = { _ in }) throws -> LLaDAModel {
         let cached = modelCache.map { $0 + "/" + variantKey + ".seft.h5" }
-        if let cached, FileManager.default.fileExists(atPath: cached) {
-            progress("\(inputs.variant.label): reusing the fine-tuned model \(cached)")
-            return try LLaDAModel(ModelFile.open(cached, residency: .resident).weights)
+        // One process fine-tunes a variant at a time (`make -j2` runs two of its cells at
+        // once): the others wait on its lock, then read what it wrote. The OS drops the lock
+        // of a process that dies.
+        var lock: Int32 = -1
+        defer { if lock >= 0 { close(lock) } }
+        if let cached, let cache = modelCache {
+            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+            lock = open(cached + ".lock", O_CREAT | O_RDWR, 0o644)
+            if lock >= 0 { _ = flock(lock, LOCK_EX) }
+            if FileManager.default.fileExists(atPath: cached) {
+                progress("\(inputs.variant.label): reusing the fine-tuned model \(cached)")
+                return try LLaDAModel(ModelFile.open(cached, residency: .resident).weights)
+            }
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pare-report-\(getpid())-\(inputs.key)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -228,9 +239,8 @@ extension ReportCell {
         let tuner = try Finetuner(modelPath: pruned, options: options, output: repaired)
         try tuner.run()
         _ = try tuner.finish()
-        if let cached, let cache = modelCache {
-            // Copied to a temporary name, then renamed: a concurrent cell never reads half a file.
-            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        if let cached {
+            // Copied to a temporary name, then renamed: no cell ever reads half a file.
             let partial = cached + ".\(getpid()).tmp"
             try? FileManager.default.removeItem(atPath: partial)
             try FileManager.default.copyItem(atPath: repaired, toPath: partial)
