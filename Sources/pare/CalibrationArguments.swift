@@ -30,6 +30,10 @@ struct CalibrationArguments: ParsableArguments {
                                         seed: seed, tokenizer: loaded.tokenizer, eos: loaded.config.eosTokenID)
     }
 
+    /// Whether the user named calibration data (a file, tasks or a sample count): the methods
+    /// that can do without it (magnitude pruning) read it only then.
+    var isGiven: Bool { calibration != nil || calibrationTasks != nil || calibrationSamples != nil }
+
     /// The named tasks, or nil for the model's defaults.
     func parsedTasks() throws -> [any TaskDefinition]? {
         try calibrationTasks.map { try parseTaskList($0, option: "--calibration-tasks") }

@@ -8,7 +8,7 @@ struct DropCommand: ParsableCommand {
         abstract: "Drop whole blocks, named or ranked by block influence, angular distance or measured NLL.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Blocks to drop, e.g. 3,5-7.") var layers: String?
+    @Option(help: "Blocks to drop, e.g. 3,5-7 (no calibration is read).") var layers: String?
     @Option(help: "How many blocks to drop, chosen by --by.") var count: Int?
     @Option(help: "block-influence, angular or measured.") var by: DepthCriterion = .blockInfluence
     @Flag(help: "Print every candidate's score and write nothing.") var rank = false
@@ -26,10 +26,10 @@ struct DropCommand: ParsableCommand {
             let path = modelOptions.resolvedPath()
             let loaded = try modelOptions.load()
             let model = loaded.weights
-            let calib = try calibrationOptions.calibrationSet(loaded)
-            let selection = DepthSelection(criterion: by, calibration: calib)
+            // Named blocks need no calibration: its text is read only to rank or select.
+            let selection = { DepthSelection(criterion: by, calibration: try calibrationOptions.calibrationSet(loaded)) }
             if rank {
-                let scores = try selection.scores(model: model, count: count ?? 1)
+                let scores = try selection().scores(model: model, count: count ?? 1)
                 let label = by == .angular ? "start" : "block"
                 if modelOptions.json {
                     printJSON(["criterion": by.rawValue, "run": count ?? 1, "scores": scores])
@@ -39,7 +39,7 @@ struct DropCommand: ParsableCommand {
                 }
                 return
             }
-            let dropped = try layers.map { try BlockDropper.parseLayers($0) } ?? selection.select(count: count!, model: model, progress: log)
+            let dropped = try layers.map { try BlockDropper.parseLayers($0) } ?? selection().select(count: count!, model: model, progress: log)
             let file = output ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 + ".drop-" + dropped.map(String.init).joined(separator: "_") + ".h5"
             try BlockDropper.drop(dropped, from: loaded, criterion: layers == nil ? by.rawValue : nil, writingTo: file)

@@ -17,7 +17,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Peak learning rate (warmup, then cosine to a tenth of it).") var learningRate = 5e-4
     @Option(help: "Sequences per step.") var batchSize = 64
     @Option(help: "Seed of the batches and masks.") var seed: UInt64 = 1
-    @Option(help: "A .jsonl data set ({\"prompt\": ..., \"answer\": ...} per line) or PROMPT<TAB>ANSWER lines to train on (default: the reference tasks' training split).") var data: String?
+    @Option(help: "Comma-separated tasks among \(TaskCatalog.names.joined(separator: ", ")) whose training split to train on, equally weighted (default: the model's training tasks from its provenance, else add,kv,rev,chain).") var tasks: String?
+    @Option(help: "A .jsonl data set ({\"prompt\": ..., \"answer\": ...} per line) or PROMPT<TAB>ANSWER lines to train on instead of tasks.") var data: String?
     @Flag(help: "Also train the RMSNorm weights.") var trainNorms = false
     @Option(help: "Output file (default: <model>.<method>.h5 in the current folder).") var output: String?
     @Flag(help: "Continue the run whose checkpoint sits next to the output.") var resume = false
@@ -30,10 +31,17 @@ struct FinetuneCommand: ParsableCommand {
         o.method = method; o.steps = steps; o.updateInterval = updateInterval; o.dropFraction = dropFraction
         o.dropSchedule = dropSchedule; o.dropCriterion = dropCriterion; o.learningRate = learningRate; o.minLearningRate = learningRate / 10
         o.batchSize = batchSize; o.seed = seed; o.data = data; o.trainNorms = trainNorms
+        o.tasks = (try? parsedTasks())??.map(\.name)
         return o
     }
 
+    /// The named tasks, or nil for the model's own.
+    func parsedTasks() throws -> [any TaskDefinition]? {
+        try tasks.map { try parseTaskList($0, option: "--tasks") }
+    }
+
     func validate() throws {
+        _ = try parsedTasks()
         if let p = options.problem() { throw ValidationError(p) }
         if let m = maxMinutes, !(m > 0) { throw ValidationError("--max-minutes must be positive") }
         if evalSamples < 0 || evalSamples > 100_000 { throw ValidationError("--eval-samples must be in 0...100000") }
@@ -54,8 +62,10 @@ struct FinetuneCommand: ParsableCommand {
             ]
             if let c = tuner.state.churn.last { result["overlap_with_input_mask"] = c.overlapWithOriginal }
             var row: ModelComparison.Row?
+            // The evaluation scores the tasks the run trained on (with --data: the model's own).
+            var comparison = ModelComparison()
+            comparison.tasks = tuner.mix?.tasks ?? TaskCatalog.defaults(provenance: tuner.sourceProvenance)
             if evalSamples > 0 {
-                var comparison = ModelComparison()
                 comparison.samples = evalSamples
                 row = try comparison.evaluate(label: method.rawValue, model: final,
                                               tokenizer: tuner.tokenizer, progress: log)
@@ -68,7 +78,7 @@ struct FinetuneCommand: ParsableCommand {
             if json {
                 printJSON(result)
             } else {
-                if let row { print(ModelComparison().text([row])) }
+                if let row { print(comparison.text([row])) }
                 print(String(format: "%d steps in %.1f s (%.3f s/step)%@; wrote %@", steps, seconds, seconds / Double(max(1, steps)),
                              (result["peak_memory_mib"] as? Double).map { String(format: ", peak memory %.0f MiB", $0) } ?? "", out))
             }

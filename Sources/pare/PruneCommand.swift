@@ -48,7 +48,9 @@ struct PruneCommand: ParsableCommand {
             let loaded = try modelOptions.load()
             if let p = spec.problem(for: loaded.config) { throw CLIError(p) }
             let out = output ?? Self.defaultOutput(model: path, spec: spec)
-            let calib = try calibrationOptions.calibrationSet(loaded)
+            // Magnitude scores the weights alone: calibration only measures the reconstruction
+            // errors, so it is read only when a calibration option asks for it.
+            let calib = method == .magnitude && !calibrationOptions.isGiven ? nil : try calibrationOptions.calibrationSet(loaded)
             let encoding = store.encoding(pattern: spec.pattern)!
             let report = try ModelPruner(spec: spec, calibration: calib)
                 .prune(loaded, writingTo: out, store: encoding, progress: modelOptions.json ? { _ in } : log)
@@ -57,11 +59,11 @@ struct PruneCommand: ParsableCommand {
                 var obj: [String: Any] = [
                     "output": out, "method": spec.method.rawValue, "pattern": spec.pattern.description, "store": encoding.storeName,
                     "sparsity": spec.effectiveSparsity, "seconds": report.seconds,
-                    "mean_reconstruction_error": report.meanReconstructionError,
-                    "calibration": ["source": report.calibrationSource, "samples": report.calibrationSamples,
-                                    "mask_ratio": report.calibrationMaskRatio] as [String: Any],
+                    "mean_reconstruction_error": report.meanReconstructionError ?? NSNull(),
+                    "calibration": calib == nil ? NSNull() : ["source": report.calibrationSource ?? "", "samples": report.calibrationSamples ?? 0,
+                                                              "mask_ratio": report.calibrationMaskRatio ?? 0] as [String: Any],
                     "layers": report.layers.map { ["block": $0.block, "linear": $0.linear, "shape": $0.shape,
-                                                   "sparsity": $0.sparsity, "reconstruction_error": $0.reconstructionError] as [String: Any] },
+                                                   "sparsity": $0.sparsity, "reconstruction_error": $0.reconstructionError ?? NSNull()] as [String: Any] },
                 ]
                 if let memory { obj["peak_memory_mib"] = memory }
                 printJSON(obj)
@@ -71,10 +73,12 @@ struct PruneCommand: ParsableCommand {
                     let shape = l.shape.map(String.init).joined(separator: "x")
                     print(String(format: "%5d  ", l.block) + l.linear.padding(toLength: 9, withPad: " ", startingAt: 0)
                           + "  " + shape.padding(toLength: 11, withPad: " ", startingAt: 0)
-                          + String(format: "  %7.2f %%  %.4f", l.sparsity * 100, l.reconstructionError))
+                          + String(format: "  %7.2f %%  ", l.sparsity * 100) + (l.reconstructionError.map { String(format: "%.4f", $0) } ?? "-"))
                 }
-                print(String(format: "mean reconstruction error %.4f; pruning %.2f s%@", report.meanReconstructionError,
-                             report.seconds, memory.map { String(format: ", peak memory %.0f MiB", $0) } ?? ""))
+                let error = report.meanReconstructionError.map { String(format: "mean reconstruction error %.4f", $0) }
+                    ?? "no calibration read, so no reconstruction error (--calibration-samples N measures it)"
+                print(error + String(format: "; pruning %.2f s%@", report.seconds,
+                                     memory.map { String(format: ", peak memory %.0f MiB", $0) } ?? ""))
                 print("wrote \(out)" + (encoding.isSparse ? " (block linears stored \(encoding))" : ""))
             }
         }

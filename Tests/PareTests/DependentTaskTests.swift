@@ -141,6 +141,12 @@ import Testing
         // A task this catalog does not know: the reference tasks, not a partial list.
         #expect(TaskCatalog.trained(provenance: [train("\"hops\":1,\"sudoku\":1")]) == nil)
         #expect(names([train("\"hops\":1,\"sudoku\":1")]) == ["add", "kv", "rev", "chain"])
+        // A newer finetune entry counts when it trained on tasks, not when it trained on a file.
+        let finetune = { (tasks: String) in "{\"data\":\"tasks:train\",\"op\":\"finetune\",\"tasks\":{\(tasks)}}" }
+        let onFile = "{\"data\":\"mine.jsonl\",\"op\":\"finetune\"}"
+        #expect(names([train("\"hops\":1"), prune, finetune("\"spread\":1,\"carry\":1")]) == ["carry", "spread"])
+        #expect(names([train("\"hops\":1"), prune, onFile]) == ["hops"])
+        #expect(names([finetune("\"rev\":1"), train("\"hops\":1")]) == ["hops"])
     }
 
     /// pare-dep's recipe trains exactly the dependent-token tasks, with room for the longest prompt

@@ -6,12 +6,15 @@ import Testing
 /// block linears, and resume bit for bit.
 @Suite struct FinetuneTests {
     /// A tiny random model pruned with `pattern` (Wanda, 8 calibration samples), written to `dir`.
-    static func prunedModel(_ pattern: SparsityPattern, in dir: URL) throws -> String {
+    /// `provenance` is the dense model's history (e.g. a `train` entry naming its tasks);
+    /// `maxSeqLen` 72 fits the dependent tasks' 32-token answers.
+    static func prunedModel(_ pattern: SparsityPattern, in dir: URL, provenance: [String] = [],
+                            maxSeqLen: Int = 48) throws -> String {
         let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 32, nLayers: 2, nHeads: 4,
-                                 nKVHeads: 2, dFF: 48, maxSeqLen: 48, maskTokenID: 1, eosTokenID: 0)
+                                 nKVHeads: 2, dFF: 48, maxSeqLen: maxSeqLen, maskTokenID: 1, eosTokenID: 0)
         let dense = dir.appendingPathComponent("dense.h5").path
         try LLaDAModel.random(config: config, seed: 3, std: 0.2)
-            .checkpoint(vocab: CharTokenizer.referenceVocab, provenance: []).save(to: dense)
+            .checkpoint(vocab: CharTokenizer.referenceVocab, provenance: provenance).save(to: dense)
         let loaded = try ModelFile.open(dense)
         var spec = PruningSpec()
         spec.pattern = pattern
@@ -146,5 +149,118 @@ import Testing
         let dense = Mask(keepingAll: 1, 8)
         let over = update.apply(mask: dense, weight: w, gradient: g, fraction: 0)
         #expect(over.mask.keptCount == 4 && over.sensitivityPruned.count == 4)
+    }
+
+    /// The masked-diffusion loss of `model` on `examples`, with masks drawn from `seed`.
+    static func loss(_ model: LLaDAModel, _ examples: [PromptAnswer], seed: UInt64) throws -> Double {
+        var rng = SplitMix64(seed: seed)
+        let noised = MaskedDiffusionLoss.noise(examples, form: .sft, maskID: model.config.maskTokenID, rng: &rng)
+        let (logits, _) = model.forwardForTraining(noised.inputs)
+        return MaskedDiffusionLoss.loss(logits: logits, targets: noised.targets, weights: noised.weights).loss
+    }
+
+    /// Test-split examples of `tasks`, encoded as training examples are.
+    static func heldOut(_ tasks: [String], count: Int) throws -> [PromptAnswer] {
+        let tokenizer = CharTokenizer(vocab: CharTokenizer.referenceVocab)
+        return try tasks.flatMap { name -> [PromptAnswer] in
+            let task = try #require(TaskCatalog.named(name))
+            return try task.examples(count, split: .test).map {
+                PromptAnswer(prompt: try tokenizer.encode($0.prompt),
+                             answer: try $0.answerTokens(tokenizer, eos: 0, length: task.generationLength))
+            }
+        }
+    }
+
+    /// `--tasks` trains on exactly those tasks, through `pare train`'s data path: every example
+    /// of a batch is one of theirs, the loss on their test split falls, the run is a function
+    /// of its seed, and the provenance records the tasks as `train` records its mix.
+    @Test func explicitTasksAreTrainedOnAndRecorded() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let path = try Self.prunedModel(.unstructured, in: dir, maxSeqLen: 72)
+        var options = Self.options(.seft)
+        options.tasks = ["rev", "carry"]
+        options.steps = 30; options.batchSize = 8; options.updateInterval = 10; options.learningRate = 2e-2
+        let out = dir.appendingPathComponent("t.h5").path
+        let tuner = try Finetuner(modelPath: path, options: options, output: out)
+        #expect(tuner.mix?.tasks.map(\.name) == ["rev", "carry"])
+        // rev answers are 12 tokens, carry's 32: a batch of 8 holds only those, both here.
+        var rng = DataSplit.train.stream(seed: options.seed, index: 1)
+        let lengths = Set(try tuner.batch(step: 1, rng: &rng).map(\.answer.count))
+        #expect(lengths == [12, DependentTask.generationLength])
+        let heldOut = try Self.heldOut(["rev", "carry"], count: 8)
+        let before = try Self.loss(tuner.model, heldOut, seed: 5)
+        try tuner.run()
+        let after = try Self.loss(tuner.model, heldOut, seed: 5)
+        #expect(after < 0.8 * before, "held-out loss \(before) -> \(after)")
+        _ = try tuner.finish()
+        let written = try CheckpointReader.read(path: out)
+        let entry = try #require(try JSONSerialization.jsonObject(with: Data((written.provenance.last ?? "").utf8)) as? [String: Any])
+        #expect(entry["op"] as? String == "finetune")
+        #expect(entry["tasks"] as? [String: Double] == ["rev": 1, "carry": 1])
+        #expect(entry["data"] as? String == "tasks:train")
+        // The same seed gives the same model; another seed another one.
+        let again = try Finetuner(modelPath: path, options: options, output: dir.appendingPathComponent("u.h5").path)
+        try again.run()
+        #expect(again.model == tuner.model)
+        var otherSeed = options
+        otherSeed.seed = 2
+        let one = try Finetuner(modelPath: path, options: options, output: dir.appendingPathComponent("v.h5").path)
+        let two = try Finetuner(modelPath: path, options: otherSeed, output: dir.appendingPathComponent("w.h5").path)
+        for _ in 0..<2 { _ = try one.trainStep(); _ = try two.trainStep() }
+        #expect(one.model != two.model)
+    }
+
+    /// Without `--tasks`, a run trains on the tasks of the model's newest training entry, and
+    /// its own entry keeps them the default; a run on other tasks makes those the default, and
+    /// a run on a data file leaves the default alone.
+    @Test func defaultTasksFollowTheNewestTrainingEntry() throws {
+        let dir = Fixtures.temporaryDirectory()
+        let train = #"{"op":"train","steps":10,"tasks":{"carry":1.5,"hops":1}}"#
+        let path = try Self.prunedModel(.unstructured, in: dir, provenance: [#"{"op":"train","tasks":{"add":1}}"#, train], maxSeqLen: 72)
+        var options = Self.options(.seft)
+        options.steps = 2
+        let defaults = { (file: String) in TaskCatalog.defaults(provenance: try CheckpointReader.read(path: file).provenance).map(\.name) }
+        let repaired = dir.appendingPathComponent("r.h5").path
+        let tuner = try Finetuner(modelPath: path, options: options, output: repaired)
+        #expect(tuner.mix?.tasks.map(\.name) == ["hops", "carry"])
+        try tuner.run()
+        _ = try tuner.finish()
+        #expect(try defaults(repaired) == ["hops", "carry"])
+        // Fine-tuned again on rev: rev is the default now.
+        options.tasks = ["rev"]
+        let onRev = dir.appendingPathComponent("rev.h5").path
+        let second = try Finetuner(modelPath: repaired, options: options, output: onRev)
+        try second.run()
+        _ = try second.finish()
+        #expect(try defaults(onRev) == ["rev"])
+        // On a data file: still rev.
+        let data = dir.appendingPathComponent("d.txt").path
+        try "12+3=\t15\n".write(toFile: data, atomically: true, encoding: .utf8)
+        options.tasks = nil; options.data = data
+        let onData = dir.appendingPathComponent("data.h5").path
+        let third = try Finetuner(modelPath: onRev, options: options, output: onData)
+        #expect(third.mix == nil)
+        try third.run()
+        _ = try third.finish()
+        #expect(try defaults(onData) == ["rev"])
+    }
+
+    /// A bad task list is one usage line (exit 64) before any model is read.
+    @Test func badTaskListsAreUsageErrors() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        let cases: [([String], String)] = [
+            (["--tasks", "add,dance"], #"--tasks: unknown task "dance" (expected "# + TaskCatalog.names.joined(separator: ", ") + ")"),
+            (["--tasks", ","], "--tasks: name at least one of add, kv, rev, chain"),
+            (["--tasks", "add,add"], "--tasks names a task twice"),
+            (["--tasks", "add", "--data", dir + "/d.txt"], "--tasks and --data exclude each other"),
+        ]
+        for (arguments, message) in cases {
+            let r = try SparseCommandLineTests.pare(["finetune", "--model", dir + "/none.h5"] + arguments, in: dir)
+            #expect(r.status == 64, "\(arguments): exit \(r.status), \(r.err)")
+            #expect(r.err.contains(message), "\(arguments): \(r.err)")
+        }
+        var options = FinetuneOptions()
+        options.tasks = ["sudoku"]
+        #expect(options.problem()?.contains(#"unknown task "sudoku""#) == true)
     }
 }

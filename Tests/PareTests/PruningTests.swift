@@ -139,7 +139,8 @@ import Testing
         #expect(differing.isEmpty, "\(ref.pattern): masks differ in \(differing)")
         for layer in report.layers {
             let want = ref.reconstruction_errors[BlockLinear(name: layer.linear)!.key(block: layer.block)]!
-            #expect(abs(layer.reconstructionError - want) <= 1e-3 * want, "\(layer.block) \(layer.linear): \(layer.reconstructionError) vs \(want)")
+            let error = try #require(layer.reconstructionError)
+            #expect(abs(error - want) <= 1e-3 * want, "\(layer.block) \(layer.linear): \(error) vs \(want)")
         }
         for (name, rows) in ref.weights ?? [:] {
             let w = model.namedTensors[name]!
@@ -199,5 +200,56 @@ import Testing
             }
             #expect(Self.spec(.wanda, pattern, sparsity).problem(for: dense.config)?.contains(fragment) == true)
         }
+    }
+
+    /// Magnitude scores the weights alone: without calibration it prunes to the same weights,
+    /// measures no reconstruction error and records no calibration; the other methods refuse.
+    @Test func magnitudeNeedsNoCalibration() throws {
+        let (ckpt, dense) = try Self.tinyModel()
+        for pattern in ["unstructured", "2:4"] {
+            let spec = Self.spec(.magnitude, pattern, 0.5)
+            var calibrated = dense, bare = dense
+            let withCalibration = try ModelPruner(spec: spec, calibration: Self.calibration(ckpt)).prune(&calibrated)
+            let without = try ModelPruner(spec: spec, calibration: nil).prune(&bare)
+            #expect(bare == calibrated, "\(pattern)")
+            #expect(withCalibration.meanReconstructionError != nil && without.meanReconstructionError == nil)
+            #expect(without.layers.map(\.sparsity) == withCalibration.layers.map(\.sparsity))
+            #expect(without.layers.allSatisfy { $0.reconstructionError == nil })
+            #expect(!without.provenanceJSON.contains("calibration") && withCalibration.provenanceJSON.contains("calibration"))
+        }
+        for method in [PruningMethod.wanda, .sparsegpt] {
+            var model = dense
+            #expect(throws: PruningError.self) { try ModelPruner(spec: Self.spec(method, "unstructured", 0.5), calibration: nil).prune(&model) }
+        }
+    }
+
+    /// `prune --method magnitude` and `drop --layers` read no calibration unless asked: on a
+    /// model too short for the default calibration samples both work, while Wanda and a drop
+    /// chosen by a criterion fail on it, and a calibration file named to `drop --layers` is not read.
+    @Test func theCommandsReadCalibrationOnlyWhenItIsUsed() throws {
+        let dir = Fixtures.temporaryDirectory().path
+        let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 16, nLayers: 2, nHeads: 2,
+                                 nKVHeads: 2, dFF: 16, maxSeqLen: 8, maskTokenID: 1, eosTokenID: 0)
+        let model = dir + "/short.h5"
+        try LLaDAModel.random(config: config, seed: 1, std: 0.2).checkpoint(vocab: CharTokenizer.referenceVocab, provenance: []).save(to: model)
+        let pare = { (args: [String]) in try SparseCommandLineTests.pare(args + ["--model", model], in: dir) }
+        let magnitude = try pare(["prune", "--method", "magnitude", "--sparsity", "0.5", "--output", dir + "/m.h5", "--json"])
+        #expect(magnitude.status == 0, "\(magnitude.err)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(magnitude.out.utf8)) as? [String: Any])
+        #expect(json["calibration"] is NSNull && json["mean_reconstruction_error"] is NSNull)
+        let pruned = try LLaDAModel(checkpoint: Checkpoint.load(from: dir + "/m.h5"))
+        #expect(abs(Mask(nonZerosOf: pruned[.linear(0, .qProj)]).sparsity - 0.5) < 0.01)
+        let text = try pare(["prune", "--method", "magnitude", "--sparsity", "0.5", "--output", dir + "/m2.h5"])
+        #expect(text.status == 0 && text.out.contains("no calibration read"), "\(text.out)")
+        // Asked for, calibration is read (and here does not fit the model).
+        let asked = try pare(["prune", "--method", "magnitude", "--sparsity", "0.5", "--calibration-samples", "4", "--output", dir + "/m3.h5"])
+        #expect(asked.status == 1 && asked.err.hasPrefix("error: "))
+        let wanda = try pare(["prune", "--method", "wanda", "--sparsity", "0.5", "--output", dir + "/w.h5"])
+        #expect(wanda.status == 1 && wanda.err.hasPrefix("error: "))
+        let named = try pare(["drop", "--layers", "1", "--calibration", dir + "/absent.txt", "--output", dir + "/d.h5"])
+        #expect(named.status == 0, "\(named.err)")
+        #expect(try CheckpointReader.read(path: dir + "/d.h5").config.nLayers == 1)
+        let chosen = try pare(["drop", "--count", "1", "--output", dir + "/c.h5"])
+        #expect(chosen.status == 1 && chosen.err.hasPrefix("error: "))
     }
 }

@@ -166,7 +166,7 @@ import Testing
                       "tasks: [add, hops]\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed, steps: 32}\n",
                       "tasks: [add, dance]\nvariants:\n  - {kind: dense}\nevaluations:\n  - {sampler: fixed}\n",
                       "variants:\n  - {kind: seft, method: wanda, sparsity: 0.5}\nevaluations:\n  - {sampler: fixed}\n",
-                      "tasks: [hops]\nvariants:\n  - {kind: seft, method: wanda, sparsity: 0.5, steps: 10}\nevaluations:\n  - {sampler: fixed}\n"])
+                      "tasks: [hops]\nvariants:\n  - {kind: seft, method: wanda, sparsity: 0.5, steps: 0}\nevaluations:\n  - {sampler: fixed}\n"])
     func badRecipesAreOneErrorNamingTheFile(text: String) throws {
         let path = Fixtures.temporaryDirectory().appendingPathComponent("bad.yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -374,6 +374,24 @@ import Testing
         try Self.checkPlots(doc)
     }
 
+    /// A seft variant is set against the same pruning without repair: full-step accuracy, and
+    /// NFE and accuracy at τ = 0.9.
+    @Test func samplerFindingsSetSEFTAgainstItsPruning() throws {
+        var wanda = ReportRecipe.Variant(kind: "prune"); wanda.method = "wanda"; wanda.sparsity = 0.5
+        var seft = wanda; seft.kind = "seft"; seft.steps = 100
+        func fixed(_ steps: Int) -> ReportRecipe.Evaluation { var e = ReportRecipe.Evaluation(); e.steps = steps; return e }
+        func threshold(_ t: Double) -> ReportRecipe.Evaluation { var e = ReportRecipe.Evaluation(); e.sampler = "threshold"; e.threshold = t; return e }
+        let cells = [Self.cell(wanda, fixed(12), accuracy: [1, 1, 0.5, 0.5], nfe: 12, nll: nil),
+                     Self.cell(wanda, threshold(0.9), accuracy: [1, 1, 0.5, 0.3], nfe: 8, nll: nil),
+                     Self.cell(seft, fixed(12), accuracy: [1, 1, 1, 0.9], nfe: 12, nll: nil),
+                     Self.cell(seft, threshold(0.9), accuracy: [1, 1, 1, 0.8], nfe: 5.5, nll: nil)]
+        let text = SamplersReport.make(ReportCells(cells, tasks: Self.referenceTasks)).findings.joined(separator: "\n")
+        #expect(text.contains("SEFT fine-tuning: wanda 50 % + seft 100 steps takes wanda 50 % from 75.0 % to 97.5 % with one token per step, "
+                              + "and at τ = 0.9 from 8.00 NFE (70.0 %) to 5.50 NFE (95.0 %)."), "\(text)")
+        // Without the unrepaired pruning in the report there is nothing to set it against.
+        #expect(!SamplersReport.make(ReportCells(Array(cells.suffix(2)), tasks: Self.referenceTasks)).findings.joined().contains("SEFT"))
+    }
+
     @Test func kernelSpeedupAgainstTokensHasOneSeriesPerSparsityOnLogAxes() throws {
         func weight(_ sparsity: Double?, _ pattern: String?) -> ReportRecipe.Variant {
             var v = ReportRecipe.Variant(kind: "weight"); v.shape = "64x32"; v.sparsity = sparsity; v.pattern = pattern; return v
@@ -429,7 +447,8 @@ import Testing
     }
 
     /// A recipe naming its tasks evaluates and reports only those; a seft cell prunes, then
-    /// fine-tunes keeping the sparsity; cells carry the decode order.
+    /// fine-tunes on those tasks keeping the sparsity, and the variant's other evaluations reuse
+    /// its fine-tuned model; cells carry the decode order.
     @Test func namedTasksSEFTAndDecodeOrderInRealCells() throws {
         let dir = Fixtures.temporaryDirectory()
         // A tiny random model (as FinetuneTests' one): SEFT steps on pare-tiny are slow in a debug build.
@@ -449,19 +468,38 @@ import Testing
           - {kind: seft, method: wanda, sparsity: 0.5, steps: 2}
         evaluations:
           - {sampler: fixed, steps: 1}
+          - {sampler: fixed, steps: 2}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let recipe = try ReportRecipe.load(path: path)
         #expect(recipe.variants.map(\.label) == ["dense", "wanda 50 % + seft 2 steps"])
         let run = try ReportRun(recipe: recipe, name: "tasks", directory: dir.path)
+        // Only seft cells carry the SEFT version, so the other cells' keys stay as they were.
+        #expect(run.cells.map { $0.inputs.seftVersion } == [nil, nil, ReportCell.seftVersion, ReportCell.seftVersion])
+        #expect(!String(decoding: run.cells[0].inputs.canonicalJSON, as: UTF8.self).contains("seft"))
+        var logs: [String] = []
+        try run.run(cell: 2, source: try ModelFile.open(model, residency: .resident)) { logs.append($0) }
+        // The fine-tuned model is kept for the variant, and it trained on the recipe's tasks.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: run.cellDirectory).filter { $0.hasSuffix(".seft.h5") }
+        #expect(kept.count == 1)
+        let history = try CheckpointReader.read(path: run.cellDirectory + "/" + kept[0]).provenance
+        #expect(TaskCatalog.trained(provenance: history)?.map(\.name) == ["add", "rev"])
+        #expect(!logs.contains { $0.contains("reusing") })
+        try run.run(cell: 3, source: try ModelFile.open(model, residency: .resident)) { logs.append($0) }
+        #expect(logs.contains { $0.contains("reusing the fine-tuned model") })
         #expect(try run.runAll() == [0, 1])
         let results = try run.results()
         #expect(results.allSatisfy { $0.tasks.map(\.task) == ["rev", "add"] })
+        // A seft variant on the dependent tasks is a valid recipe now.
+        let dependent = dir.appendingPathComponent("dep.yaml").path
+        try "tasks: [hops]\nvariants:\n  - {kind: seft, method: wanda, sparsity: 0.5, steps: 10}\nevaluations:\n  - {sampler: fixed, steps: 32}\n"
+            .write(toFile: dependent, atomically: true, encoding: .utf8)
+        #expect(try ReportRecipe.load(path: dependent).variants.first?.kind == "seft")
         // All twelve positions in one step: every commit is in the leftmost run, and there is
         // no order for a rank correlation to measure.
         let dense = results[0]
         #expect(dense.leftmostShare == 1 && dense.spearman == nil && dense.tokensPerStep == 12 && dense.meanNFE == 1)
         // SEFT keeps every matrix's zero count: half of the block linears.
-        let seft = try #require(results[1].sparsity)
+        let seft = try #require(results[2].sparsity)
         #expect(abs(seft - 0.5) < 0.01)
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())).contains { $0.hasPrefix("pare-report-\(getpid())-") })
         try run.merge()

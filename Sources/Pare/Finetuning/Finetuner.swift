@@ -27,8 +27,11 @@ public struct FinetuneOptions: Codable, Equatable, Sendable {
     public var warmupSteps = 20
     public var batchSize = 64
     public var seed: UInt64 = 1
-    /// `PROMPT<TAB>ANSWER` lines; nil = the reference tasks' training split.
+    /// `PROMPT<TAB>ANSWER` lines or a `.jsonl` data set; nil = the training split of `tasks`.
     public var data: String? = nil
+    /// Tasks to train on, equally weighted, by name (`TaskCatalog`); nil = the model's own
+    /// training tasks (`TaskCatalog.defaults`), as `eval`, `prune` and `drop` default to.
+    public var tasks: [String]? = nil
     /// Also train the RMSNorm weights.
     public var trainNorms = false
     public var gradClip = 1.0
@@ -48,6 +51,13 @@ public struct FinetuneOptions: Codable, Equatable, Sendable {
         if batchSize < 1 || batchSize > 65_536 { return "--batch-size must be in 1...65536 (got \(batchSize))" }
         if !(gradClip > 0 && gradClip.isFinite) { return "the gradient clip must be positive (got \(gradClip))" }
         if warmupSteps < 0 || checkpointEvery < 1 || logEvery < 1 { return "warmup, checkpoint and log intervals must be positive" }
+        if let tasks {
+            let known = TaskCatalog.names.joined(separator: ", ")
+            if tasks.isEmpty { return "--tasks: name at least one of \(known)" }
+            if let bad = tasks.first(where: { TaskCatalog.named($0) == nil }) { return "--tasks: unknown task \"\(bad)\" (expected \(known))" }
+            if Set(tasks).count != tasks.count { return "--tasks names a task twice" }
+            if data != nil { return "--tasks and --data exclude each other: a run trains on tasks or on a data file" }
+        }
         return nil
     }
 }
@@ -93,11 +103,16 @@ public final class Finetuner {
     let source: CheckpointHeader
     public let tokenizer: any Tokenizer
     let dataLines: [PromptAnswer]?
+    /// The tasks batches are drawn from (nil with `data`): `options.tasks`, else the model's own.
+    public let mix: TaskMix?
 
     /// The input's last pruning entry (method, pattern, sparsity), which `dense` prunes again with.
     public let pruning: PruningSpec?
 
     public static func directory(for output: String) -> String { output + ".finetune" }
+
+    /// The input model's provenance history.
+    public var sourceProvenance: [String] { source.provenance }
 
     /// A fresh run on the model at `path`, or (with `resume`) the continuation of the run whose
     /// checkpoint sits next to `output`.
@@ -109,6 +124,12 @@ public final class Finetuner {
         self.output = output
         pruning = Self.lastPruning(loaded.header.provenance)
         dataLines = try options.data.map { try Self.readData($0, tokenizer: loaded.tokenizer, eos: loaded.config.eosTokenID) }
+        if options.data != nil {
+            mix = nil
+        } else {
+            // `problem()` has checked the names.
+            mix = TaskMix(equal: options.tasks?.compactMap(TaskCatalog.named) ?? TaskCatalog.defaults(provenance: loaded.header.provenance))
+        }
         let input = try LLaDAModel(loaded.weights)
         var original: [ParameterKey: Mask] = [:]
         var updates: [ParameterKey: TopologyUpdate] = [:]
@@ -163,17 +184,13 @@ public final class Finetuner {
                              warmupSteps: options.warmupSteps, totalSteps: options.steps)
     }
 
-    /// The examples of step k: reference-task samples by equal weight, or lines of the data file.
-    func batch(step: Int, rng: inout SplitMix64) -> [PromptAnswer] {
-        (0..<options.batchSize).map { _ in
-            if let lines = dataLines { return lines[Int(rng.next() % UInt64(lines.count))] }
-            let task = ReferenceTask.allCases[Int(rng.next() % UInt64(ReferenceTask.allCases.count))]
-            let s = task.sample(&rng)
-            // The reference vocabulary covers every task character; a model without it fails here.
-            let prompt = (try? tokenizer.encode(s.prompt)) ?? []
-            let answer = (try? s.answerTokens(tokenizer, eos: model.config.eosTokenID)) ?? []
-            return PromptAnswer(prompt: prompt, answer: answer)
+    /// The examples of step k: lines of the data file, or examples of the mix's tasks drawn as
+    /// `pare train` draws them (`TaskMix`).
+    func batch(step: Int, rng: inout SplitMix64) throws -> [PromptAnswer] {
+        if let lines = dataLines {
+            return (0..<options.batchSize).map { _ in lines[Int(rng.next() % UInt64(lines.count))] }
         }
+        return try mix!.batch(count: options.batchSize, tokenizer: tokenizer, eos: model.config.eosTokenID, rng: &rng)
     }
 
     public struct StepReport: Sendable {
@@ -188,10 +205,7 @@ public final class Finetuner {
         let step = state.step + 1
         let t0 = Date()
         var rng = DataSplit.train.stream(seed: options.seed, index: UInt64(step))
-        let examples = batch(step: step, rng: &rng)
-        if examples.contains(where: { $0.prompt.isEmpty && $0.answer.isEmpty }) {
-            throw TrainingError.recipe("", "the reference tasks need the reference characters in the model's vocabulary")
-        }
+        let examples = try batch(step: step, rng: &rng)
         let noised = MaskedDiffusionLoss.noise(examples, form: .sft, maskID: model.config.maskTokenID, rng: &rng)
         try model.validate(noised.inputs)
         let (logits, cache) = model.forwardForTraining(noised.inputs)
@@ -310,7 +324,8 @@ public final class Finetuner {
     public func finish(calibration: CalibrationSet? = nil, progress: (String) -> Void = { _ in }) throws -> LLaDAModel {
         var final = model
         if options.method == .dense, let spec = pruning {
-            let calib = try calibration ?? CalibrationSet.referenceTasks(tokenizer: tokenizer, eos: model.config.eosTokenID)
+            let calib = try calibration ?? CalibrationSet.tasks(mix?.tasks ?? TaskCatalog.defaults(provenance: source.provenance),
+                                                                tokenizer: tokenizer, eos: model.config.eosTokenID)
             _ = try ModelPruner(spec: spec, calibration: calib).prune(&final, progress: progress)
         }
         var entry: [String: Any] = [
@@ -318,10 +333,12 @@ public final class Finetuner {
             "update_interval": options.updateInterval, "drop_fraction": options.dropFraction,
             "drop_schedule": options.dropSchedule.rawValue, "drop_criterion": options.dropCriterion.rawValue, "learning_rate": options.learningRate,
             "min_learning_rate": options.minLearningRate, "warmup_steps": options.warmupSteps,
-            "batch_size": options.batchSize, "seed": options.seed, "data": options.data.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "reference-tasks:train",
+            "batch_size": options.batchSize, "seed": options.seed, "data": options.data.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "tasks:train",
             "train_norms": options.trainNorms, "grad_clip": options.gradClip, "weight_decay": options.weightDecay,
             "train_seconds": (state.elapsedSeconds * 10).rounded() / 10, "tokens_seen": state.tokensSeen,
         ]
+        // The tasks as `train` records its mix, so the result defaults to them (`TaskCatalog.trained`).
+        if let mix { entry["tasks"] = mix.weights }
         if let c = state.churn.last { entry["final_overlap_with_input_mask"] = (c.overlapWithOriginal * 1e4).rounded() / 1e4 }
         try ModelFile.write(final, tokenizer: source.tokenizer, to: output, dtype: ModelFile.dtypes(like: source),
                             provenance: { source.provenance + [Checkpoint.provenanceEntry(entry)] })

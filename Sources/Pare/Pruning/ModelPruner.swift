@@ -7,22 +7,27 @@ public struct LayerPruningReport: Codable, Sendable {
     public var shape: [Int]
     /// Achieved fraction of zeros.
     public var sparsity: Double
-    /// ||X (W' - W)^T||_F / ||X W^T||_F on the calibration inputs of this block.
-    public var reconstructionError: Double
+    /// ||X (W' - W)^T||_F / ||X W^T||_F on the calibration inputs of this block; nil when the
+    /// pruning ran without calibration (magnitude).
+    public var reconstructionError: Double?
 }
 
 public struct PruningReport: Sendable {
     public var spec: PruningSpec
     public var layers: [LayerPruningReport]
-    public var calibrationSource: String
-    public var calibrationSamples: Int
-    public var calibrationMaskRatio: Double
+    /// The calibration set's source, size and mask ratio; nil without calibration (magnitude).
+    public var calibrationSource: String?
+    public var calibrationSamples: Int?
+    public var calibrationMaskRatio: Double?
     public var seconds: Double
     /// How the pruned block linears were stored in the written file.
     public var store: TensorEncoding = .dense
 
-    public var meanReconstructionError: Double {
-        layers.isEmpty ? 0 : layers.map(\.reconstructionError).reduce(0, +) / Double(layers.count)
+    /// nil when the errors were not measured (no calibration).
+    public var meanReconstructionError: Double? {
+        let errors = layers.compactMap(\.reconstructionError)
+        guard errors.count == layers.count else { return nil }
+        return layers.isEmpty ? 0 : errors.reduce(0, +) / Double(layers.count)
     }
 
     /// The provenance entry recorded in the pruned file.
@@ -30,8 +35,11 @@ public struct PruningReport: Sendable {
         var entry: [String: Any] = [
             "op": "prune", "method": spec.method.rawValue, "pattern": spec.pattern.description,
             "sparsity": spec.effectiveSparsity,
-            "calibration": ["source": calibrationSource, "samples": calibrationSamples, "mask_ratio": calibrationMaskRatio],
         ]
+        // Magnitude pruning without calibration records none.
+        if let calibrationSource, let calibrationSamples, let calibrationMaskRatio {
+            entry["calibration"] = ["source": calibrationSource, "samples": calibrationSamples, "mask_ratio": calibrationMaskRatio]
+        }
         // Dense storage (the default) adds nothing, so such entries read as before.
         if store.isSparse { entry["store"] = store.storeName }
         return Checkpoint.provenanceEntry(entry)
@@ -51,11 +59,13 @@ public struct PruningReport: Sendable {
 /// set at once.
 public struct ModelPruner {
     public var spec: PruningSpec
-    public var calibration: CalibrationSet
+    /// nil: no calibration pass, which only magnitude pruning can do (its scores are the
+    /// weights alone); the reconstruction errors are then not measured.
+    public var calibration: CalibrationSet?
     /// Calibration samples run through a block together.
     public var samplesPerPass = 16
 
-    public init(spec: PruningSpec, calibration: CalibrationSet) {
+    public init(spec: PruningSpec, calibration: CalibrationSet?) {
         self.spec = spec
         self.calibration = calibration
     }
@@ -97,6 +107,7 @@ public struct ModelPruner {
     public func prune(_ model: any ModelWeights, progress: (String) -> Void = { _ in },
                       emit: (Int, LLaDABlock) throws -> Void) throws -> PruningReport {
         if let p = spec.problem(for: model.config) { throw PruningError.badSpec(p) }
+        guard let calibration else { return try pruneWithoutCalibration(model, progress: progress, emit: emit) }
         let start = Date()
         let sequences = calibration.sequences(maskID: model.config.maskTokenID)
         try model.validate(sequences)
@@ -156,10 +167,36 @@ public struct ModelPruner {
             x = passes.map(x) { slice, ctx in block.forward(slice, ctx) }
             try emit(i, block)
             progress(String(format: "block %d/%d pruned, mean reconstruction error %.4f", i + 1, model.blockCount,
-                            layers.suffix(7).map(\.reconstructionError).reduce(0, +) / 7))
+                            layers.suffix(7).compactMap(\.reconstructionError).reduce(0, +) / 7))
         }
         return PruningReport(spec: spec, layers: layers, calibrationSource: calibration.source,
                              calibrationSamples: calibration.samples.count, calibrationMaskRatio: calibration.maskRatio,
+                             seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Magnitude pruning from the weights alone, block by block: no calibration is read, no
+    /// block is run, and no reconstruction error is measured.
+    func pruneWithoutCalibration(_ model: any ModelWeights, progress: (String) -> Void,
+                                 emit: (Int, LLaDABlock) throws -> Void) throws -> PruningReport {
+        guard spec.method == .magnitude else {
+            throw PruningError.badSpec("\(spec.method.rawValue) scores weights with calibration inputs, and none was given")
+        }
+        let start = Date()
+        var layers: [LayerPruningReport] = []
+        for i in 0..<model.blockCount {
+            var block = try model.block(i)
+            for linear in BlockLinear.allCases {
+                let weight = block[linear].weight
+                let pruned = try MagnitudePruner().prune(weight, statistics: LinearStatistics(inFeatures: weight.cols, keepsGram: false),
+                                                         spec: spec)
+                layers.append(LayerPruningReport(block: i, linear: linear.name, shape: block[linear].shape,
+                                                 sparsity: pruned.mask.sparsity, reconstructionError: nil))
+                block[linear] = Linear(pruned.weight)
+            }
+            try emit(i, block)
+            progress("block \(i + 1)/\(model.blockCount) pruned")
+        }
+        return PruningReport(spec: spec, layers: layers, calibrationSource: nil, calibrationSamples: nil, calibrationMaskRatio: nil,
                              seconds: Date().timeIntervalSince(start))
     }
 }

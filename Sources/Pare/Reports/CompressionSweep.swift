@@ -123,7 +123,7 @@ public struct CompressionSweep {
                 let report = try ModelPruner(spec: spec, calibration: calibration).prune(source, writingTo: path)
                 model = try ModelFile.open(path, residency: source.isStreamed ? .streamed : .resident).weights
                 label = p == .unstructured ? String(format: "%@ %.0f %%", m.rawValue, spec.sparsity * 100) : "\(m.rawValue) \(p)"
-                costs.append(PruningCost(label: label, meanReconstructionError: report.meanReconstructionError,
+                costs.append(PruningCost(label: label, meanReconstructionError: report.meanReconstructionError ?? 0,   // calibrated: always measured
                                          seconds: report.seconds))
             case "drop":
                 guard let by = v.by.flatMap(DepthCriterion.init(rawValue:)), let count = v.count else {

@@ -15,7 +15,7 @@ public struct ModelComparison {
         public var nllPerToken: Double
     }
 
-    public var tasks: [ReferenceTask] = ReferenceTask.allCases
+    public var tasks: [any TaskDefinition] = ReferenceTask.allCases
     public var samples = 200
     public var seed: UInt64 = 0
     public var threshold = 0.9
@@ -26,11 +26,13 @@ public struct ModelComparison {
                          progress: (String) -> Void = { _ in }) throws -> Row {
         var fixed = TaskEvaluator(model: model, tokenizer: tokenizer, sampling: SamplingOptions())
         fixed.samples = samples; fixed.seed = seed; fixed.likelihood = true
+        // Each task decodes its own generation region (12 tokens for the reference tasks).
+        fixed.taskGenerationLengths = true
         let a = try fixed.run(tasks: tasks)
         var options = SamplingOptions()
         options.sampler = .threshold; options.threshold = threshold
         var fast = TaskEvaluator(model: model, tokenizer: tokenizer, sampling: options)
-        fast.samples = samples; fast.seed = seed
+        fast.samples = samples; fast.seed = seed; fast.taskGenerationLengths = true
         let b = try fast.run(tasks: tasks)
         let row = Row(label: label,
                       accuracy: Dictionary(uniqueKeysWithValues: a.tasks.map { ($0.task, $0.accuracy) }),
@@ -45,11 +47,11 @@ public struct ModelComparison {
 
     /// A Markdown table, one row per model.
     public func markdown(_ rows: [Row]) -> String {
-        var lines = ["| model | " + tasks.map { "\($0.rawValue) acc." }.joined(separator: " | ")
+        var lines = ["| model | " + tasks.map { "\($0.name) acc." }.joined(separator: " | ")
                      + " | mean acc. | NFE (threshold \(threshold)) | acc. (threshold) | NLL / token |",
                      "|---|" + tasks.map { _ in "---:|" }.joined() + "---:|---:|---:|---:|"]
         for r in rows {
-            let accs = tasks.map { String(format: "%.1f %%", (r.accuracy[$0.rawValue] ?? 0) * 100) }
+            let accs = tasks.map { String(format: "%.1f %%", (r.accuracy[$0.name] ?? 0) * 100) }
             lines.append("| \(r.label) | " + accs.joined(separator: " | ")
                          + String(format: " | %.1f %% | %.2f | %.1f %% | %.4f |", r.macroAccuracy * 100, r.thresholdNFE,
                                   r.thresholdAccuracy * 100, r.nllPerToken))
@@ -61,11 +63,11 @@ public struct ModelComparison {
     public func text(_ rows: [Row]) -> String {
         let width = max(8, rows.map(\.label.count).max() ?? 8)
         var lines = ["model".padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                     + tasks.map { $0.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) }.joined(separator: " ")
+                     + tasks.map { $0.name.padding(toLength: 7, withPad: " ", startingAt: 0) }.joined(separator: " ")
                      + "  mean     NFE(thr)  acc(thr)  NLL/token"]
         for r in rows {
             lines.append(r.label.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                         + tasks.map { String(format: "%5.1f%% ", (r.accuracy[$0.rawValue] ?? 0) * 100) }.joined(separator: " ")
+                         + tasks.map { String(format: "%5.1f%% ", (r.accuracy[$0.name] ?? 0) * 100) }.joined(separator: " ")
                          + String(format: " %5.1f%%   %6.2f    %5.1f%%    %.4f", r.macroAccuracy * 100, r.thresholdNFE,
                                   r.thresholdAccuracy * 100, r.nllPerToken))
         }

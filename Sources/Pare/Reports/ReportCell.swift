@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// One cell of a report: a model variant under one evaluation. Its result is cached in
 /// `cells/<key>.json`, where the key hashes everything the result depends on (`Inputs`), so a
@@ -10,6 +11,8 @@ public struct ReportCell: Sendable {
     /// 2: cells evaluate the recipe's tasks at their own generation lengths, keep the
     /// decode-order figures, and know the seft variant kind.
     public static let algorithmVersion = 2
+    /// Bump when SEFT computes something else for the same inputs; only seft cells then miss.
+    public static let seftVersion = 2
 
     /// Everything a cell's result depends on, hashed into its cache key.
     public struct Inputs: Codable, Equatable, Sendable {
@@ -24,6 +27,19 @@ public struct ReportCell: Sendable {
         public var calibrationMaskRatio: Double
         public var variant: ReportRecipe.Variant
         public var evaluation: ReportRecipe.Evaluation
+        /// seft variants only (absent for the others, whose keys it leaves alone): 2 = SEFT
+        /// trains on the recipe's tasks through `pare train`'s data path (`TaskMix`); before,
+        /// it drew the reference tasks its own way.
+        public var seftVersion: Int?
+
+        public init(algorithmVersion: Int, modelHash: String, tasks: [String], samples: Int, seed: UInt64,
+                    calibrationSamples: Int, calibrationMaskRatio: Double, variant: ReportRecipe.Variant,
+                    evaluation: ReportRecipe.Evaluation) {
+            self.algorithmVersion = algorithmVersion; self.modelHash = modelHash; self.tasks = tasks
+            self.samples = samples; self.seed = seed; self.calibrationSamples = calibrationSamples
+            self.calibrationMaskRatio = calibrationMaskRatio; self.variant = variant; self.evaluation = evaluation
+            seftVersion = variant.kind == "seft" ? ReportCell.seftVersion : nil
+        }
 
         /// The inputs as canonical JSON (sorted keys, no whitespace).
         public var canonicalJSON: Data {
@@ -60,7 +76,10 @@ public struct ReportCell: Sendable {
     }
 
     public var inputs: Inputs
-    public init(inputs: Inputs) { self.inputs = inputs }
+    /// Where a seft variant's fine-tuned model is kept (`<key of the variant>.seft.h5`), so
+    /// that the report's other evaluations of it reuse it; nil keeps nothing.
+    public var modelCache: String?
+    public init(inputs: Inputs, modelCache: String? = nil) { self.inputs = inputs; self.modelCache = modelCache }
 
     /// "4096x4096" as (out, in), each in 1...65536.
     static func parseShape(_ text: String) -> (out: Int, inputs: Int)? {
@@ -117,7 +136,7 @@ public struct ReportCell: Sendable {
             spec.sparsity = v.sparsity ?? spec.effectiveSparsity
             if let p = spec.problem(for: dense.config) { throw ReportError.badCell("\(v.label): \(p)") }
             if v.kind == "seft" {
-                model = try seft(source: source, spec: spec, calibration: calibration, steps: v.steps ?? 0)
+                model = try seft(source: source, spec: spec, calibration: calibration, steps: v.steps ?? 0, progress: progress)
             } else {
                 layers = try ModelPruner(spec: spec, calibration: calibration).prune(&resident).layers
                 model = resident
@@ -183,10 +202,28 @@ public struct ReportCell: Sendable {
 
 extension ReportCell {
     /// A seft variant: the source pruned by `spec`, then repaired by `pare finetune --method
-    /// seft` for `steps` steps with its default settings (README "Sparse fine-tuning"). The
-    /// fine-tuner works on files, so the pruned and the repaired model pass through a
-    /// temporary folder, removed afterwards.
-    func seft(source: LoadedModel, spec: PruningSpec, calibration: CalibrationSet, steps: Int) throws -> LLaDAModel {
+    /// seft --tasks <the recipe's tasks>` for `steps` steps with its other defaults (README
+    /// "Sparse fine-tuning"). The fine-tuner works on files, so the pruned and the repaired model
+    /// pass through a temporary folder, removed afterwards. The repaired model is the file as
+    /// written (in the source's storage precision), read back: with `modelCache` it is kept
+    /// there, and every evaluation of the same variant reads it instead of fine-tuning again.
+    func seft(source: LoadedModel, spec: PruningSpec, calibration: CalibrationSet, steps: Int,
+              progress: (String) -> Void = { _ in }) throws -> LLaDAModel {
+        let cached = modelCache.map { $0 + "/" + variantKey + ".seft.h5" }
+        // One process fine-tunes a variant at a time (`make -j2` runs two of its cells at
+        // once): the others wait on its lock, then read what it wrote. The OS drops the lock
+        // of a process that dies.
+        var lock: Int32 = -1
+        defer { if lock >= 0 { close(lock) } }
+        if let cached, let cache = modelCache {
+            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+            lock = open(cached + ".lock", O_CREAT | O_RDWR, 0o644)
+            if lock >= 0 { _ = flock(lock, LOCK_EX) }
+            if FileManager.default.fileExists(atPath: cached) {
+                progress("\(inputs.variant.label): reusing the fine-tuned model \(cached)")
+                return try LLaDAModel(ModelFile.open(cached, residency: .resident).weights)
+            }
+        }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pare-report-\(getpid())-\(inputs.key)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -195,11 +232,28 @@ extension ReportCell {
         var options = FinetuneOptions()
         options.method = .seft
         options.steps = steps
+        options.tasks = inputs.tasks
         options.checkpointEvery = steps        // one checkpoint, at the end: nothing resumes it
         options.logEvery = steps
-        let tuner = try Finetuner(modelPath: pruned, options: options, output: folder + "/seft.h5")
+        let repaired = folder + "/seft.h5"
+        let tuner = try Finetuner(modelPath: pruned, options: options, output: repaired)
         try tuner.run()
-        return try tuner.finish()
+        _ = try tuner.finish()
+        if let cached {
+            // Copied to a temporary name, then renamed: no cell ever reads half a file.
+            let partial = cached + ".\(getpid()).tmp"
+            try? FileManager.default.removeItem(atPath: partial)
+            try FileManager.default.copyItem(atPath: repaired, toPath: partial)
+            if rename(partial, cached) != 0 { try? FileManager.default.removeItem(atPath: partial) }
+        }
+        return try LLaDAModel(ModelFile.open(repaired, residency: .resident).weights)
+    }
+
+    /// The key of this cell's variant alone: the inputs without the evaluation.
+    var variantKey: String {
+        var v = inputs
+        v.evaluation = ReportRecipe.Evaluation()
+        return "variant-" + v.key
     }
 }
 

@@ -244,10 +244,6 @@ public struct ReportRecipe: Sendable {
             case "prune", "seft":
                 if v.kind == "seft" {
                     guard let steps = v.steps, (1...100_000).contains(steps) else { return "variants[\(n)] (\(v.label)): a seft variant needs steps in 1...100000" }
-                    // The fine-tuner draws its batches from the reference tasks.
-                    if let t = tasks.first(where: { ReferenceTask(rawValue: $0) == nil }) {
-                        return "variants[\(n)]: seft fine-tunes on the reference tasks' training split, so it cannot be evaluated on \(t)"
-                    }
                 }
                 guard let m = v.method, PruningMethod(rawValue: m) != nil else {
                     return "variants[\(n)] (\(v.label)): method must be one of \(PruningMethod.allCases.map(\.rawValue).joined(separator: ", "))"

@@ -22,7 +22,8 @@ public struct ReportRun {
         cells = recipe.cells.map { v, e in
             ReportCell(inputs: .init(algorithmVersion: ReportCell.algorithmVersion, modelHash: modelHash, tasks: recipe.tasks, samples: recipe.samples,
                                      seed: recipe.seed, calibrationSamples: recipe.calibrationSamples,
-                                     calibrationMaskRatio: recipe.calibrationMaskRatio, variant: v, evaluation: e))
+                                     calibrationMaskRatio: recipe.calibrationMaskRatio, variant: v, evaluation: e),
+                       modelCache: directory + "/cells")
         }
     }
 

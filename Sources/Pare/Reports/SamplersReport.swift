@@ -84,6 +84,25 @@ enum SamplersReport {
             if !others.isEmpty { line += "; " + others.joined(separator: ", ") }
             doc.findings.append(line + ".")
         }
+        // 6. SEFT: each repaired variant against the same pruning without repair.
+        let repairs = variants.compactMap { v -> String? in
+            guard let seft = of(v).first?.inputs.variant, seft.kind == "seft" else { return nil }
+            var pruned = seft
+            pruned.kind = "prune"; pruned.steps = nil
+            guard let before = reference(pruned.label), let after = reference(v) else { return nil }
+            var line = String(format: "%@ takes %@ from %@ to %@ with one token per step", v, pruned.label,
+                              before.macroAccuracy.percent, after.macroAccuracy.percent)
+            let atTau = { (name: String) in
+                of(name).first { $0.inputs.evaluation.samplerName == "threshold" && $0.inputs.evaluation.prophet != true
+                    && ($0.inputs.evaluation.threshold ?? 0.9) == 0.9 }
+            }
+            if let b = atTau(pruned.label), let a = atTau(v) {
+                line += String(format: ", and at τ = 0.9 from %.2f NFE (%@) to %.2f NFE (%@)", b.meanNFE, b.macroAccuracy.percent,
+                               a.meanNFE, a.macroAccuracy.percent)
+            }
+            return line
+        }
+        if !repairs.isEmpty { doc.findings.append("SEFT fine-tuning: " + repairs.joined(separator: "; ") + ".") }
 
         // Plots: one per variant, a series per sampler family; then one per family across variants.
         let nfeAxis = PlotAxis("mean NFE per answer (log scale)", log: true)

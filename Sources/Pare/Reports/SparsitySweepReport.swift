@@ -146,12 +146,13 @@ enum SparsitySweepReport {
 
     static func meanError(_ c: ReportCell.Result) -> Double {
         let l = c.layers ?? []
-        return l.map(\.reconstructionError).reduce(0, +) / Double(max(1, l.count))
+        // Report cells always calibrate, so every error is measured.
+        return l.compactMap(\.reconstructionError).reduce(0, +) / Double(max(1, l.count))
     }
 
     static func blockError(_ c: ReportCell.Result, _ block: Int) -> Double? {
         let l = (c.layers ?? []).filter { $0.block == block }
-        return l.isEmpty ? nil : l.map(\.reconstructionError).reduce(0, +) / Double(l.count)
+        return l.isEmpty ? nil : l.compactMap(\.reconstructionError).reduce(0, +) / Double(l.count)
     }
 
     static func worstBlock(_ cells: [ReportCell.Result]) -> (block: Int, error: Double)? {

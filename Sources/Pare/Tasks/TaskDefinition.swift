@@ -59,11 +59,14 @@ public enum TaskCatalog {
     public static var names: [String] { all.map(\.name) }
 
     /// The tasks a model was last trained on: those of the newest `train` entry of its
-    /// provenance, in catalog order. nil when it has none, or names a task this catalog lacks.
+    /// provenance, or of a newer `finetune` entry that trained on tasks (one with `tasks`; a
+    /// fine-tuning on a data file does not change them), in catalog order. nil when there is
+    /// none, or it names a task this catalog lacks.
     public static func trained(provenance: [String]) -> [any TaskDefinition]? {
         for text in provenance.reversed() {
-            guard let entry = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                  entry["op"] as? String == "train" else { continue }
+            guard let entry = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
+            let op = entry["op"] as? String
+            guard op == "train" || (op == "finetune" && entry["tasks"] != nil) else { continue }
             guard let mix = entry["tasks"] as? [String: Any], !mix.isEmpty,
                   mix.keys.allSatisfy({ named($0) != nil }) else { return nil }
             return all.filter { mix[$0.name] != nil }

@@ -12,7 +12,7 @@ public final class Trainer {
     public private(set) var optimizer: AdamW
     public private(set) var state: TrainingState
     let tokenizer = CharTokenizer(vocab: CharTokenizer.referenceVocab)
-    let mix: [(any TaskDefinition, Double)]
+    let mix: TaskMix
     /// History of the `init_from` model, continued by this run's entry.
     var baseProvenance: [String] = []
 
@@ -21,7 +21,7 @@ public final class Trainer {
         if let p = recipe.problem() { throw TrainingError.recipe("", p) }
         self.recipe = recipe
         self.output = output
-        mix = try recipe.taskMix()
+        mix = TaskMix(try recipe.taskMix())
         if let base = recipe.initFrom {
             // The header alone decides a shape mismatch; the weights are read only when they fit.
             let reader = try CheckpointReader(path: base)
@@ -46,7 +46,7 @@ public final class Trainer {
     public init(resuming recipe: TrainingRecipe, output: String) throws {
         self.recipe = recipe
         self.output = output
-        mix = try recipe.taskMix()
+        mix = TaskMix(try recipe.taskMix())
         let (m, opt, st) = try TrainingCheckpoint.load(output: output)
         if let base = recipe.initFrom { baseProvenance = try CheckpointReader.inspect(path: base).provenance }
         guard st.recipe == recipe else {
@@ -71,33 +71,16 @@ public final class Trainer {
     }
 
     /// The examples of step k (1-based), drawn by task weight.
-    func batch(step: Int, rng: inout SplitMix64) -> [PromptAnswer] {
-        let total = mix.reduce(0) { $0 + $1.1 }
-        let keyedShare = recipe.kvKeyedShare(at: step)
-        return (0..<recipe.batchSize).map { _ in
-            var u = rng.uniform() * total
-            var task = mix.last!.0
-            for (t, w) in mix { if u < w { task = t; break }; u -= w }
-            // The extra draw happens only while the curriculum runs, so plain recipes keep their batches.
-            let s: TaskExample
-            if task as? ReferenceTask == .kv && keyedShare > 0 && rng.uniform() < keyedShare {
-                let keyed = ReferenceTask.kvSample(&rng, keyed: true)
-                s = TaskExample(prompt: keyed.prompt, answer: keyed.answer)
-            } else {
-                s = task.example(&rng)
-            }
-            // The reference vocabulary covers every task character, so encoding cannot fail.
-            let prompt = (try? tokenizer.encode(s.prompt)) ?? []
-            let answer = (try? s.answerTokens(tokenizer, eos: model.config.eosTokenID, length: task.generationLength)) ?? []
-            return PromptAnswer(prompt: prompt, answer: answer)
-        }
+    func batch(step: Int, rng: inout SplitMix64) throws -> [PromptAnswer] {
+        try mix.batch(count: recipe.batchSize, tokenizer: tokenizer, eos: model.config.eosTokenID,
+                      kvKeyedShare: recipe.kvKeyedShare(at: step), rng: &rng)
     }
 
     /// One optimizer step; returns the loss, the gradient norm before clipping and the lengths
     /// of the sequences processed.
     func trainStep(_ step: Int) throws -> (loss: Double, gradNorm: Double, lengths: [Int]) {
         var rng = DataSplit.train.stream(seed: recipe.seed, index: UInt64(step))
-        let examples = batch(step: step, rng: &rng)
+        let examples = try batch(step: step, rng: &rng)
         let noised = MaskedDiffusionLoss.noise(examples, form: recipe.loss, maskID: model.config.maskTokenID,
                                                pretrainShare: recipe.pretrainShare, rng: &rng)
         try model.validate(noised.inputs)
@@ -116,7 +99,7 @@ public final class Trainer {
         var evaluator = TaskEvaluator(model: model, tokenizer: tokenizer, sampling: SamplingOptions())
         evaluator.samples = recipe.evalSamples
         evaluator.taskGenerationLengths = true
-        let report = try evaluator.run(tasks: mix.map(\.0))
+        let report = try evaluator.run(tasks: mix.tasks)
         return Dictionary(uniqueKeysWithValues: report.tasks.map { ($0.task, $0.accuracy) })
     }
 
@@ -151,7 +134,7 @@ public final class Trainer {
                 let acc = try evaluate()
                 state.curve.append(CurvePoint(step: step, loss: sinceEval.meanLoss, learningRate: schedule.rate(at: step),
                                               accuracy: acc, elapsedSeconds: state.elapsedSeconds))
-                progress("eval step \(step): " + mix.map { String(format: "%@ %.1f%%", $0.0.name, (acc[$0.0.name] ?? 0) * 100) }.joined(separator: "  "))
+                progress("eval step \(step): " + mix.tasks.map { String(format: "%@ %.1f%%", $0.name, (acc[$0.name] ?? 0) * 100) }.joined(separator: "  "))
                 sinceEval = ThroughputWindow()
             }
             let outOfTime = maxSeconds.map { Date().timeIntervalSince(start) >= $0 } ?? false
