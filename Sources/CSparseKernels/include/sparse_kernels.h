@@ -16,7 +16,7 @@ extern "C" {
 // The kernels' version: bump it whenever a kernel of this target (sparse or packed dense)
 // changes speed. Break-evens measured and cached on disk (Pare's BreakEvenTable) are keyed by
 // it, so a cache measured with older kernels is not trusted. 2: column index prefetched and
-// read from 85 % sparsity with AVX-512 too.
+// read from 85 % sparsity with AVX-512 too; AVX-512 tiles no longer prefetch partial sums.
 enum { PARE_KERNELS_VERSION = 2 };
 
 enum {
