@@ -72,7 +72,7 @@ struct GenerateBenchCommand: ParsableCommand {
                     "sequence_nfe": r.sequenceNFE, "batched_steps": r.batchedSteps,
                     "seconds_per_step": r.secondsPerStep, "product_share": r.productShare,
                     "product_cpu_seconds": r.productCPUSeconds, "cpu_seconds": r.cpuSeconds,
-                    "page_faults": r.pageFaults]
+                    "page_faults": r.pageFaults, "openblas_threads": r.openBLASThreads]
                 if printTokens {
                     o["prompt_ids"] = ids
                     o["generations"] = r.generations.map(\.tokens)
@@ -89,6 +89,7 @@ struct GenerateBenchCommand: ParsableCommand {
                              r.pageFaults, Double(r.pageFaults) / Double(max(r.batchedSteps, 1))))
                 print(String(format: "products    %.1f %% of %.3f s CPU time in matrix products (BLAS, Pare's kernels); the rest: softmax, norms, RoPE, SwiGLU, sampling",
                              r.productShare * 100, r.cpuSeconds))
+                print("OpenBLAS    \(r.openBLASThreads) thread(s) of its own (1: Pare's threads split the products)")
             }
         }
     }

@@ -91,6 +91,10 @@ import Testing
         Self.expectKeys(gen, ["tokens_per_second", "nfe_per_second", "seconds_per_step", "product_share",
                               "sequence_nfe", "batched_steps", "page_faults", "prompt_ids", "generations"], "bench generate")
         #expect(gen["sequence_nfe"] as? Int == 36 && gen["batched_steps"] as? Int == 24, "fixed sampler: 12 steps per sequence, 2 batches")
+        // Every linear sparse: attention makes the first OpenBLAS calls, and OpenBLAS must still
+        // run single-threaded (its spinning threads took 35 % off decoding on 2 cores).
+        let sparse = try Self.json(["bench", "generate", "--model", small, "--samples", "2", "--repeats", "1", "--kernels", "sparse"], in: dir)
+        #expect(sparse["openblas_threads"] as? Int == 1)
         let ids = (gen["prompt_ids"] as? [[Int]]) ?? []
         #expect(ids.count == 3)
         if let first = ids.first {

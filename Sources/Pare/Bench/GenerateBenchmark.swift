@@ -28,6 +28,9 @@ public struct GenerateBenchmark {
         public var pageFaults: Int
         /// The decoded answers (identical in every round).
         public var generations: [Generation]
+        /// OpenBLAS's own thread count after decoding: 1 unless a call reached OpenBLAS
+        /// before `BLAS.singleThreaded` (its spinning threads then take Pare's cores).
+        public var openBLASThreads: Int
 
         public var tokensPerSecond: Double { Double(generatedTokens) / wallSeconds }
         public var nfePerSecond: Double { Double(sequenceNFE) / wallSeconds }
@@ -92,7 +95,7 @@ public struct GenerateBenchmark {
                       generatedTokens: prompts.count * sampling.genLength,
                       sequenceNFE: decoded.reduce(0) { $0 + $1.nfe }, batchedSteps: steps,
                       productCPUSeconds: median.products, cpuSeconds: median.cpu, pageFaults: median.faults,
-                      generations: decoded)
+                      generations: decoded, openBLASThreads: BLAS.openBLASThreads)
     }
 }
 

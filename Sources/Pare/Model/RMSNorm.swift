@@ -71,6 +71,7 @@ public enum Norm {
         ones.withUnsafeBufferPointer { op in
         dW.data.withUnsafeMutableBufferPointer { wp in
             guard let p = pp.baseAddress, let o = op.baseAddress, let w = wp.baseAddress else { return }
+            _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
             cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rowsCount), Int32(d), 1, p, Int32(d), o, 1, 0, w, 1)
         }}}
         return dW

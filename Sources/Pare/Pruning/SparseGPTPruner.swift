@@ -73,6 +73,7 @@ public struct SparseGPTPruner: LinearPruner {
                     }
                     if col + 1 < end {
                         // Rank-1 update of the rest of the block: W[:, col+1..<end] -= err[:, c] U[col, col+1..<end]
+                        _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
                         err.withUnsafeBufferPointer { ep in
                             cblas_sger(CblasRowMajor, Int32(rows), Int32(end - col - 1), -1,
                                        ep.baseAddress! + c, Int32(width), U + col * cols + col + 1, 1,

@@ -9,7 +9,12 @@ import Foundation
 /// element-wise work) need next. Splitting C into column (or row) halves costs nothing
 /// measurable on large products (`pare bench kernels` times dense this way and natively).
 public enum BLAS {
-    /// OpenBLAS's own threads: one, once, before the first product.
+    /// OpenBLAS's own threads: one, once, before the first call into OpenBLAS. Every call
+    /// site reads it first (`_ = BLAS.singleThreaded`): when attention's products were the
+    /// first calls (every linear sparse or packed), OpenBLAS kept its default threads, which
+    /// spun and yielded between calls: on a 2-core machine `generate` on a LLaDA-shaped model
+    /// (Wanda 70 %) took 10.2 s instead of 6.7 s with `--kernels sparse` and 15.5 s instead of
+    /// 10.5 s with `--kernels dense` (packed). `pare bench generate` reports the count.
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     /// Products below this many multiply-adds stay on one thread (OpenBLAS's and Pare's packed
@@ -93,6 +98,7 @@ public enum BLAS {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = singleThreaded
         ProductProfile.timed {
             cblas_sgemm(CblasRowMajor,
                         transA ? CblasTrans : CblasNoTrans,
@@ -139,6 +145,8 @@ public enum BLAS {
 
 extension BLAS {
     /// The kernel family OpenBLAS chose when it loaded (e.g. "Haswell", "SkylakeX").
+    /// The threads OpenBLAS itself would use for a call (1 once `singleThreaded` has run).
+    public static var openBLASThreads: Int { Int(openblas_get_num_threads()) }
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 }
 

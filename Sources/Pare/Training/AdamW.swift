@@ -91,6 +91,7 @@ extension LLaDAModel {
     public mutating func scale(by s: Float) {
         for key in parameterKeys {
             var t = self[key]
+            _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
             t.data.withUnsafeMutableBufferPointer { cblas_sscal(Int32($0.count), s, $0.baseAddress, 1) }
             self[key] = t
         }

@@ -17,6 +17,7 @@ extension LLaDAModel {
             src.data.withUnsafeBufferPointer { sp in
                 t.data.withUnsafeMutableBufferPointer { dp in
                     guard let s = sp.baseAddress, let d = dp.baseAddress else { return }
+                    _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
                     cblas_saxpy(Int32(dp.count), scale, s, 1, d, 1)
                 }
             }
