@@ -6,7 +6,7 @@
 # dense file is read as stored, and --kernels sparse converts its linears first; a file stored
 # sparse loads them sparse directly), median of three runs each. Then the bundled model: its
 # 4 tasks, 200 samples each, through `pare eval` (wall time of the whole evaluation).
-# Usage: experiments/sparse-generate.sh [WORKDIR]   (about 20 minutes on 2 cores)
+# Usage: experiments/sparse-generate.sh [WORKDIR]   (about 20 minutes on 2 cores, 6 once the models exist)
 set -eu
 PARE=${PARE:-.build/release/pare}
 DIR=${1:-.build/sparse-generate}
@@ -33,14 +33,18 @@ median3wall() {
     done | sort -n | sed -n 2p
 }
 
-echo "model                  dense s  sparse s  speedup  same tokens"
+# "blas s": --kernels dense with PARE_SIMD=avx2, where dense linears run on OpenBLAS (on an
+# AVX-512 machine --kernels dense runs Pare's packed kernel instead).
+echo "model                  dense s  sparse s  speedup  same tokens  blas s  vs blas"
 for s in 70 90; do
     M="$DIR/llada-2048.wanda-$s.h5"
     run() { $PARE generate --model "$M" --prompt-ids "$IDS" --gen-length 64 --steps 16 --json --kernels "$1"; }
     same=$( [ "$(run dense)" = "$(run sparse)" ] && echo yes || echo no )
     d=$(median3 $PARE generate --model "$M" --prompt-ids "$IDS" --gen-length 64 --steps 16 --kernels dense)
     sp=$(median3 $PARE generate --model "$M" --prompt-ids "$IDS" --gen-length 64 --steps 16 --kernels sparse)
-    printf "llada-2048 wanda-%s    %7.2f  %8.2f  %6.2fx  %s\n" "$s" "$d" "$sp" "$(awk "BEGIN{print $d / $sp}")" "$same"
+    b=$(export PARE_SIMD=avx2; median3 $PARE generate --model "$M" --prompt-ids "$IDS" --gen-length 64 --steps 16 --kernels dense)
+    printf "llada-2048 wanda-%s    %7.2f  %8.2f  %6.2fx  %-11s  %6.2f  %6.2fx\n" "$s" "$d" "$sp" "$(awk "BEGIN{print $d / $sp}")" "$same" \
+        "$b" "$(awk "BEGIN{print $b / $sp}")"
 done
 
 TINY=models/pare-tiny.h5
