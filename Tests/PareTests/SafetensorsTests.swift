@@ -23,7 +23,7 @@ import Testing
 
     static func write(_ bytes: [UInt8], in dir: URL, name: String = "m.safetensors") -> String {
         let path = dir.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
         return path
     }
 
