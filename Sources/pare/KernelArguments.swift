@@ -12,8 +12,18 @@ struct KernelArguments: ParsableArguments {
     /// when no --kernels was given: dense tensors on the dense kernel, sparse ones sparse). It
     /// replaces `loaded.weights`, so the loaded form is freed once nothing else holds it.
     func place(_ loaded: inout LoadedModel, tokens: Int, quiet: Bool) throws -> any ModelWeights {
+        let placement = KernelPlacement(kernels, tokens: tokens)
+        let placed: PlacedModel
+        if var resident = loaded.weights as? LLaDAModel {
+            // Let go of the loaded copy's blocks first, so each dense block is freed once placed.
+            var headless = resident
+            headless.blocks = []
+            loaded.weights = headless
+            placed = PlacedModel(consuming: &resident, placement: placement)
+        } else {
+            placed = try PlacedModel(loaded.weights, placement: placement)
+        }
         let model = loaded.weights
-        let placed = try PlacedModel(model, placement: KernelPlacement(kernels, tokens: tokens))
         loaded.weights = placed
         guard let kernels else { return placed }
         if !quiet, !(model is StreamedModel) {

@@ -43,6 +43,19 @@ public struct KernelPlacement: Sendable {
         for l in BlockLinear.allCases { out[l] = place(block[l]) }
         return out
     }
+
+    /// The same, its seven linears placed concurrently (one block at a time, several cores).
+    func placeLinearsInParallel(_ block: LLaDABlock) -> LLaDABlock {
+        let linears = BlockLinear.allCases
+        var placed = [Linear?](repeating: nil, count: linears.count)
+        placed.withUnsafeMutableBufferPointer { out in
+            let slots = out
+            Parallel.forEach(linears.count) { slots[$0] = place(block[linears[$0]]) }
+        }
+        var out = block
+        for (i, l) in linears.enumerated() { out[l] = placed[i]! }
+        return out
+    }
 }
 
 /// A model whose block linears run where a `KernelPlacement` put them. Resident models are
@@ -58,34 +71,44 @@ public final class PlacedModel: ModelWeights, @unchecked Sendable {
     /// The output head on the dense kernel (resident models; a streamed head is read per pass).
     private let placedHead: Linear?
 
-    public init(_ base: any ModelWeights, placement: KernelPlacement) throws {
+    /// Places a resident model's blocks one at a time, each block's dense weights freed as soon
+    /// as it is placed (when `model` held the only reference to them), so that placing peaks at
+    /// the dense model plus one placed block, not the dense model plus all of them. `model` is
+    /// left without blocks; the placed model holds them, and keeps the embedding and final norm
+    /// of `model`.
+    public init(consuming model: inout LLaDAModel, placement: KernelPlacement) {
         self.placement = placement
-        if base is StreamedModel {
-            self.base = base
-            placedBlocks = nil
-            placedHead = nil
-        } else {
-            // The head is never pruned; it is the largest product when the vocabulary is large.
-            // Its rows: the generation regions of a batch, a share of the tokens the blocks see.
-            placedHead = try base.outputHead().storedForDenseKernel(tokens: placement.tokens)
-            // Blocks convert independently: one per core at a time (an 8 B model has 1 G weights to scan).
-            let blocks = try (0..<base.blockCount).map { try base.block($0) }
-            var placed = blocks
-            placed.withUnsafeMutableBufferPointer { out in
-                let slots = out
-                Parallel.forEach(blocks.count) { slots[$0] = placement.place(blocks[$0]) }
-            }
-            placedBlocks = placed
-            // Embedding, final norm and slabs of rows still come from the base; a resident
-            // model keeps them and drops its blocks and head, which are placed above.
-            if var resident = base as? LLaDAModel {
-                resident.blocks = []
-                resident.head = placedHead!
-                self.base = resident
-            } else {
-                self.base = base
-            }
+        // The head is never pruned; it is the largest product when the vocabulary is large.
+        // Its rows: the generation regions of a batch, a share of the tokens the blocks see.
+        let head = model.head.storedForDenseKernel(tokens: placement.tokens)
+        var dense = model.blocks
+        model.blocks = []
+        model.head = head
+        var placed = [LLaDABlock]()
+        placed.reserveCapacity(dense.count)
+        // From the last block back, so that each dense block leaves `dense` (and memory) when placed.
+        while let block = dense.popLast() { placed.append(placement.placeLinearsInParallel(block)) }
+        placedBlocks = placed.reversed()
+        placedHead = head
+        base = model
+    }
+
+    /// Places any model: a streamed one's blocks as they are read, a resident one's now (its
+    /// tensors shared with `base`, so nothing is freed while the caller still holds `base`).
+    public convenience init(_ base: any ModelWeights, placement: KernelPlacement) throws {
+        if let streamed = base as? StreamedModel {
+            self.init(streamed: streamed, placement: placement)
+            return
         }
+        var resident = try LLaDAModel(base)  // a resident model as it is (no tensor copied)
+        self.init(consuming: &resident, placement: placement)
+    }
+
+    private init(streamed: StreamedModel, placement: KernelPlacement) {
+        self.placement = placement
+        base = streamed
+        placedBlocks = nil
+        placedHead = nil
     }
 
     public var config: ModelConfig { base.config }
