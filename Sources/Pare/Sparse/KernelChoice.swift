@@ -37,15 +37,9 @@ public struct KernelPlacement: Sendable {
         }
     }
 
-    /// The block with each of its seven linears placed.
+    /// The block with each of its seven linears placed, concurrently (they convert
+    /// independently: an 8 B model has 1 G weights to scan).
     public func place(_ block: LLaDABlock) -> LLaDABlock {
-        var out = block
-        for l in BlockLinear.allCases { out[l] = place(block[l]) }
-        return out
-    }
-
-    /// The same, its seven linears placed concurrently (one block at a time, several cores).
-    func placeLinearsInParallel(_ block: LLaDABlock) -> LLaDABlock {
         let linears = BlockLinear.allCases
         var placed = [Linear?](repeating: nil, count: linears.count)
         placed.withUnsafeMutableBufferPointer { out in
@@ -65,32 +59,29 @@ public struct KernelPlacement: Sendable {
 /// dense copy of them, so once the caller lets go of the model it placed (`LoadedModel.weights`
 /// is replaced by `KernelArguments`), the weights are held once, not twice.
 public final class PlacedModel: ModelWeights, @unchecked Sendable {
+    /// A streamed model (its blocks placed as they are read), or a resident model whose blocks
+    /// and head are already placed.
     private let base: any ModelWeights
     public let placement: KernelPlacement
-    private let placedBlocks: [LLaDABlock]?
-    /// The output head on the dense kernel (resident models; a streamed head is read per pass).
-    private let placedHead: Linear?
 
     /// Places a resident model's blocks one at a time, each block's dense weights freed as soon
     /// as it is placed (when `model` held the only reference to them), so that placing peaks at
     /// the dense model plus one placed block, not the dense model plus all of them. `model` is
-    /// left without blocks; the placed model holds them, and keeps the embedding and final norm
-    /// of `model`.
+    /// left without blocks; the placed model holds them, with `model`'s embedding and final norm.
     public init(consuming model: inout LLaDAModel, placement: KernelPlacement) {
         self.placement = placement
         // The head is never pruned; it is the largest product when the vocabulary is large.
         // Its rows: the generation regions of a batch, a share of the tokens the blocks see.
-        let head = model.head.storedForDenseKernel(tokens: placement.tokens)
+        model.head = model.head.storedForDenseKernel(tokens: placement.tokens)
         var dense = model.blocks
         model.blocks = []
-        model.head = head
         var placed = [LLaDABlock]()
         placed.reserveCapacity(dense.count)
         // From the last block back, so that each dense block leaves `dense` (and memory) when placed.
-        while let block = dense.popLast() { placed.append(placement.placeLinearsInParallel(block)) }
-        placedBlocks = placed.reversed()
-        placedHead = head
-        base = model
+        while let block = dense.popLast() { placed.append(placement.place(block)) }
+        var resident = model
+        resident.blocks = placed.reversed()
+        base = resident
     }
 
     /// Places any model: a streamed one's blocks as they are read, a resident one's now (its
@@ -107,18 +98,15 @@ public final class PlacedModel: ModelWeights, @unchecked Sendable {
     private init(streamed: StreamedModel, placement: KernelPlacement) {
         self.placement = placement
         base = streamed
-        placedBlocks = nil
-        placedHead = nil
     }
 
     public var config: ModelConfig { base.config }
     public func embeddings(_ ids: [Int]) throws -> Tensor { try base.embeddings(ids) }
     public func block(_ index: Int) throws -> LLaDABlock {
-        if let placedBlocks { return placedBlocks[index] }
-        return placement.place(try base.block(index))
+        base is StreamedModel ? placement.place(try base.block(index)) : try base.block(index)
     }
     public func finalNorm() throws -> Tensor { try base.finalNorm() }
-    public func outputHead() throws -> Linear { try placedHead ?? base.outputHead() }
+    public func outputHead() throws -> Linear { try base.outputHead() }
     public func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor { try base.rows(of: tensor, in: range) }
 
     /// How many block linears run sparse, of how many (for resident models; streamed blocks
