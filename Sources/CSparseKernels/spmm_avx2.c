@@ -10,6 +10,10 @@
 #define ISA_SUFFIX avx2
 #define SPLAT(v) _mm256_set1_ps(v)
 #define ACC_REGS 8
+// Four floats p[0..3] in each 128-bit lane, and lane j of such a vector everywhere.
+#define LOAD_SPLAT4(p) ((VF)_mm256_broadcast_ps((const __m128 *)(p)))
+#define LANE_SPLAT4(w, j) ((VF)_mm256_permute_ps((__m256)(w), 0x55 * (j)))
+#define VREG "+x"
 // AVX2 has no vexpandps: for an 8-bit mask m, expand_perm[m] sends packed value k to the
 // lane of the k-th set bit and expand_keep[m] zeroes the other lanes.
 static int32_t expand_perm[256][8] __attribute__((aligned(32)));

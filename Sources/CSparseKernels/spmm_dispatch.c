@@ -99,9 +99,10 @@ void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
 }
 
 // Measured with `pare bench kernels` (AVX-512 and AVX2, 4096 x 4096): below 16 tokens the
-// expand kernel wins; the widest tile that T fills is best; X^T slices of 32 KiB (L1) suit
-// dense-ish W, where each row reads many of its columns, and wider slices (L2) suit very
-// sparse W, where per-panel bookkeeping would dominate.
+// expand kernel wins, and the widest tile that T fills is best. The panel (columns every row
+// of a block visits before the next) trades L1 hits for per-panel bookkeeping: X^T slices of
+// 32-48 KiB (L1) suit dense-ish W, where each row reads many of the panel's columns, and wider
+// slices suit sparser W, where a row has few kept weights per panel.
 pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
     pare_spmm_plan plan = {tokens, 0, 64};
     if (isa == PARE_ISA_SCALAR || tokens < 16) return plan;
@@ -110,8 +111,18 @@ pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
     // microbenchmark but lost 3-5 % in `pare bench kernels` at T = 256.)
     const int widest = isa == PARE_ISA_AVX512 ? 128 : 64;
     plan.tile_tokens = tokens <= 16 ? 16 : tokens <= 32 ? 32 : tokens < widest ? 64 : widest;
-    const int floats = density >= 0.3 ? 8192 : density >= 0.08 ? 16384 : 32768;
-    plan.panel_cols = floats / plan.tile_tokens < 64 ? 64 : floats / plan.tile_tokens / 64 * 64;
+    // Panel columns by tile width and density: the fastest of 64-2048 columns in a one-thread
+    // sweep (4096 x 4096, T = 16 / 32 / 64 / 256, 0-95 % sparsity, both instruction sets).
+    // Against one slice size for all tiles (32 / 64 / 128 KiB from density 0.3 / 0.08 down)
+    // this gains 10-15 % at 60-70 % sparsity with AVX2, 2-7 % elsewhere.
+    //                             density >= 0.7  >= 0.45  >= 0.15  >= 0.08  below
+    static const int panel[4][5] = {{512, 512, 1024, 1024, 2048},  // TT = 16
+                                    {256, 384, 512, 1024, 1024},   // TT = 32
+                                    {128, 192, 256, 512, 512},     // TT = 64
+                                    {64, 64, 128, 128, 256}};      // TT = 128
+    const int tile = plan.tile_tokens == 16 ? 0 : plan.tile_tokens == 32 ? 1 : plan.tile_tokens == 64 ? 2 : 3;
+    const int band = density >= 0.7 ? 0 : density >= 0.45 ? 1 : density >= 0.15 ? 2 : density >= 0.08 ? 3 : 4;
+    plan.panel_cols = panel[tile][band];
     return plan;
 }
 
