@@ -77,11 +77,17 @@ extension ModelWeights {
     /// Logits of a ragged batch. `outputRows[s]` picks positions of sequence s (all when nil);
     /// the result stacks the chosen rows sequence by sequence: [chosen rows, vocab].
     public func logits(_ sequences: [[Int]], outputRows: [Range<Int>]? = nil) throws -> Tensor {
+        try logits(sequences, positions: outputRows?.map { Array($0) })
+    }
+
+    /// Logits of a ragged batch at chosen positions: `positions[s]` lists positions of sequence
+    /// s (all when nil); the result stacks them sequence by sequence: [chosen rows, vocab].
+    public func logits(_ sequences: [[Int]], positions: [[Int]]?) throws -> Tensor {
         let layout = SequenceLayout(lengths: sequences.map(\.count))
         let h = try hidden(sequences, layout: layout)
-        guard let outputRows else { return try logits(hidden: h, layout: layout) }
+        guard let positions else { return try logits(hidden: h, layout: layout) }
         var rows: [Int] = []
-        for (s, r) in outputRows.enumerated() { rows += r.map { layout.offsets[s] + $0 } }
+        for (s, p) in positions.enumerated() { rows += p.map { layout.offsets[s] + $0 } }
         return try logits(hidden: h, layout: layout, rows: rows)
     }
 

@@ -65,12 +65,26 @@ public struct MaskedDiffusionSampler {
         while true {
             let active = states.indices.filter { !states[$0].done }
             if active.isEmpty { break }
-            // One forward pass over every unfinished sequence; logits of the generation regions only.
+            // One forward pass over every unfinished sequence. The output head, a large share of
+            // a step (vocab x d_model per row), runs only on the answer rows the step reads; the
+            // other rows of each [L, vocab] slab stay zero and are never read.
             let canvases = active.map { states[$0].canvas }
-            let logits = try model.logits(canvases, outputRows: active.map { states[$0].promptLength..<(states[$0].promptLength + L) })
+            let rows = active.map { readRows(states[$0], L: L, B: B) }
+            // (A step that reads no row, possible when a block has more steps than masks, needs no
+            // forward pass; it still counts as one.)
+            let picked = rows.allSatisfy(\.isEmpty) ? Tensor(zeros: [0, V])
+                : try model.logits(canvases, positions: zip(active, rows).map { s, r in r.map { states[s].promptLength + $0 } })
             // NaN logits would commit arbitrary tokens and end in empty answers with exit 0.
-            if !logits.isFinite { throw ModelError.nonFiniteActivations(block: try model.firstNonFiniteBlock(canvases)) }
-            logits.data.withUnsafeBufferPointer { lp in
+            if !picked.isFinite { throw ModelError.nonFiniteActivations(block: try model.firstNonFiniteBlock(canvases)) }
+            var logits = [Float](repeating: 0, count: active.count * L * V)
+            var next = 0
+            for (slot, r) in rows.enumerated() {
+                for i in r {
+                    logits.replaceSubrange((slot * L + i) * V..<(slot * L + i + 1) * V, with: picked.data[next * V..<(next + 1) * V])
+                    next += 1
+                }
+            }
+            logits.withUnsafeBufferPointer { lp in
                 for (slot, s) in active.enumerated() {
                     step(&states[s], logits: lp.baseAddress! + slot * L * V, policy: policy,
                          L: L, B: B, S: S, stepsPerBlock: stepsPerBlock, nBlocks: nBlocks)
@@ -79,6 +93,19 @@ public struct MaskedDiffusionSampler {
         }
         return states.map {
             Generation(tokens: Array($0.canvas[$0.promptLength...]), nfe: $0.nfe, commitStep: $0.commitStep, prophetStep: $0.prophetStep)
+        }
+    }
+
+    /// The answer positions whose logits a step of `st` reads, ascending: the masked positions
+    /// it may commit (the current block's; with Prophet every block's, since an early stop
+    /// commits them all) and Prophet's window, whose top-2 gaps it averages. The candidates of
+    /// the other rows are computed from zeros and never read; temperature noise is still drawn
+    /// for every row, so the tokens are those of a step over all L rows.
+    private func readRows(_ st: State, L: Int, B: Int) -> [Int] {
+        let mask = model.config.maskTokenID, P = st.promptLength
+        let span = options.prophet ? 0..<L : (st.block * B)..<min((st.block + 1) * B, L)
+        return (0..<L).filter { i in
+            (span.contains(i) && st.canvas[P + i] == mask) || (options.prophet && i < prophet.window)
         }
     }
 
