@@ -40,23 +40,32 @@ struct EvalCommand: ParsableCommand {
             let dataSet = try data.map(DataSet.read)
             if let logSamples { _ = try OutputPath(logSamples) }
             var loaded = try modelOptions.load()
-            var evaluator = TaskEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options)
-            evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
-            evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
-            // Without --gen-length each task decodes with its own generation length.
-            evaluator.taskGenerationLengths = sampling.genLength == nil
             let tasks = try parsedTasks() ?? TaskCatalog.defaults(provenance: loaded.header.provenance)
-            var dataEvaluator = DataSetEvaluator(model: loaded.weights, tokenizer: loaded.tokenizer, sampling: sampling.options, match: match)
-            dataEvaluator.seed = sampling.seed; dataEvaluator.likelihood = likelihood
-            dataEvaluator.likelihoodDraws = likelihoodDraws; dataEvaluator.batchSize = batchSize
-            if let dataSet, sampling.genLength == nil {
-                dataEvaluator.sampling.genLength = try dataEvaluator.defaultGenLength(dataSet, blockLength: sampling.blockLength)
-                if let p = dataEvaluator.sampling.problem() { throw CLIError(p) }
+            // The evaluators for a model. Made twice: first on the loaded model, to check the data
+            // set and count the tokens per forward pass that kernel placement is chosen for, then
+            // on the placed model. Evaluators kept from the first would hold every dense block
+            // through placement, which otherwise frees each block once placed.
+            func evaluators(_ model: any ModelWeights) throws -> (TaskEvaluator, DataSetEvaluator) {
+                var evaluator = TaskEvaluator(model: model, tokenizer: loaded.tokenizer, sampling: sampling.options)
+                evaluator.samples = samples; evaluator.seed = sampling.seed; evaluator.likelihood = likelihood
+                evaluator.likelihoodDraws = likelihoodDraws; evaluator.batchSize = batchSize
+                // Without --gen-length each task decodes with its own generation length.
+                evaluator.taskGenerationLengths = sampling.genLength == nil
+                var dataEvaluator = DataSetEvaluator(model: model, tokenizer: loaded.tokenizer, sampling: sampling.options, match: match)
+                dataEvaluator.seed = sampling.seed; dataEvaluator.likelihood = likelihood
+                dataEvaluator.likelihoodDraws = likelihoodDraws; dataEvaluator.batchSize = batchSize
+                if let dataSet, sampling.genLength == nil {
+                    dataEvaluator.sampling.genLength = try dataEvaluator.defaultGenLength(dataSet, blockLength: sampling.blockLength)
+                    if let p = dataEvaluator.sampling.problem() { throw CLIError(p) }
+                }
+                if let dataSet { try dataEvaluator.check(dataSet) }
+                return (evaluator, dataEvaluator)
             }
-            if let dataSet { try dataEvaluator.check(dataSet) }
-            let forwardTokens = try dataSet.map(dataEvaluator.typicalForwardTokens) ?? evaluator.typicalForwardTokens(tasks: tasks)
-            evaluator.model = try kernelArguments.place(&loaded, tokens: forwardTokens, quiet: modelOptions.json)
-            dataEvaluator.model = evaluator.model
+            let forwardTokens = try {
+                let (evaluator, dataEvaluator) = try evaluators(loaded.weights)
+                return try dataSet.map(dataEvaluator.typicalForwardTokens) ?? evaluator.typicalForwardTokens(tasks: tasks)
+            }()
+            let (evaluator, dataEvaluator) = try evaluators(try kernelArguments.place(&loaded, tokens: forwardTokens, quiet: modelOptions.json))
             var report = try evaluator.run(tasks: tasks, progress: log)
             if let dataSet {
                 let (result, logs) = try dataEvaluator.run(dataSet, name: URL(fileURLWithPath: dataSet.path).lastPathComponent, progress: log)
