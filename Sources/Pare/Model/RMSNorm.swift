@@ -1,4 +1,3 @@
-import CBLAS
 
 /// Row-wise RMSNorm, forward and backward.
 ///
@@ -71,8 +70,7 @@ public enum Norm {
         ones.withUnsafeBufferPointer { op in
         dW.data.withUnsafeMutableBufferPointer { wp in
             guard let p = pp.baseAddress, let o = op.baseAddress, let w = wp.baseAddress else { return }
-            _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
-            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rowsCount), Int32(d), 1, p, Int32(d), o, 1, 0, w, 1)
+            BLAS.gemvTransposed(rows: rowsCount, cols: d, p, o, w)
         }}}
         return dW
     }

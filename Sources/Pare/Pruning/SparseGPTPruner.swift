@@ -1,4 +1,3 @@
-import CBLAS
 
 /// SparseGPT (docs/algorithms.md §4): prune column block by column block, compensating each
 /// removed weight with an update of the not-yet-processed columns through the inverse Hessian.
@@ -73,11 +72,9 @@ public struct SparseGPTPruner: LinearPruner {
                     }
                     if col + 1 < end {
                         // Rank-1 update of the rest of the block: W[:, col+1..<end] -= err[:, c] U[col, col+1..<end]
-                        _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
                         err.withUnsafeBufferPointer { ep in
-                            cblas_sger(CblasRowMajor, Int32(rows), Int32(end - col - 1), -1,
-                                       ep.baseAddress! + c, Int32(width), U + col * cols + col + 1, 1,
-                                       W + col + 1, Int32(cols))
+                            BLAS.rankOneUpdate(rows: rows, cols: end - col - 1, alpha: -1, x: ep.baseAddress! + c, incx: width,
+                                               y: U + col * cols + col + 1, a: W + col + 1, lda: cols)
                         }
                     }
                 }
@@ -105,13 +102,11 @@ public struct SparseGPTPruner: LinearPruner {
             var a = h0
             for i in 0..<n { a[i * n + i] += damp * meanDiag }
             // The matrix is symmetric, so row-major and column-major storage coincide.
-            var nn = Int32(n), lda = Int32(n), info: Int32 = 0
-            var lower = Int8(UInt8(ascii: "L")), upper = Int8(UInt8(ascii: "U"))
-            spotrf_(&lower, &nn, &a, &lda, &info)                 // H = L L^T
-            if info == 0 { spotri_(&lower, &nn, &a, &lda, &info) } // H^-1, lower triangle (column-major)
+            var info = BLAS.choleskyFactor("L", n: n, &a)                // H = L L^T
+            if info == 0 { info = BLAS.choleskyInverse("L", n: n, &a) }  // H^-1, lower triangle (column-major)
             if info == 0 {
                 for j in 0..<n { for i in 0..<j { a[i + j * n] = a[j + i * n] } }   // symmetrise
-                spotrf_(&upper, &nn, &a, &lda, &info)             // H^-1 = U^T U, U in the upper triangle
+                info = BLAS.choleskyFactor("U", n: n, &a)                // H^-1 = U^T U, U in the upper triangle
             }
             if info == 0 {
                 // Column-major upper (i <= j at a[i + j n]) -> row-major U[i][j].

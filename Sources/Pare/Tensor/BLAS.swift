@@ -1,7 +1,8 @@
 import CBLAS
 import Foundation
 
-/// Dense matrix products through OpenBLAS `cblas_sgemm`. Every dense matmul in Pare goes here.
+/// Dense matrix products through OpenBLAS `cblas_sgemm`. Every dense matmul in Pare goes here,
+/// and every other call into OpenBLAS (the vector and LAPACK routines below).
 ///
 /// OpenBLAS runs single-threaded, and Pare splits a large product across its own threads.
 /// Why: OpenBLAS's idle workers spin (sched_yield) for a while after each call, and on a
@@ -10,7 +11,7 @@ import Foundation
 /// measurable on large products (`pare bench kernels` times dense this way and natively).
 public enum BLAS {
     /// OpenBLAS's own threads: one, once, before the first call into OpenBLAS. Every call
-    /// site reads it first (`_ = BLAS.singleThreaded`): when attention's products were the
+    /// into OpenBLAS goes through this enum, whose functions read it first: when attention's products were the
     /// first calls (every linear sparse or packed), OpenBLAS kept its default threads, which
     /// spun and yielded between calls: on a 2-core machine `generate` on a LLaDA-shaped model
     /// (Wanda 70 %) took 10.2 s instead of 6.7 s with `--kernels sparse` and 15.5 s instead of
@@ -140,6 +141,57 @@ public enum BLAS {
                 }
             }
         }
+    }
+}
+
+/// The vector routines Pare calls besides products, each on the calling thread.
+extension BLAS {
+    /// y[0..<n] += alpha * x[0..<n].
+    static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        _ = singleThreaded
+        cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
+    }
+
+    /// x[0..<n] *= alpha.
+    static func scale(_ n: Int, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
+        _ = singleThreaded
+        cblas_sscal(Int32(n), alpha, x, 1)
+    }
+
+    /// y = Aᵀ x for a row-major A [rows, cols]: x has rows floats, y cols.
+    static func gemvTransposed(rows: Int, cols: Int, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        _ = singleThreaded
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(cols), 1, a, Int32(cols), x, 1, 0, y, 1)
+    }
+
+    /// A += alpha x yᵀ for a row-major A [rows, cols] with row stride lda; x is read every
+    /// incx floats, y contiguously.
+    static func rankOneUpdate(rows: Int, cols: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int,
+                              y: UnsafePointer<Float>, a: UnsafeMutablePointer<Float>, lda: Int) {
+        _ = singleThreaded
+        cblas_sger(CblasRowMajor, Int32(rows), Int32(cols), alpha, x, Int32(incx), y, 1, a, Int32(lda))
+    }
+}
+
+/// OpenBLAS's LAPACK routines Pare calls (SparseGPT's inverse Hessian), on the calling thread.
+/// `a` is a symmetric n x n matrix, column-major (the same as row-major for a symmetric one);
+/// `uplo` is "L" or "U", the triangle read and written. Both return LAPACK's info (0: success,
+/// > 0: not positive definite).
+extension BLAS {
+    /// Cholesky factorisation in place: A = L Lᵀ ("L") or A = Uᵀ U ("U").
+    static func choleskyFactor(_ uplo: Unicode.Scalar, n: Int, _ a: inout [Float]) -> Int32 {
+        _ = singleThreaded
+        var triangle = Int8(UInt8(ascii: uplo)), nn = Int32(n), lda = Int32(n), info: Int32 = 0
+        spotrf_(&triangle, &nn, &a, &lda, &info)
+        return info
+    }
+
+    /// A⁻¹ in place from its Cholesky factor (in the `uplo` triangle).
+    static func choleskyInverse(_ uplo: Unicode.Scalar, n: Int, _ a: inout [Float]) -> Int32 {
+        _ = singleThreaded
+        var triangle = Int8(UInt8(ascii: uplo)), nn = Int32(n), lda = Int32(n), info: Int32 = 0
+        spotri_(&triangle, &nn, &a, &lda, &info)
+        return info
     }
 }
 

@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 
 /// AdamW (decoupled weight decay) over every parameter of a LLaDA model.
@@ -91,8 +90,7 @@ extension LLaDAModel {
     public mutating func scale(by s: Float) {
         for key in parameterKeys {
             var t = self[key]
-            _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
-            t.data.withUnsafeMutableBufferPointer { cblas_sscal(Int32($0.count), s, $0.baseAddress, 1) }
+            t.data.withUnsafeMutableBufferPointer { if let p = $0.baseAddress { BLAS.scale($0.count, s, p) } }
             self[key] = t
         }
     }

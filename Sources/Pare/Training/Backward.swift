@@ -1,4 +1,3 @@
-import CBLAS
 
 /// Backward pass of the whole model: output head, final norm, the blocks in reverse, embedding.
 extension LLaDAModel {
@@ -59,9 +58,8 @@ extension LLaDAModel {
         dX.data.withUnsafeBufferPointer { gp in
             dWte.data.withUnsafeMutableBufferPointer { wp in
                 guard let g = gp.baseAddress, let w = wp.baseAddress else { return }
-                _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
                 for (r, id) in tokens.enumerated() {
-                    cblas_saxpy(Int32(d), 1, g + r * d, 1, w + id * d, 1)
+                    BLAS.axpy(d, 1, g + r * d, w + id * d)
                 }
             }
         }

@@ -1,10 +1,9 @@
-import CBLAS
 
 /// Parameter-wise arithmetic on whole models, for gradients shaped like the model
 /// (`LLaDAModel.backward`) and their accumulation over micro-batches.
 /// (The all-zero model to accumulate into is `zeroed()`, next to AdamW.)
 extension LLaDAModel {
-    /// self += scale * other, parameter by parameter (cblas_saxpy). Shapes must match.
+    /// self += scale * other, parameter by parameter (BLAS.axpy). Shapes must match.
     public mutating func add(_ other: LLaDAModel, scale: Float = 1) {
         precondition(blocks.count == other.blocks.count, "add: models have different depths")
         for key in parameterKeys {
@@ -17,8 +16,7 @@ extension LLaDAModel {
             src.data.withUnsafeBufferPointer { sp in
                 t.data.withUnsafeMutableBufferPointer { dp in
                     guard let s = sp.baseAddress, let d = dp.baseAddress else { return }
-                    _ = BLAS.singleThreaded  // OpenBLAS on one thread before any call (BLAS.singleThreaded)
-                    cblas_saxpy(Int32(dp.count), scale, s, 1, d, 1)
+                    BLAS.axpy(dp.count, scale, s, d)
                 }
             }
             self[key] = t
