@@ -133,6 +133,24 @@ import Testing
         #expect(a.namedTensors == b.namedTensors)
         #expect(a.config == b.config)
         #expect(a.blocks[0].biases.isEmpty == !name.hasPrefix("dream"))
+
+        // The history travels through the folder: the pruned file's entries, then export, then convert.
+        let history = try CheckpointReader.inspect(path: back).provenance
+        let prunedHistory = try CheckpointReader.inspect(path: prunedPath).provenance
+        #expect(!prunedHistory.isEmpty && history.count == prunedHistory.count + 2)
+        #expect(Array(history.prefix(prunedHistory.count)) == prunedHistory)
+        #expect(history.dropLast().last?.contains("\"op\":\"export\"") == true)
+        #expect(history.last?.contains("\"op\":\"convert\"") == true)
+
+        // A damaged history file is one error naming it.
+        let damaged = exported + "/" + HFConverter.provenanceFileName
+        try Data("[{\"op\": \"prune\"}, 3]".utf8).write(to: URL(fileURLWithPath: damaged))
+        let again = dir.appendingPathComponent("again.h5").path
+        #expect(throws: HFError.self) { try HFConverter.convert(directory: exported, output: again) }
+        do { try HFConverter.convert(directory: exported, output: again) } catch {
+            #expect("\(error)" == "\(damaged): is not a provenance history: entry 1 is not a JSON object")
+        }
+        #expect(!FileManager.default.fileExists(atPath: again))
     }
 
     /// The command line end to end: convert, then generate from token ids, as a user would;

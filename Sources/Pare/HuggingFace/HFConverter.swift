@@ -52,6 +52,7 @@ public enum HFConverter {
                           "tensor \(extra) is not part of a \(arch) model of this config (n_layers \(config.nLayers))")
         }
 
+        let earlier = try readProvenance(directory: directory)
         let entry: [String: Any] = ["op": "convert", "source": URL(fileURLWithPath: directory).lastPathComponent,
                                     "architecture": arch, "files": weights.shards.count,
                                     "dtype": dtype?.rawValue ?? "as stored"]
@@ -67,7 +68,7 @@ public enum HFConverter {
                     Tensor(shape: [range.count] + shape.dropFirst(), data: try weights.rows(of: hf, in: range))
                 }
             }
-            try writer.finish(provenance: [Checkpoint.provenanceEntry(entry)])
+            try writer.finish(provenance: earlier + [Checkpoint.provenanceEntry(entry)])
         } catch {
             writer.abandon()
             throw error
@@ -80,6 +81,23 @@ public enum HFConverter {
             tokenizerProblem = "\(error)"
         }
         return Summary(config: config, parameters: parameters, sourceFiles: weights.shards.count, tokenizerProblem: tokenizerProblem)
+    }
+
+    /// The file in an exported folder that carries the model's provenance history (the JSON
+    /// array of the `/provenance` `history` attribute, with the export appended), so a model
+    /// converted back keeps what was done to it.
+    public static let provenanceFileName = "pare_provenance.json"
+
+    /// The provenance entries a folder carries (none without the file).
+    static func readProvenance(directory: String) throws -> [String] {
+        let path = directory + "/" + provenanceFileName
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let text = String(decoding: try readSmallFile(path, limit: 64 << 20), as: UTF8.self)
+        do {
+            return try ProvenanceHistory.split(text)
+        } catch let problem as ProvenanceHistory.Problem {
+            throw HFError(file: path, "is not a provenance history: \(problem.reason)")
+        }
     }
 
     /// Buffers some checkpoints save that are recomputed at load (RoPE frequencies).
@@ -140,6 +158,11 @@ public enum HFConverter {
             if case .bpe(let files) = header.tokenizer {
                 for name in files.orderedNames { try SafetensorsWriter.writeFile(folder + "/" + name, Data(files.files[name]!)) }
             }
+            // After the --like files, so a provenance file copied from there is replaced.
+            let exportEntry: [String: Any] = ["op": "export", "format": "hf", "source": URL(fileURLWithPath: path).lastPathComponent,
+                                              "dtype": dtype?.rawValue ?? "as stored"]
+            let history = try ProvenanceHistory.join(header.provenance + [Checkpoint.provenanceEntry(exportEntry)])
+            try SafetensorsWriter.writeFile(folder + "/" + provenanceFileName, Data(history.utf8))
             let json = HFConfig.json(for: config, like: likeConfig, dtype: configDType)
             try SafetensorsWriter.writeFile(folder + "/config.json",
                                             try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]))
