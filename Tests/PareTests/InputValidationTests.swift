@@ -47,8 +47,15 @@ import Yams
             let path = try Self.write(bad, "sweep.yaml")
             #expect(throws: PruningError.self, "\(bad)") { try CompressionSweep.Recipe.load(path: path) }
         }
-        let good = try CompressionSweep.Recipe.load(path: Self.write("samples: 20\nvariants:\n  - {kind: drop, count: 1}\n", "ok.yaml"))
-        #expect(good.samples == 20 && good.variants.count == 1)
+        // Sweep variants are checked as report variants, and list fields expand the same way.
+        for bad in ["variants:\n  - {kind: drop, count: 1}\n", "variants:\n  - {kind: prune, method: lasso, sparsity: 0.5}\n",
+                    "variants:\n  - {kind: prune, method: wanda, sparsity: 1.5}\n", "variants:\n  - {kind: seft, method: wanda, sparsity: 0.5, steps: 10}\n"] {
+            let path = try Self.write(bad, "sweep.yaml")
+            #expect(throws: PruningError.self, "\(bad)") { try CompressionSweep.Recipe.load(path: path) }
+        }
+        let good = try CompressionSweep.Recipe.load(path: Self.write(
+            "samples: 20\nvariants:\n  - {kind: drop, count: 1, by: angular}\n  - {kind: prune, method: wanda, sparsity: [0.5, 0.7]}\n", "ok.yaml"))
+        #expect(good.samples == 20 && good.variants.map(\.label) == ["drop 1 by angular", "wanda 50 %", "wanda 70 %"])
     }
 
     @Test func textFilesSplitAtEveryLineEnding() throws {

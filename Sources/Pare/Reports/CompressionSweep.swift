@@ -4,60 +4,39 @@ import Yams
 /// The README's results table: the dense model against pruned and block-dropped variants,
 /// every variant made from the same dense model and evaluated the same way.
 public struct CompressionSweep {
-    public struct Variant: Codable, Sendable {
-        /// "prune" or "drop".
-        public var kind: String
-        public var method: String?
-        public var pattern: String?
-        public var sparsity: Double?
-        public var count: Int?
-        public var by: String?
-
-        enum CodingKeys: String, CodingKey, CaseIterable { case kind, method, pattern, sparsity, count, by }
-
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            kind = try c.decode(String.self, forKey: .kind)
-            method = try c.decodeIfPresent(String.self, forKey: .method)
-            pattern = try c.decodeIfPresent(String.self, forKey: .pattern)
-            sparsity = try c.decodeIfPresent(Double.self, forKey: .sparsity)
-            count = try c.decodeIfPresent(Int.self, forKey: .count)
-            by = try c.decodeIfPresent(String.self, forKey: .by)
-        }
-    }
-
-    public struct Recipe: Codable, Sendable {
+    /// A sweep recipe (`make results`): the report recipes' variants (ReportRecipe.Variant, the
+    /// same fields, checks and list expansion), of kind prune or drop, evaluated by one fixed
+    /// comparison instead of chosen evaluations.
+    public struct Recipe: Sendable {
         public var samples = 200
         public var seed: UInt64 = 0
         public var calibrationSamples = CalibrationSet.defaultSamples
         public var calibrationMaskRatio = CalibrationSet.defaultMaskRatio
-        public var variants: [Variant] = []
+        public var variants: [ReportRecipe.Variant] = []
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case samples, seed, variants
-            case calibrationSamples = "calibration_samples", calibrationMaskRatio = "calibration_mask_ratio"
-        }
+        static let keys = ["samples", "seed", "calibration_samples", "calibration_mask_ratio", "variants"]
 
         public init() {}
 
-        /// Missing keys keep their defaults; unknown keys are errors.
-        public init(from decoder: Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = Recipe()
-            samples = try c.decode(.samples, or: d.samples)
-            seed = try c.decode(.seed, or: d.seed)
-            calibrationSamples = try c.decode(.calibrationSamples, or: d.calibrationSamples)
-            calibrationMaskRatio = try c.decode(.calibrationMaskRatio, or: d.calibrationMaskRatio)
-            variants = try c.decode(.variants, or: [])
-        }
-
         /// Reads and validates a YAML sweep recipe; every problem is one error naming the file.
+        /// Missing keys keep their defaults; unknown keys are errors.
         public static func load(path: String) throws -> Recipe {
-            let recipe: Recipe
+            var recipe = Recipe()
             do {
-                recipe = try YAMLDecoder().decode(Recipe.self, from: try RecipeText.read(path))
+                guard let node = try Yams.compose(yaml: try RecipeText.read(path)) else { throw ReportError.badRecipe("empty recipe") }
+                guard let map = node.mapping else { throw ReportError.badRecipe("the recipe must be a mapping of keys") }
+                for (k, v) in map {
+                    guard let key = k.string, keys.contains(key) else {
+                        throw ReportError.badRecipe("unknown key \(k.string ?? "?") (known: \(keys.joined(separator: ", ")))")
+                    }
+                    switch key {
+                    case "samples": recipe.samples = try ReportRecipe.number(v, key)
+                    case "seed": recipe.seed = UInt64(try ReportRecipe.number(v, key) as Int)
+                    case "calibration_samples": recipe.calibrationSamples = try ReportRecipe.number(v, key)
+                    case "calibration_mask_ratio": recipe.calibrationMaskRatio = try ReportRecipe.number(v, key)
+                    default: recipe.variants = try ReportRecipe.expand(v, key, allowed: ReportRecipe.variantKeys)
+                    }
+                }
             } catch {
                 throw PruningError.badSpec("\(path): \(error)")
             }
@@ -74,8 +53,9 @@ public struct CompressionSweep {
             if !(calibrationMaskRatio >= 0 && calibrationMaskRatio <= 1) {
                 return "calibration_mask_ratio must be in [0, 1] (got \(calibrationMaskRatio))"
             }
-            for (n, v) in variants.enumerated() where !["prune", "drop"].contains(v.kind) {
-                return "variants[\(n)]: kind must be prune or drop (got \(v.kind))"
+            for (n, v) in variants.enumerated() {
+                if !["prune", "drop"].contains(v.kind) { return "variants[\(n)]: kind must be prune or drop (got \(v.kind))" }
+                if let p = v.problem() { return "variants[\(n)] \(p)" }
             }
             return nil
         }
@@ -112,28 +92,19 @@ public struct CompressionSweep {
             defer { if let temporary { unlink(temporary) } }
             switch v.kind {
             case "prune":
-                var spec = PruningSpec()
-                guard let m = v.method.flatMap(PruningMethod.init(rawValue:)),
-                      let p = SparsityPattern(v.pattern ?? "unstructured") else {
-                    throw PruningError.badSpec("sweep: bad prune variant \(v)")
-                }
-                spec.method = m; spec.pattern = p; spec.sparsity = v.sparsity ?? spec.effectiveSparsity
+                let spec = v.pruningSpec
+                if let p = spec.problem(for: dense.config) { throw PruningError.badSpec("sweep: \(v.label): \(p)") }
                 let path = workDirectory + "/sweep-\(getpid())-\(n).h5"
                 temporary = path
                 let report = try ModelPruner(spec: spec, calibration: calibration).prune(source, writingTo: path)
                 model = try ModelFile.open(path, residency: source.isStreamed ? .streamed : .resident).weights
-                label = p == .unstructured ? String(format: "%@ %.0f %%", m.rawValue, spec.sparsity * 100) : "\(m.rawValue) \(p)"
+                label = v.label
                 costs.append(PruningCost(label: label, meanReconstructionError: report.meanReconstructionError ?? 0,   // calibrated: always measured
                                          seconds: report.seconds))
-            case "drop":
-                guard let by = v.by.flatMap(DepthCriterion.init(rawValue:)), let count = v.count else {
-                    throw DepthError.badLayers("sweep: bad drop variant \(v)")
-                }
-                let dropped = try DepthSelection(criterion: by, calibration: calibration).select(count: count, model: dense)
+            default:   // drop (the recipe allows nothing else)
+                let dropped = try v.droppedBlocks(of: dense, calibration: calibration, seed: recipe.seed)
                 model = try BlockDropper.drop(dropped, from: dense)
-                label = "drop \(count) by \(by.rawValue) (\(dropped.map(String.init).joined(separator: ",")))"
-            default:
-                throw PruningError.badSpec("sweep: variant kind must be prune or drop (got \(v.kind))")
+                label = v.layers == nil ? v.label + " (\(dropped.map(String.init).joined(separator: ",")))" : v.label
             }
             rows.append(try comparison.evaluate(label: label, model: model, tokenizer: tokenizer, progress: progress))
         }

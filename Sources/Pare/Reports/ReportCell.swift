@@ -130,10 +130,7 @@ public struct ReportCell: Sendable {
             guard var resident = dense as? LLaDAModel else {
                 throw ReportError.badCell("\(v.label): pruning in a report needs the model resident in memory")
             }
-            var spec = PruningSpec()
-            spec.method = PruningMethod(rawValue: v.method ?? "") ?? .wanda
-            spec.pattern = SparsityPattern(v.pattern ?? "unstructured") ?? .unstructured
-            spec.sparsity = v.sparsity ?? spec.effectiveSparsity
+            let spec = v.pruningSpec
             if let p = spec.problem(for: dense.config) { throw ReportError.badCell("\(v.label): \(p)") }
             if v.kind == "seft" {
                 model = try seft(source: source, spec: spec, calibration: calibration, steps: v.steps ?? 0, progress: progress)
@@ -142,23 +139,7 @@ public struct ReportCell: Sendable {
                 model = resident
             }
         case "drop":
-            let n = dense.blockCount
-            let chosen: [Int]
-            if let text = v.layers {
-                chosen = try BlockDropper.parseLayers(text)
-            } else {
-                let count = v.count ?? 0
-                if count < 1 || count >= n { throw ReportError.badCell("\(v.label): count must be in 1...\(n - 1) for a model of \(n) blocks") }
-                if v.by == "last" {
-                    chosen = Array((n - count)..<n)
-                } else {
-                    let criterion = DepthCriterion(rawValue: v.by ?? "") ?? .blockInfluence
-                    var selection = DepthSelection(criterion: criterion, calibration: calibration)
-                    selection.seed = inputs.seed
-                    chosen = try selection.select(count: count, model: dense)
-                }
-            }
-            if let bad = chosen.first(where: { $0 >= n }) { throw ReportError.badCell("\(v.label): block \(bad) does not exist (\(n) blocks)") }
+            let chosen = try v.droppedBlocks(of: dense, calibration: calibration, seed: inputs.seed)
             dropped = chosen
             model = try BlockDropper.drop(chosen, from: dense)
         default:

@@ -30,6 +30,71 @@ public struct ReportRecipe: Sendable {
 
         public init(kind: String) { self.kind = kind }
 
+        /// What is wrong with the variant's fields, if anything ("(label): reason").
+        public func problem() -> String? {
+            switch kind {
+            case "dense": break
+            case "prune", "seft":
+                if kind == "seft" {
+                    guard let steps, (1...100_000).contains(steps) else { return "(\(label)): a seft variant needs steps in 1...100000" }
+                }
+                guard let m = method, PruningMethod(rawValue: m) != nil else {
+                    return "(\(label)): method must be one of \(PruningMethod.allCases.map(\.rawValue).joined(separator: ", "))"
+                }
+                guard SparsityPattern(pattern ?? "unstructured") != nil else { return "(\(label)): bad pattern \(pattern ?? "")" }
+                if (pattern ?? "unstructured") == "unstructured", !((sparsity ?? -1) >= 0 && (sparsity ?? 1) < 1) {
+                    return "(\(label)): sparsity must be in [0, 1)"
+                }
+            case "drop":
+                if layers == nil {
+                    guard let c = count, c >= 1 else { return "(\(label)): a drop needs count >= 1 (or layers)" }
+                    guard let by, by == "last" || DepthCriterion(rawValue: by) != nil else {
+                        return "(\(label)): by must be last or one of \(DepthCriterion.allCases.map(\.rawValue).joined(separator: ", "))"
+                    }
+                }
+            case "weight":
+                guard shape.flatMap(ReportCell.parseShape) != nil else { return "(\(label)): shape must be OUTxIN with both in 1...65536 (got \(shape ?? "none"))" }
+                if let p = pattern {
+                    guard case .nOfM? = SparsityPattern(p) else { return "(\(label)): pattern must be N:M (got \(p))" }
+                } else if !((sparsity ?? -1) >= 0 && (sparsity ?? 1) < 1) {
+                    return "(\(label)): sparsity must be in [0, 1)"
+                }
+            default: return "(\(label)): kind must be dense, prune, seft, drop or weight"
+            }
+            return nil
+        }
+
+        /// The pruning a prune or seft variant asks for (fields checked by `problem()`).
+        public var pruningSpec: PruningSpec {
+            var spec = PruningSpec()
+            spec.method = PruningMethod(rawValue: method ?? "") ?? .wanda
+            spec.pattern = SparsityPattern(pattern ?? "unstructured") ?? .unstructured
+            spec.sparsity = sparsity ?? spec.effectiveSparsity
+            return spec
+        }
+
+        /// The blocks a drop variant removes from `model`: its `layers`, the last `count`, or
+        /// `count` chosen `by` a criterion on the calibration set (`seed` for the measured one).
+        public func droppedBlocks(of model: any ModelWeights, calibration: CalibrationSet, seed: UInt64) throws -> [Int] {
+            let n = model.blockCount
+            let chosen: [Int]
+            if let layers {
+                chosen = try BlockDropper.parseLayers(layers)
+            } else {
+                let count = count ?? 0
+                if count < 1 || count >= n { throw ReportError.badCell("\(label): count must be in 1...\(n - 1) for a model of \(n) blocks") }
+                if by == "last" {
+                    chosen = Array((n - count)..<n)
+                } else {
+                    var selection = DepthSelection(criterion: DepthCriterion(rawValue: by ?? "") ?? .blockInfluence, calibration: calibration)
+                    selection.seed = seed
+                    chosen = try selection.select(count: count, model: model)
+                }
+            }
+            if let bad = chosen.first(where: { $0 >= n }) { throw ReportError.badCell("\(label): block \(bad) does not exist (\(n) blocks)") }
+            return chosen
+        }
+
         /// A short human name, e.g. "wanda 50 %", "wanda 2:4", "drop 2 by angular", "drop block 3".
         public var label: String {
             switch kind {
@@ -239,35 +304,7 @@ public struct ReportRecipe: Sendable {
         if cells.isEmpty { return "a report needs at least one variant and one evaluation that pair (bench evaluations pair with weight variants)" }
         if cells.count > 10_000 { return "\(cells.count) cells is more than 10000" }
         for (n, v) in variants.enumerated() {
-            switch v.kind {
-            case "dense": break
-            case "prune", "seft":
-                if v.kind == "seft" {
-                    guard let steps = v.steps, (1...100_000).contains(steps) else { return "variants[\(n)] (\(v.label)): a seft variant needs steps in 1...100000" }
-                }
-                guard let m = v.method, PruningMethod(rawValue: m) != nil else {
-                    return "variants[\(n)] (\(v.label)): method must be one of \(PruningMethod.allCases.map(\.rawValue).joined(separator: ", "))"
-                }
-                guard SparsityPattern(v.pattern ?? "unstructured") != nil else { return "variants[\(n)]: bad pattern \(v.pattern ?? "")" }
-                if (v.pattern ?? "unstructured") == "unstructured", !((v.sparsity ?? -1) >= 0 && (v.sparsity ?? 1) < 1) {
-                    return "variants[\(n)] (\(v.label)): sparsity must be in [0, 1)"
-                }
-            case "drop":
-                if v.layers == nil {
-                    guard let c = v.count, c >= 1 else { return "variants[\(n)]: a drop needs count >= 1 (or layers)" }
-                    guard let by = v.by, by == "last" || DepthCriterion(rawValue: by) != nil else {
-                        return "variants[\(n)]: by must be last or one of \(DepthCriterion.allCases.map(\.rawValue).joined(separator: ", "))"
-                    }
-                }
-            case "weight":
-                guard v.shape.flatMap(ReportCell.parseShape) != nil else { return "variants[\(n)]: shape must be OUTxIN with both in 1...65536 (got \(v.shape ?? "none"))" }
-                if let p = v.pattern {
-                    guard case .nOfM? = SparsityPattern(p) else { return "variants[\(n)]: pattern must be N:M (got \(p))" }
-                } else if !((v.sparsity ?? -1) >= 0 && (v.sparsity ?? 1) < 1) {
-                    return "variants[\(n)] (\(v.label)): sparsity must be in [0, 1)"
-                }
-            default: return "variants[\(n)]: kind must be dense, prune, seft, drop or weight (got \(v.kind))"
-            }
+            if let p = v.problem() { return "variants[\(n)] \(p)" }
         }
         for (n, e) in evaluations.enumerated() {
             guard SamplerKind(rawValue: e.samplerName) != nil else {
