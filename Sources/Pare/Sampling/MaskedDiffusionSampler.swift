@@ -62,6 +62,8 @@ public struct MaskedDiffusionSampler {
         }
         try model.validate(states.map(\.canvas))
 
+        // One [L, vocab] slab of logits per sequence, reused by every step.
+        var logits = [Float](repeating: 0, count: max(1, states.count * L * V))
         while true {
             let active = states.indices.filter { !states[$0].done }
             if active.isEmpty { break }
@@ -76,7 +78,7 @@ public struct MaskedDiffusionSampler {
                 : try model.logits(canvases, positions: zip(active, rows).map { s, r in r.map { states[s].promptLength + $0 } })
             // NaN logits would commit arbitrary tokens and end in empty answers with exit 0.
             if !picked.isFinite { throw ModelError.nonFiniteActivations(block: try model.firstNonFiniteBlock(canvases)) }
-            var logits = [Float](repeating: 0, count: active.count * L * V)
+            logits.withUnsafeMutableBufferPointer { $0.baseAddress!.update(repeating: 0, count: active.count * L * V) }
             var next = 0
             for (slot, r) in rows.enumerated() {
                 for i in r {
