@@ -17,7 +17,8 @@ extern "C" {
 // changes speed. Break-evens measured and cached on disk (Pare's BreakEvenTable) are keyed by
 // it, so a cache measured with older kernels is not trusted. 2: column index prefetched and
 // read from 85 % sparsity with AVX-512 too; AVX-512 tiles no longer prefetch partial sums.
-// 3: panels chosen per tile width; AVX2 tiles take four kept weights per round.
+// 3: panels chosen per tile width; AVX2 tiles take four kept weights per round; the AVX2
+// expand kernel computes its lane mask.
 enum { PARE_KERNELS_VERSION = 3 };
 
 enum {
