@@ -29,6 +29,19 @@ import Testing
         }
     }
 
+    /// A row range unpacks exactly those rows, and the zero count leaves out the panels'
+    /// padding (70 outputs: a partial last panel at every width).
+    @Test(arguments: SparseKernelTests.levels)
+    func rowRangesAndSparsityOfAPackedWeight(level: SIMDLevel) {
+        let w = SparseKernelTests.weight(70, 45, sparsity: 0.6, seed: 5)
+        var linear = Linear(w)
+        linear.storage = .packed(PackedWeight(w, level: level))
+        for range in [0..<70, 0..<1, 31..<33, 64..<70, 17..<17] {
+            #expect(linear.rows(in: range) == w.sliceRows(range), "\(level) rows \(range)")
+        }
+        #expect(abs(linear.sparsity - w.sparsity) < 1e-12, "\(level): \(linear.sparsity) against \(w.sparsity)")
+    }
+
     /// Calls covering 16 panels or more copy X into micro-panels first (gemm_packed.inc):
     /// 530 outputs are 17+ panels at every width; 300 inputs cross the k blocks.
     @Test(arguments: SparseKernelTests.levels)

@@ -65,7 +65,7 @@ public struct LLaDAModel: ModelWeights, Equatable {
     public func rows(of tensor: GlobalTensor, in range: Range<Int>) throws -> Tensor {
         switch tensor {
         case .wte: return wte.sliceRows(range)
-        case .head: return head.weight.sliceRows(range)
+        case .head: return head.rows(in: range)
         case .lnF: return lnF
         }
     }

@@ -42,9 +42,19 @@ public struct Linear: Equatable, Sendable {
         set { storage = .dense(newValue) }
     }
 
+    /// Output rows `range` of the weight as a dense [range.count, in] tensor (a packed weight
+    /// unpacks only those rows).
+    public func rows(in range: Range<Int>) -> Tensor {
+        switch storage {
+        case .dense(let w): return w.sliceRows(range)
+        case .sparse(let s): return s.dense.sliceRows(range)
+        case .packed(let p): return p.rows(in: range)
+        }
+    }
+
     /// Share of the weight that is zero.
     public var sparsity: Double {
-        switch storage { case .dense(let w): return w.sparsity; case .sparse(let s): return s.sparsity; case .packed(let p): return p.dense.sparsity }
+        switch storage { case .dense(let w): return w.sparsity; case .sparse(let s): return s.sparsity; case .packed(let p): return p.sparsity }
     }
 
     /// The same weight stored sparse (bitmask), dense, or dense for the fastest dense kernel

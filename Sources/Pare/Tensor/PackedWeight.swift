@@ -36,16 +36,30 @@ public final class PackedWeight: @unchecked Sendable, Equatable {
     var panels: Int { (rows + width - 1) / width }
 
     /// The weight as a dense [out, in] tensor again.
-    public var dense: Tensor {
-        var w = Tensor(zeros: [rows, cols])
+    public var dense: Tensor { rows(in: 0..<rows) }
+
+    /// Output rows `range` of the weight, unpacked: [range.count, in]. Only the panels holding
+    /// them are read, so copying a large head out slab by slab costs one pass over it.
+    public func rows(in range: Range<Int>) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "PackedWeight.rows: \(range) outside 0..<\(rows)")
+        var w = Tensor(zeros: [range.count, cols])
         guard let p = packed.base else { return w }
+        let cols = cols
         w.data.withUnsafeMutableBufferPointer { out in
-            for r in 0..<rows {
+            for (i, r) in range.enumerated() {
                 let panel = p + (r / width) * width * cols, lane = r % width
-                for k in 0..<cols { out[r * cols + k] = panel[k * width + lane] }
+                for k in 0..<cols { out[i * cols + k] = panel[k * width + lane] }
             }
         }
         return w
+    }
+
+    /// Share of the weight that is zero (the panels' padding rows past `rows` not counted).
+    public var sparsity: Double {
+        guard rows > 0, cols > 0, let p = packed.base else { return 0 }
+        var zeros = 0
+        for i in 0..<(panels * width * cols) where p[i] == 0 { zeros += 1 }
+        return Double(zeros - (panels * width - rows) * cols) / Double(rows * cols)
     }
 
     public static func == (a: PackedWeight, b: PackedWeight) -> Bool { a === b || a.dense == b.dense }
