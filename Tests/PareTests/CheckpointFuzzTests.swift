@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 import Testing
 @testable import Pare
@@ -85,5 +86,110 @@ struct CheckpointFuzzTests {
         }
         #expect(failures + intact == 120)
         #expect(failures > 60, "every truncation must fail")
+    }
+
+    // MARK: Sparse files
+
+    /// The byte ranges of the stored chunks of every dataset in the sparse groups of `names`:
+    /// where the structure (indices, masks, positions) and the kept values sit. A random flip
+    /// rarely lands there in a file that is mostly dense tensors and metadata.
+    static func sparseChunkRanges(_ path: String, names: [String]) throws -> [Range<Int>] {
+        let file = try H5Handle.openFile(path)
+        defer { try? file.close() }
+        var ranges: [Range<Int>] = []
+        for name in names {
+            let group = Checkpoint.datasetPath(for: name)
+            for child in try file.openGroup(group).childNames() {
+                let dataset = try file.openDataset(group + "/" + child)
+                defer { try? dataset.close() }
+                try HDF5.scoped(H5Dget_space(dataset.id), .dataspace, "reading a dataspace") { space in
+                    var chunks: hsize_t = 0
+                    try HDF5.check(H5Dget_num_chunks(dataset.id, space, &chunks), "counting chunks")
+                    for k in 0..<chunks {
+                        var offset = [hsize_t](repeating: 0, count: 2), mask: UInt32 = 0
+                        var address: haddr_t = 0, size: hsize_t = 0
+                        try HDF5.check(H5Dget_chunk_info(dataset.id, space, k, &offset, &mask, &address, &size), "locating a chunk")
+                        ranges.append(Int(address)..<(Int(address) + Int(size)))
+                    }
+                }
+            }
+        }
+        return ranges
+    }
+
+    /// A model whose block linears keep about `keep` of their weights (at random), stored in
+    /// `encoding`; N:M keeps at most 2 of every 4 inputs.
+    static func sparseModelFile(_ encoding: TensorEncoding, keep: Double, seed: UInt64) throws -> String {
+        let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 8, nLayers: 1, nHeads: 2,
+                                 nKVHeads: 1, dFF: 72, maxSeqLen: 16, maskTokenID: 1, eosTokenID: 0)
+        var model = LLaDAModel.random(config: config, seed: seed, std: 0.3)
+        var rng = F.RNG(seed: seed)
+        for linear in BlockLinear.allCases {
+            var w = model.blocks[0][linear].weight                       // [out, in]
+            for j in w.data.indices {
+                let pruned: Bool
+                if case .nOfM = encoding { pruned = j % 4 >= 2 || Bool.random(using: &rng) } else {
+                    pruned = Double.random(in: 0..<1, using: &rng) >= keep
+                }
+                if pruned { w.data[j] = 0 }
+            }
+            model.blocks[0][linear] = Linear(w)
+        }
+        let path = try F.scratchDirectory() + "/sparse.h5"
+        try ModelFile.write(model, vocab: CharTokenizer.referenceVocab, to: path, dtype: { _ in .float32 },
+                            linearEncoding: encoding, provenance: { [] })
+        return path
+    }
+
+    /// Damaged copies of sparse files: half random damage as above, half 1-8 bit flips inside
+    /// the sparse groups' chunks. Each copy loads exactly (as a checkpoint, and resident into
+    /// sparse linears, whose sparse kernels then run a forward pass) or fails with one
+    /// `CheckpointError` line. The bitmask keeps 8 % of its weights, so it carries the column
+    /// index the kernels use for very sparse matrices.
+    @Test(arguments: [(TensorEncoding.bitmask, 0.08), (.csr, 0.3), (.nOfM(n: 2, m: 4), 0.5)])
+    func damagedSparseGroupsFailCleanly(_ encoding: TensorEncoding, keep: Double) throws {
+        let path = try Self.sparseModelFile(encoding, keep: keep, seed: 21)
+        defer { F.cleanUp(path) }
+        let reference = try Checkpoint.load(from: path)
+        let resident = try ModelFile.open(path, residency: .resident).weights
+        guard case .sparse(let matrix) = try resident.block(0)[.qProj].storage else {
+            Issue.record("\(encoding) did not load sparse"); return
+        }
+        #expect(matrix.columns.isEmpty == (encoding != .bitmask), "only the very sparse bitmask carries the column index")
+        let prompt = [[2, 3, 4, 1, 1]]
+        let logits = try resident.logits(prompt)
+
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let names = BlockLinear.allCases.map { $0.key(block: 0) }
+        let chunks = try Self.sparseChunkRanges(path, names: names)
+        #expect(chunks.count >= 2 * names.count)
+        var rng = F.RNG(seed: 5)
+        let cases = 60
+        let damages = Self.damages(count: cases, fileSize: original.count, seed: 6) + (0..<cases).map { _ in
+            let chunk = chunks.randomElement(using: &rng)!
+            return Damage.flipped((0..<Int.random(in: 1...8, using: &rng)).map { _ in
+                (Int.random(in: chunk, using: &rng), Int.random(in: 0..<8, using: &rng))
+            })
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var failures = 0
+        for (index, damage) in damages.enumerated() {
+            let copy = directory + "/case-\(index).h5"
+            try Data(damage.apply(to: original)).write(to: URL(fileURLWithPath: copy))
+            defer { try? FileManager.default.removeItem(atPath: copy) }
+            do {
+                let loaded = try Checkpoint.load(from: copy)
+                #expect(loaded.tensors == reference.tensors, "case \(index): \(damage) changed weights silently")
+                let model = try ModelFile.open(copy, residency: .resident).weights
+                let block = try model.block(0), copyLogits = try model.logits(prompt)
+                #expect(block[.qProj].isSparse && copyLogits == logits, "case \(index): \(damage) changed the model")
+            } catch let error as CheckpointError {
+                failures += 1
+                #expect(error.description.hasPrefix(copy + ": ") && !error.description.contains("\n"), "case \(index): \(error)")
+            } catch {
+                Issue.record("case \(index): \(damage) threw \(error), not a CheckpointError")
+            }
+        }
+        #expect(failures >= cases / 2 + cases * 9 / 10, "every truncation and nearly every flip in a checksummed chunk must fail")
     }
 }
