@@ -102,6 +102,11 @@ struct CheckpointFuzzTests {
             for child in try file.openGroup(group).childNames() {
                 let dataset = try file.openDataset(group + "/" + child)
                 defer { try? dataset.close() }
+                let contiguous = H5Dget_offset(dataset.id)  // HADDR_UNDEF (all ones) when chunked
+                if contiguous != haddr_t.max {
+                    ranges.append(Int(contiguous)..<(Int(contiguous) + Int(H5Dget_storage_size(dataset.id))))
+                    continue
+                }
                 try HDF5.scoped(H5Dget_space(dataset.id), .dataspace, "reading a dataspace") { space in
                     var chunks: hsize_t = 0
                     try HDF5.check(H5Dget_num_chunks(dataset.id, space, &chunks), "counting chunks")
@@ -141,11 +146,35 @@ struct CheckpointFuzzTests {
         return path
     }
 
-    /// Damaged copies of sparse files: half random damage as above, half 1-8 bit flips inside
-    /// the sparse groups' chunks. Each copy loads exactly (as a checkpoint, and resident into
-    /// sparse linears, whose sparse kernels then run a forward pass) or fails with one
-    /// `CheckpointError` line. The bitmask keeps 8 % of its weights, so it carries the column
-    /// index the kernels use for very sparse matrices.
+    /// Rewrites every dataset of the sparse groups of `names` without Fletcher-32, as h5py
+    /// writes by default: a flip in an index then reaches Pare's structure checks.
+    static func removeChecksums(_ path: String, names: [String]) throws {
+        let file = try H5Handle.openFile(path, writable: true)
+        for name in names {
+            let group = Checkpoint.datasetPath(for: name)
+            for child in try file.openGroup(group).childNames() {
+                let dataset = try file.openDataset(group + "/" + child)
+                let shape = try dataset.shape(), stored = try dataset.storedElement()
+                let values = stored == .scalar(.float32) ? try dataset.readFloats().map(Double.init) : try dataset.readIntegers().map(Double.init)
+                try dataset.close()
+                guard case .scalar(let scalar) = stored else { throw H5ContentProblem("\(child) is not a number") }
+                try F.replaceDataset(file, group + "/" + child, scalar, shape: shape, values: values)
+            }
+        }
+        try file.close()
+    }
+
+    /// Damaged copies of sparse files: random damage as above and 1-8 bit flips inside the
+    /// sparse groups' chunks, in the file as Pare writes it (Fletcher-32 on every chunk) and in
+    /// the same file without checksums (as h5py writes), where the flips reach the indices.
+    /// Each copy fails with one `CheckpointError` line, or loads:
+    /// - checksummed: exactly the original, as a checkpoint and resident into sparse linears
+    ///   (the same logits through the sparse kernels);
+    /// - unchecksummed (flipped values or indices may be a valid other matrix): the same matrix
+    ///   as a checkpoint, resident and streamed, and the sparse kernels give the logits of its
+    ///   dense copy.
+    /// The bitmask keeps 8 % of its weights, so it carries the column index the kernels use for
+    /// very sparse matrices.
     @Test(arguments: [(TensorEncoding.bitmask, 0.08), (.csr, 0.3), (.nOfM(n: 2, m: 4), 0.5)])
     func damagedSparseGroupsFailCleanly(_ encoding: TensorEncoding, keep: Double) throws {
         let path = try Self.sparseModelFile(encoding, keep: keep, seed: 21)
@@ -158,38 +187,58 @@ struct CheckpointFuzzTests {
         #expect(matrix.columns.isEmpty == (encoding != .bitmask), "only the very sparse bitmask carries the column index")
         let prompt = [[2, 3, 4, 1, 1]]
         let logits = try resident.logits(prompt)
-
-        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         let names = BlockLinear.allCases.map { $0.key(block: 0) }
-        let chunks = try Self.sparseChunkRanges(path, names: names)
-        #expect(chunks.count >= 2 * names.count)
-        var rng = F.RNG(seed: 5)
-        let cases = 60
-        let damages = Self.damages(count: cases, fileSize: original.count, seed: 6) + (0..<cases).map { _ in
-            let chunk = chunks.randomElement(using: &rng)!
-            return Damage.flipped((0..<Int.random(in: 1...8, using: &rng)).map { _ in
-                (Int.random(in: chunk, using: &rng), Int.random(in: 0..<8, using: &rng))
-            })
-        }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var failures = 0
-        for (index, damage) in damages.enumerated() {
+        let unchecked = directory + "/unchecked.h5"
+        try FileManager.default.copyItem(atPath: path, toPath: unchecked)
+        try Self.removeChecksums(unchecked, names: names)
+
+        /// Flips inside the sparse chunks of the file at `file`.
+        func chunkFlips(_ file: String, count: Int, seed: UInt64) throws -> [Damage] {
+            let chunks = try Self.sparseChunkRanges(file, names: names)
+            #expect(chunks.count >= 2 * names.count)
+            var rng = F.RNG(seed: seed)
+            return (0..<count).map { _ in
+                let chunk = chunks.randomElement(using: &rng)!
+                return .flipped((0..<Int.random(in: 1...8, using: &rng)).map { _ in
+                    (Int.random(in: chunk, using: &rng), Int.random(in: 0..<8, using: &rng))
+                })
+            }
+        }
+        let checkedOriginal = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let uncheckedOriginal = [UInt8](try Data(contentsOf: URL(fileURLWithPath: unchecked)))
+        let cases: [(checksummed: Bool, damage: Damage)] =
+            (Self.damages(count: 24, fileSize: checkedOriginal.count, seed: 6) + (try chunkFlips(path, count: 24, seed: 5))).map { (true, $0) }
+            + (try chunkFlips(unchecked, count: 32, seed: 7)).map { (false, $0) }
+        var failures = (checked: 0, unchecked: 0)
+        for (index, (checksummed, damage)) in cases.enumerated() {
             let copy = directory + "/case-\(index).h5"
-            try Data(damage.apply(to: original)).write(to: URL(fileURLWithPath: copy))
+            try Data(damage.apply(to: checksummed ? checkedOriginal : uncheckedOriginal)).write(to: URL(fileURLWithPath: copy))
             defer { try? FileManager.default.removeItem(atPath: copy) }
             do {
                 let loaded = try Checkpoint.load(from: copy)
-                #expect(loaded.tensors == reference.tensors, "case \(index): \(damage) changed weights silently")
                 let model = try ModelFile.open(copy, residency: .resident).weights
                 let block = try model.block(0), copyLogits = try model.logits(prompt)
-                #expect(block[.qProj].isSparse && copyLogits == logits, "case \(index): \(damage) changed the model")
+                #expect(BlockLinear.allCases.allSatisfy { block[$0].isSparse && block[$0].weight == loaded.tensors[$0.key(block: 0)] },
+                        "case \(index): \(damage): the sparse linears are not the checkpoint's tensors")
+                if checksummed {
+                    #expect(loaded.tensors == reference.tensors && copyLogits == logits, "case \(index): \(damage) changed the model")
+                } else {
+                    let streamed = try ModelFile.open(copy, residency: .streamed).weights.block(0)
+                    #expect(BlockLinear.allCases.allSatisfy { streamed[$0].weight == block[$0].weight }, "case \(index): \(damage)")
+                    let dense = try LLaDAModel(checkpoint: loaded).logits(prompt)
+                    let scale = dense.data.map(abs).max() ?? 0
+                    let worst = zip(dense.data, copyLogits.data).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst <= 1e-5 * scale || !dense.data.allSatisfy(\.isFinite), "case \(index): \(damage): sparse kernels off by \(worst)")
+                }
             } catch let error as CheckpointError {
-                failures += 1
+                if checksummed { failures.checked += 1 } else { failures.unchecked += 1 }
                 #expect(error.description.hasPrefix(copy + ": ") && !error.description.contains("\n"), "case \(index): \(error)")
             } catch {
                 Issue.record("case \(index): \(damage) threw \(error), not a CheckpointError")
             }
         }
-        #expect(failures >= cases / 2 + cases * 9 / 10, "every truncation and nearly every flip in a checksummed chunk must fail")
+        #expect(failures.checked >= 12 + 21, "every truncation and nearly every flip in a checksummed chunk must fail")
+        #expect(failures.unchecked >= 8, "flipped indices must be refused")
     }
 }
