@@ -209,6 +209,37 @@ extension ModelFileKindTests {
             "\($0)".contains("in block 1")
         }
     }
+
+    /// The same overflow stops every pass that scores a model from its activations, naming the
+    /// block: pruning's calibration (it used to write a file pruned by NaN scores), the depth
+    /// criteria (they ranked NaN scores) and likelihoods (a NaN NLL).
+    @Test func calibrationPassesRefuseNonFiniteActivations() throws {
+        let config = ModelConfig(vocabSize: CharTokenizer.referenceVocab.count, dModel: 16, nLayers: 3, nHeads: 2, nKVHeads: 2,
+                                 dFF: 24, maxSeqLen: 64, maskTokenID: 1, eosTokenID: 0)
+        let healthy = LLaDAModel.random(config: config, seed: 1)
+        var model = healthy
+        var w = model.blocks[1].upProj.weight
+        w.data = w.data.map { $0 > 0 ? 3e38 : -3e38 }
+        model.blocks[1].upProj = Linear(w)
+        let calibration = try CalibrationSet.referenceTasks(count: 4, tokenizer: CharTokenizer(vocab: CharTokenizer.referenceVocab), eos: 0)
+        let inBlock1: (any Error) -> Bool = { "\($0)".contains("in block 1") }
+        for method in [PruningMethod.wanda, .sparsegpt] {
+            var spec = PruningSpec()
+            spec.method = method
+            var copy = healthy
+            _ = try ModelPruner(spec: spec, calibration: calibration).prune(&copy)  // the healthy model prunes
+            copy = model
+            #expect { try ModelPruner(spec: spec, calibration: calibration).prune(&copy) } throws: { inBlock1($0) }
+        }
+        for criterion in DepthCriterion.allCases {
+            let selection = DepthSelection(criterion: criterion, calibration: calibration)
+            #expect(try selection.scores(model: healthy).allSatisfy(\.isFinite))
+            #expect { try selection.scores(model: model) } throws: { inBlock1($0) }
+        }
+        let examples = calibration.samples
+        #expect(try LikelihoodEstimator(draws: 1).negativeLogLikelihood(model: healthy, examples: examples).allSatisfy(\.isFinite))
+        #expect { try LikelihoodEstimator(draws: 1).negativeLogLikelihood(model: model, examples: examples) } throws: { inBlock1($0) }
+    }
 }
 
 /// `pare inspect` shows provenance as one readable line per entry (issue #10); `--json` keeps it whole.

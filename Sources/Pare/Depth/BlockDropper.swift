@@ -77,6 +77,11 @@ public struct DepthSelection {
             }
             return try DepthProbe(model: model, calibration: calibration).angularDistances(run: count)
         case .measured:
+            // One pass through the whole model first, so an overflow is reported in this model's
+            // block numbering rather than in a candidate's (which lacks one block).
+            let sequences = calibration.sequences(maskID: model.config.maskTokenID)
+            try model.validate(sequences)
+            if let block = try model.firstNonFiniteBlock(sequences) { throw ModelError.nonFiniteActivations(block: block) }
             return try (0..<model.blockCount).map { try nll(BlockDropper.drop([$0], from: model)) }
         }
     }

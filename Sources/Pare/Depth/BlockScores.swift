@@ -57,6 +57,7 @@ public struct DepthProbe {
         let all = Array(0..<layout.totalTokens)
         return try (0..<model.blockCount).map { i in
             let y = try model.block(i).forward(x, ctx)
+            if !y.isFinite { throw ModelError.nonFiniteActivations(block: i) }  // a NaN score would rank anywhere
             let c = Self.cosines(x, y, rows: all)
             x = y
             return 1 - c.reduce(0, +) / Double(max(1, c.count))
@@ -71,6 +72,7 @@ public struct DepthProbe {
         var boundaries = [x.gatherRows(answerRows)]
         for i in 0..<model.blockCount {
             x = try model.block(i).forward(x, ctx)
+            if !x.isFinite { throw ModelError.nonFiniteActivations(block: i) }
             boundaries.append(x.gatherRows(answerRows))
         }
         let rows = Array(0..<answerRows.count)

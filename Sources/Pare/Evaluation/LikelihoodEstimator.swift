@@ -54,6 +54,8 @@ public struct LikelihoodEstimator {
             }
             let h = try model.hidden(batch, layout: layout)
             let logits = try model.logits(hidden: h, layout: layout, rows: rows)
+            // A NaN NLL would rank, report and average as a number.
+            if !logits.isFinite { throw ModelError.nonFiniteActivations(block: try model.firstNonFiniteBlock(batch)) }
             let ce = CrossEntropy.perRow(logits: logits, rows: Array(0..<rows.count), targets: targets)
             for (r, i) in rowOwner.enumerated() { sums[owner[i]] += scales[i] * ce[r] }
         }

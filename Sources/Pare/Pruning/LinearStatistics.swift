@@ -20,6 +20,10 @@ public struct LinearStatistics: Sendable {
 
     public var keepsGram: Bool { !gram.isEmpty || inFeatures == 0 }
 
+    /// False once an input was NaN or infinite, or its squares overflowed fp32: scores and
+    /// Hessians built from such statistics are meaningless.
+    public var isFinite: Bool { scalerRow.allSatisfy(\.isFinite) && gram.allSatisfy(\.isFinite) }
+
     /// Adds one sample: rows `rows` of x [*, in].
     public mutating func add(_ x: Tensor, rows: Range<Int>) {
         let d = inFeatures, n = rows.count

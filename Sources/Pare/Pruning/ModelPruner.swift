@@ -137,6 +137,9 @@ public struct ModelPruner {
                     for seq in 0..<ctx.layout.count { stats[site]!.add(inputs[site], rows: ctx.layout.rows(of: seq)) }
                 }
             }
+            // Finite weights can still overflow (weights of 1e30 load fine): scores from such
+            // inputs would pick an arbitrary mask, so stop here and name the block.
+            if !stats.values.allSatisfy(\.isFinite) { throw ModelError.nonFiniteActivations(block: i) }
             // 2. Prune the seven linears.
             var sparsity: [BlockLinear: Double] = [:], errors: [BlockLinear: Double] = [:]
             for linear in BlockLinear.allCases {
@@ -165,6 +168,7 @@ public struct ModelPruner {
             }
             // 4. The pruned block makes the next block's calibration inputs.
             x = passes.map(x) { slice, ctx in block.forward(slice, ctx) }
+            if !x.isFinite { throw ModelError.nonFiniteActivations(block: i) }
             try emit(i, block)
             progress(String(format: "block %d/%d pruned, mean reconstruction error %.4f", i + 1, model.blockCount,
                             layers.suffix(7).compactMap(\.reconstructionError).reduce(0, +) / 7))
