@@ -40,6 +40,13 @@ import Testing
             #expect(linear.rows(in: range) == w.sliceRows(range), "\(level) rows \(range)")
         }
         #expect(abs(linear.sparsity - w.sparsity) < 1e-12, "\(level): \(linear.sparsity) against \(w.sparsity)")
+        // The same through a sparse (bitmask) weight, which decodes only the rows asked for:
+        // 130 inputs, so rows span three mask words, the last one partial.
+        let wide = SparseKernelTests.weight(70, 130, sparsity: 0.6, seed: 6)
+        let sparse = Linear(wide).storedSparse()
+        for range in [0..<70, 0..<1, 31..<33, 64..<70, 17..<17] {
+            #expect(sparse.rows(in: range) == wide.sliceRows(range), "sparse rows \(range)")
+        }
     }
 
     /// Calls covering 16 panels or more copy X into micro-panels first (gemm_packed.inc):

@@ -42,12 +42,12 @@ public struct Linear: Equatable, Sendable {
         set { storage = .dense(newValue) }
     }
 
-    /// Output rows `range` of the weight as a dense [range.count, in] tensor (a packed weight
-    /// unpacks only those rows).
+    /// Output rows `range` of the weight as a dense [range.count, in] tensor (a packed or sparse
+    /// weight unpacks only those rows).
     public func rows(in range: Range<Int>) -> Tensor {
         switch storage {
         case .dense(let w): return w.sliceRows(range)
-        case .sparse(let s): return s.dense.sliceRows(range)
+        case .sparse(let s): return s.rows(in: range)
         case .packed(let p): return p.rows(in: range)
         }
     }

@@ -135,13 +135,29 @@ public struct BitmaskMatrix: Equatable, Sendable {
     public var keptValues: ArraySlice<Float> { values[0..<keptCount] }
 
     /// The dense weight [out, in], zeros where pruned.
-    public var dense: Tensor {
-        var out = Tensor(zeros: [rows, cols])
+    public var dense: Tensor { rows(in: 0..<rows) }
+
+    /// Output rows `range` as a dense [range.count, in] tensor, zeros where pruned; only those
+    /// rows are decoded (row r's values start at rowStart[r]).
+    public func rows(in range: Range<Int>) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows(in:): \(range) is outside 0..<\(rows)")
+        var out = Tensor(zeros: [range.count, cols])
         out.data.withUnsafeMutableBufferPointer { d in
         values.withUnsafeBufferPointer { v in
-            let cols = cols
-            Self.forEachKept(mask: mask, rows: rows, wordsPerRow: wordsPerRow) { i, r, c in d[r * cols + c] = v[i] }
-        }}
+        mask.withUnsafeBufferPointer { m in
+            for r in range {
+                var i = Int(rowStart[r])
+                let row = d.baseAddress! + (r - range.lowerBound) * cols
+                for k in 0..<wordsPerRow {
+                    var bits = m[r * wordsPerRow + k]
+                    while bits != 0 {
+                        row[k * 64 + bits.trailingZeroBitCount] = v[i]
+                        i += 1
+                        bits &= bits - 1
+                    }
+                }
+            }
+        }}}
         return out
     }
 
