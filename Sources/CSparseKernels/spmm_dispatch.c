@@ -111,18 +111,23 @@ pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
     // microbenchmark but lost 3-5 % in `pare bench kernels` at T = 256.)
     const int widest = isa == PARE_ISA_AVX512 ? 128 : 64;
     plan.tile_tokens = tokens <= 16 ? 16 : tokens <= 32 ? 32 : tokens < widest ? 64 : widest;
-    // Panel columns by tile width and density: the fastest of 64-2048 columns in a one-thread
-    // sweep (4096 x 4096, T = 16 / 32 / 64 / 256, 0-95 % sparsity, both instruction sets).
-    // Against one slice size for all tiles (32 / 64 / 128 KiB from density 0.3 / 0.08 down)
-    // this gains 10-15 % at 60-70 % sparsity with AVX2, 2-7 % elsewhere.
-    //                             density >= 0.7  >= 0.45  >= 0.15  >= 0.08  below
-    static const int panel[4][5] = {{512, 512, 1024, 1024, 2048},  // TT = 16
-                                    {256, 384, 512, 1024, 1024},   // TT = 32
-                                    {128, 192, 256, 512, 512},     // TT = 64
-                                    {64, 64, 128, 128, 256}};      // TT = 128
+    // Panel columns by instruction set, tile width and density: the fastest of 64-2048 columns
+    // in a one-thread sweep (4096 x 4096; T = 16, 32, 64 and 256; 20-95 % sparsity). Narrow
+    // panels keep the X^T slice in L1 but cost a loop exit per row and panel; since the
+    // prefetch count no longer follows each row (spmm_tile.inc) they cost less, and the
+    // narrowest panel wins down to density 0.15 on 128-token tiles (70 % sparsity: 64 columns
+    // instead of 128, 8 % faster).
+    //                                  density >= 0.7  >= 0.45  >= 0.25  >= 0.15  >= 0.08  below
+    static const int panel512[4][6] = {{256, 512, 512, 512, 512, 2048},   // TT = 16
+                                       {256, 256, 384, 512, 512, 2048},   // TT = 32
+                                       {128, 128, 128, 256, 256, 512},    // TT = 64
+                                       {64, 64, 64, 64, 128, 256}};       // TT = 128
+    static const int panel2[3][6] = {{256, 512, 512, 512, 1024, 1024},    // TT = 16
+                                     {256, 256, 384, 384, 1024, 1024},    // TT = 32
+                                     {128, 128, 192, 256, 256, 1024}};    // TT = 64
     const int tile = plan.tile_tokens == 16 ? 0 : plan.tile_tokens == 32 ? 1 : plan.tile_tokens == 64 ? 2 : 3;
-    const int band = density >= 0.7 ? 0 : density >= 0.45 ? 1 : density >= 0.15 ? 2 : density >= 0.08 ? 3 : 4;
-    plan.panel_cols = panel[tile][band];
+    const int band = density >= 0.7 ? 0 : density >= 0.45 ? 1 : density >= 0.25 ? 2 : density >= 0.15 ? 3 : density >= 0.08 ? 4 : 5;
+    plan.panel_cols = isa == PARE_ISA_AVX512 ? panel512[tile][band] : panel2[tile][band];
     return plan;
 }
 

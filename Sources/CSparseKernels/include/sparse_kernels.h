@@ -19,7 +19,7 @@ extern "C" {
 // read from 85 % sparsity with AVX-512 too; AVX-512 tiles no longer prefetch partial sums.
 // 3: panels chosen per tile width; AVX2 tiles take four kept weights per round; the AVX2
 // expand kernel computes its lane mask.
-enum { PARE_KERNELS_VERSION = 3 };
+enum { PARE_KERNELS_VERSION = 4 };
 
 enum {
     PARE_ISA_SCALAR = 0,
