@@ -174,9 +174,10 @@ extension LLaDABlock {
         let c = ctx.config, eps = Float(c.normEps)
         // Attention half: h = x + attn_out(Attn(attn_norm(x)))
         let (n1, inv1) = Norm.forward(x, weight: attnNorm, eps: eps)               // [T, d]
-        var q = qProj.apply(n1)                                                     // [T, nH*hd]
-        var k = kProj.apply(n1)                                                     // [T, nKV*hd]
-        var v = vProj.apply(n1)                                                     // [T, nKV*hd]
+        let n1T = Linear.sharedInput(n1, for: [qProj, kProj, vProj])               // n1^T for sparse q/k/v
+        var q = qProj.apply(n1, transposed: n1T)                                    // [T, nH*hd]
+        var k = kProj.apply(n1, transposed: n1T)                                    // [T, nKV*hd]
+        var v = vProj.apply(n1, transposed: n1T)                                    // [T, nKV*hd]
         if !biases.isEmpty {
             // Dream: q, k, v += bias, before RoPE (as Qwen2's nn.Linear(bias=True) does).
             if let b = biases[.qProj] { q.addToEveryRow(b) }
@@ -192,8 +193,9 @@ extension LLaDABlock {
         attnOut.applyAccumulate(a, into: &h)                                        // h += a attn_out^T
         // MLP half: y = h + ff_out(silu(ff_proj(n2)) * up_proj(n2))
         let (n2, inv2) = Norm.forward(h, weight: ffNorm, eps: eps)                  // [T, d]
-        var g = ffProj.apply(n2)                                                    // [T, dFF]
-        let u = upProj.apply(n2)                                                    // [T, dFF]
+        let n2T = Linear.sharedInput(n2, for: [ffProj, upProj])                    // n2^T for sparse gate/up
+        var g = ffProj.apply(n2, transposed: n2T)                                   // [T, dFF]
+        let u = upProj.apply(n2, transposed: n2T)                                   // [T, dFF]
         guard recording != .nothing else {
             // Inference keeps nothing, so the gate and the residual are overwritten in place.
             SwiGLU.multiplyInPlace(&g, up: u)                                       // g = silu(g) * u

@@ -77,17 +77,25 @@ public struct Linear: Equatable, Sendable {
 
     // MARK: forward
 
-    /// y [T, out] = x [T, in] W^T.
-    public func apply(_ x: Tensor) -> Tensor {
+    /// y [T, out] = x [T, in] W^T. `transposed`: x already transposed for the sparse kernels
+    /// (`sharedInput(_:for:)`); only a sparse weight reads it.
+    public func apply(_ x: Tensor, transposed: TransposedInput? = nil) -> Tensor {
         switch storage {
         case .dense(let w): return BLAS.linear(x, w)
-        case .sparse(let s): return SparseKernels.linear(x, s)
+        case .sparse(let s): return SparseKernels.linear(x, s, transposed: transposed)
         case .packed(let p):
             // The kernel writes every value (a zero-width input gives zeros).
             var y = p.cols > 0 ? Tensor(overwritten: [x.rows, p.rows]) : Tensor(zeros: [x.rows, p.rows])
             p.apply(x, into: &y, accumulate: false)
             return y
         }
+    }
+
+    /// x transposed once for `linears` that all read it (q/k/v, gate/up), to pass to their
+    /// `apply`: nil unless two or more of them are sparse and run on tiles.
+    public static func sharedInput(_ x: Tensor, for linears: [Linear]) -> TransposedInput? {
+        let sparse = linears.filter { if case .sparse = $0.storage { return true } else { return false } }.count
+        return sparse > 1 ? TransposedInput.shared(x) : nil
     }
 
     /// y [T, out] += x [T, in] W^T (a residual connection fused into the product).

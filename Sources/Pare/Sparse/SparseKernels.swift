@@ -50,39 +50,30 @@ public enum SparseKernels {
     }
 
     /// y = x W^T as a new [T, out] tensor.
-    public static func linear(_ x: Tensor, _ w: BitmaskMatrix, level: SIMDLevel = .active, threads: Int = Parallel.cores) -> Tensor {
+    public static func linear(_ x: Tensor, _ w: BitmaskMatrix, level: SIMDLevel = .active, threads: Int = Parallel.cores,
+                              transposed: TransposedInput? = nil) -> Tensor {
         var y = Tensor(zeros: [x.rows, w.rows])
-        linear(x, w, into: &y, accumulate: false, level: level, threads: threads)
+        linear(x, w, into: &y, accumulate: false, level: level, threads: threads, transposed: transposed)
         return y
     }
 
-    /// y = x W^T, or y += x W^T when `accumulate`. x [T, in], y [T, out].
+    /// y = x W^T, or y += x W^T when `accumulate`. x [T, in], y [T, out]. `transposed`: x
+    /// already in the tile kernels' layout (`TransposedInput`), shared with other linears that
+    /// read the same x; made here when nil and the product runs on tiles.
     public static func linear(_ x: Tensor, _ w: BitmaskMatrix, into y: inout Tensor, accumulate: Bool,
-                              level: SIMDLevel = .active, threads: Int = Parallel.cores) {
+                              level: SIMDLevel = .active, threads: Int = Parallel.cores,
+                              transposed: TransposedInput? = nil) {
         precondition(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows,
                      "SparseKernels.linear: x \(x.shape), W [\(w.rows), \(w.cols)], y \(y.shape)")
         let tokens = x.rows
         guard tokens > 0, w.rows > 0 else { return }
         let plan = plan(tokens: tokens, level: level, density: 1 - w.sparsity)
         let tile = Int(plan.tile_tokens)
-        // X^T in tiles for the tile kernel: [ceil(T / tile) * tile, in]. Cache-line aligned, as
-        // the scratch below: each kept weight loads a whole row of it, and a row that straddles
-        // lines costs twice the loads (measured: 50 ms instead of 33 ms at 50 %, 4096 x 4096).
-        let xt = AlignedFloats(count: tile > 0 ? (tokens + tile - 1) / tile * tile * w.cols : 0)
-        defer { xt.free() }
-        if tile > 0 {
-            // Shared by the threads in column ranges (multiples of 16) when large: the
-            // transposition is bound by memory bandwidth, which each core has its own share of.
-            let cols = w.cols
-            let parts = tokens * cols < 1 << 20 ? 1 : max(1, min(threads, cols / 256))
-            x.data.withUnsafeBufferPointer { xp in
-                let xBase = xp.baseAddress
-                Parallel.forEach(parts) { p in
-                    let lo = cols / 16 * p / parts * 16, hi = p == parts - 1 ? cols : cols / 16 * (p + 1) / parts * 16
-                    pare_transpose_tiles_columns(xBase, Int64(tokens), Int64(cols), Int32(tile), Int64(lo), Int64(hi), xt.base)
-                }
-            }
-        }
+        precondition(transposed.map { $0.tokens == tokens && $0.cols == x.cols && $0.tile == tile } ?? true,
+                     "SparseKernels.linear: the shared X^T was made for another input or tile width")
+        let xt = tile > 0 ? transposed ?? TransposedInput(x, level: level, threads: threads) : nil
+        defer { withExtendedLifetime(xt) {} }  // the kernels below read its buffer
+        let xtBase = xt?.buffer.base
         // One thread per share of the kept weights; small products stay on this thread.
         let work = w.keptCount * tokens
         let chunks = work < 1 << 18 ? 1 : max(1, min(threads, w.rows / 64))
@@ -97,7 +88,7 @@ public enum SparseKernels {
                     let rows = bounds[c + 1] - bounds[c]
                     let scratch = AlignedFloats(count: Int(pare_spmm_scratch_floats(plan, Int64(rows))))
                     ProductProfile.timed {
-                        pare_spmm_rows(level.code, &matrix, plan, xp.baseAddress, xt.base, yBase,
+                        pare_spmm_rows(level.code, &matrix, plan, xp.baseAddress, xtBase, yBase,
                                        accumulate ? 1 : 0, Int64(bounds[c]), Int64(bounds[c + 1]), scratch.base)
                     }
                     scratch.free()
@@ -119,6 +110,41 @@ public enum SparseKernels {
         bounds.append(w.rows)
         return bounds
     }
+}
+
+/// X [T, in] transposed into the tile kernels' tiles: [ceil(T / tile) * tile, in], each tile
+/// of `tile` tokens [in, tile] and zero past the last token. Made once per input, it can serve
+/// every sparse linear that reads that input (q/k/v read the same normed rows, as do gate and up).
+public final class TransposedInput {
+    let tokens: Int, cols: Int, tile: Int
+    let buffer: AlignedFloats
+
+    /// nil when products of x's token count do not run on tiles (few tokens, or no SIMD).
+    public static func shared(_ x: Tensor, level: SIMDLevel = .active, threads: Int = Parallel.cores) -> TransposedInput? {
+        SparseKernels.plan(tokens: x.rows, level: level).tile_tokens > 0 ? TransposedInput(x, level: level, threads: threads) : nil
+    }
+
+    init(_ x: Tensor, level: SIMDLevel, threads: Int) {
+        tokens = x.rows; cols = x.cols
+        tile = Int(SparseKernels.plan(tokens: x.rows, level: level).tile_tokens)  // the tile width depends on T and the level only
+        // Cache-line aligned, as the kernels' scratch: each kept weight loads a whole row of it,
+        // and a row that straddles lines costs twice the loads (50 ms instead of 33 ms at 50 %,
+        // 4096 x 4096).
+        buffer = AlignedFloats(count: (tokens + tile - 1) / tile * tile * cols)
+        // Shared by the threads in column ranges (multiples of 16) when large: the
+        // transposition is bound by memory bandwidth, which each core has its own share of.
+        let (tokens, cols, tile, base) = (tokens, cols, tile, buffer.base)
+        let parts = tokens * cols < 1 << 20 ? 1 : max(1, min(threads, cols / 256))
+        x.data.withUnsafeBufferPointer { xp in
+            let xBase = xp.baseAddress
+            Parallel.forEach(parts) { p in
+                let lo = cols / 16 * p / parts * 16, hi = p == parts - 1 ? cols : cols / 16 * (p + 1) / parts * 16
+                pare_transpose_tiles_columns(xBase, Int64(tokens), Int64(cols), Int32(tile), Int64(lo), Int64(hi), base)
+            }
+        }
+    }
+
+    deinit { buffer.free() }
 }
 
 /// A 64-byte aligned float buffer the kernels work in (uninitialised; freed explicitly).
