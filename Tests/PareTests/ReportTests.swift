@@ -150,6 +150,9 @@ import Testing
         #expect(recipe.cells.count == 8)
         #expect(recipe.cells.allSatisfy { ($0.variant.kind == "weight") == ($0.evaluation.bench != nil) })
         let run = try ReportRun(recipe: recipe, name: "kernels", directory: dir.path)
+        // Timed cells carry the kernels' version in their key, so faster kernels are measured
+        // again instead of read from the cache.
+        #expect(run.cells.allSatisfy { $0.inputs.kernelsVersion == SparseKernels.version })
         try run.run(cell: 4, source: try ModelFile.open(Self.model, residency: .resident))   // 2:4 at T = 1
         let cell = try #require(run.cached(4)?.kernel)
         #expect(cell.pattern == "2:4" && cell.tokens == 1 && cell.shape == "64x32")
@@ -476,6 +479,7 @@ import Testing
         // Only seft cells carry the SEFT version, so the other cells' keys stay as they were.
         #expect(run.cells.map { $0.inputs.seftVersion } == [nil, nil, ReportCell.seftVersion, ReportCell.seftVersion])
         #expect(!String(decoding: run.cells[0].inputs.canonicalJSON, as: UTF8.self).contains("seft"))
+        #expect(run.cells.allSatisfy { $0.inputs.kernelsVersion == nil })  // no timed cell here
         var logs: [String] = []
         try run.run(cell: 2, source: try ModelFile.open(model, residency: .resident)) { logs.append($0) }
         // The fine-tuned model is kept for the variant, and it trained on the recipe's tasks.

@@ -31,6 +31,10 @@ public struct ReportCell: Sendable {
         /// trains on the recipe's tasks through `pare train`'s data path (`TaskMix`); before,
         /// it drew the reference tasks its own way.
         public var seftVersion: Int?
+        /// Cells that time kernels (a kernel benchmark, or decoding on chosen kernels) only:
+        /// `SparseKernels.version`, so faster kernels are measured again rather than read from
+        /// the cache. Absent for the others, whose keys it leaves alone.
+        public var kernelsVersion: Int?
 
         public init(algorithmVersion: Int, modelHash: String, tasks: [String], samples: Int, seed: UInt64,
                     calibrationSamples: Int, calibrationMaskRatio: Double, variant: ReportRecipe.Variant,
@@ -39,6 +43,7 @@ public struct ReportCell: Sendable {
             self.samples = samples; self.seed = seed; self.calibrationSamples = calibrationSamples
             self.calibrationMaskRatio = calibrationMaskRatio; self.variant = variant; self.evaluation = evaluation
             seftVersion = variant.kind == "seft" ? ReportCell.seftVersion : nil
+            kernelsVersion = evaluation.bench != nil || evaluation.kernels != nil ? SparseKernels.version : nil
         }
 
         /// The inputs as canonical JSON (sorted keys, no whitespace).
