@@ -108,17 +108,19 @@ public struct BitmaskMatrix: Equatable, Sendable {
             return
         }
         self.columns = [UInt16](unsafeUninitializedCapacity: kept) { c, n in
-            Self.forEachKept(mask: mask, rows: rows, wordsPerRow: (cols + 63) / 64) { i, _, column in c[i] = UInt16(column) }
+            Self.forEachKept(mask: mask, rows: 0..<rows, wordsPerRow: (cols + 63) / 64) { i, _, column in c[i] = UInt16(column) }
             n = kept
         }
     }
 
-    /// Calls `body(i, row, column)` for every kept weight in row-major order (i counts them):
-    /// the one walk over the mask's set bits.
-    static func forEachKept(mask: [UInt64], rows: Int, wordsPerRow: Int, _ body: (Int, Int, Int) -> Void) {
+    /// Calls `body(i, row, column)` for every kept weight of `rows` in row-major order (i counts
+    /// them from `firstIndex`, the index of the first row's first kept weight): the one walk over
+    /// the mask's set bits.
+    static func forEachKept(mask: [UInt64], rows: Range<Int>, firstIndex: Int = 0, wordsPerRow: Int,
+                            _ body: (Int, Int, Int) -> Void) {
         mask.withUnsafeBufferPointer { m in
-            var i = 0
-            for r in 0..<rows {
+            var i = firstIndex
+            for r in rows {
                 for k in 0..<wordsPerRow {
                     var bits = m[r * wordsPerRow + k]
                     while bits != 0 {
@@ -144,20 +146,11 @@ public struct BitmaskMatrix: Equatable, Sendable {
         var out = Tensor(zeros: [range.count, cols])
         out.data.withUnsafeMutableBufferPointer { d in
         values.withUnsafeBufferPointer { v in
-        mask.withUnsafeBufferPointer { m in
-            for r in range {
-                var i = Int(rowStart[r])
-                let row = d.baseAddress! + (r - range.lowerBound) * cols
-                for k in 0..<wordsPerRow {
-                    var bits = m[r * wordsPerRow + k]
-                    while bits != 0 {
-                        row[k * 64 + bits.trailingZeroBitCount] = v[i]
-                        i += 1
-                        bits &= bits - 1
-                    }
-                }
+            let (cols, first) = (cols, range.lowerBound)
+            Self.forEachKept(mask: mask, rows: range, firstIndex: Int(rowStart[first]), wordsPerRow: wordsPerRow) { i, r, c in
+                d[(r - first) * cols + c] = v[i]
             }
-        }}}
+        }}
         return out
     }
 

@@ -39,7 +39,7 @@ extension BitmaskMatrix {
     /// pointers (`indptr`) and `keptValues` as `data`, this is the matrix in CSR form.
     public func columnIndices() -> [Int32] {
         var indices = [Int32](repeating: 0, count: keptCount)
-        Self.forEachKept(mask: mask, rows: rows, wordsPerRow: wordsPerRow) { i, _, column in indices[i] = Int32(column) }
+        Self.forEachKept(mask: mask, rows: 0..<rows, wordsPerRow: wordsPerRow) { i, _, column in indices[i] = Int32(column) }
         return indices
     }
 
