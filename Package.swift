@@ -20,7 +20,7 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         // The sparse kernels: C with per-function target attributes (AVX-512, AVX2), chosen at run time.
         // Optimised in debug builds too: the tests run the kernels on real shapes.
-        .target(name: "CSparseKernels", exclude: ["spmm_tile.inc", "spmm_entry.inc", "gemm_packed.inc", "elementwise.inc"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CSparseKernels", exclude: ["spmm_tile.inc", "spmm_entry.inc", "transpose8x8.inc", "gemm_packed.inc", "elementwise.inc"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "Pare",
             dependencies: ["CBLAS", "CHDF5", "CSparseKernels", .product(name: "Yams", package: "Yams")]

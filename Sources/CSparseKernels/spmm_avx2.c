@@ -163,39 +163,17 @@ static void gather_one_token_avx2(const pare_bitmask_matrix *w, const float *x, 
 
 #include "spmm_entry.inc"
 
-// X^T for the tile kernel in 8 x 8 blocks: eight tokens' rows of eight inputs are loaded,
-// transposed in registers (unpack, shuffle, then swap 128-bit halves) and stored as eight rows
-// of X^T. Two blocks side by side, so each token's row is read a whole cache line (16 inputs)
-// at a time: rows of 4096 inputs lie 16 KiB apart, all in one L1 set, and a line left half
-// read is gone before the next block would use it.
-static inline __attribute__((always_inline)) void transpose8x8_avx2(const float *src, int64_t cols, float *dst, int width) {
-    __m256 r[8], u[8], v[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * cols);
-    for (int i = 0; i < 8; i += 2) {
-        u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
-        u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
-    }
-    for (int i = 0; i < 8; i += 4)
-        for (int j = 0; j < 2; j++) {
-            v[i + j] = _mm256_shuffle_ps(u[i + j], u[i + j + 2], 0x44);      // a0 b0 c0 d0 | a4 ..
-            v[i + j + 2] = _mm256_shuffle_ps(u[i + j], u[i + j + 2], 0xee);  // a1 b1 c1 d1 | a5 ..
-        }
-    // Tokens 0-3: v[0] holds inputs 0 | 4, v[2] 1 | 5, v[1] 2 | 6, v[3] 3 | 7; v[4..7] tokens 4-7.
-    const int order[4] = {0, 2, 1, 3};
-    for (int q = 0; q < 4; q++) {
-        const __m256 lo = v[order[q]], hi = v[4 + order[q]];
-        _mm256_storeu_ps(dst + q * width, _mm256_permute2f128_ps(lo, hi, 0x20));
-        _mm256_storeu_ps(dst + (q + 4) * width, _mm256_permute2f128_ps(lo, hi, 0x31));
-    }
-}
-
+// X^T for the tile kernel in 8 x 8 blocks (transpose8x8.inc). Two blocks side by side, so
+// each token's row is read a whole cache line (16 inputs) at a time: rows of 4096 inputs lie
+// 16 KiB apart, all in one L1 set, and a line left half read is gone before the next block
+// would use it.
 void pare_transpose_tile_avx2(const float *x, int64_t valid, int64_t cols, int width, int64_t col_lo,
                               int64_t col_hi, float *dst) {
     const int64_t c16 = col_lo + (col_hi - col_lo) / 16 * 16, t8 = valid / 8 * 8;
     for (int64_t c = col_lo; c < c16; c += 16) {
         for (int64_t t = 0; t < t8; t += 8) {
-            transpose8x8_avx2(x + t * cols + c, cols, dst + c * width + t, width);
-            transpose8x8_avx2(x + t * cols + c + 8, cols, dst + (c + 8) * width + t, width);
+            transpose8x8_avx2(x + t * cols + c, cols, dst + c * width + t, width, 0);
+            transpose8x8_avx2(x + t * cols + c + 8, cols, dst + (c + 8) * width + t, width, 0);
         }
         for (int64_t i = 0; i < 16; i++) {
             for (int64_t t = t8; t < valid; t++) dst[(c + i) * width + t] = x[t * cols + c + i];

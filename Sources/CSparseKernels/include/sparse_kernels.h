@@ -18,8 +18,10 @@ extern "C" {
 // it, so a cache measured with older kernels is not trusted. 2: column index prefetched and
 // read from 85 % sparsity with AVX-512 too; AVX-512 tiles no longer prefetch partial sums.
 // 3: panels chosen per tile width; AVX2 tiles take four kept weights per round; the AVX2
-// expand kernel computes its lane mask.
-enum { PARE_KERNELS_VERSION = 4 };
+// expand kernel computes its lane mask. 4: a fixed prefetch count per row and panel, offsets
+// loaded two weights ahead, panels per instruction set. 5: tiles write their partial sums
+// back in 8 x 8 register transposes.
+enum { PARE_KERNELS_VERSION = 5 };
 
 enum {
     PARE_ISA_SCALAR = 0,
