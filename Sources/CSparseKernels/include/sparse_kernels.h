@@ -20,8 +20,8 @@ extern "C" {
 // 3: panels chosen per tile width; AVX2 tiles take four kept weights per round; the AVX2
 // expand kernel computes its lane mask. 4: a fixed prefetch count per row and panel, offsets
 // loaded two weights ahead, panels per instruction set. 5: tiles write their partial sums
-// back in 8 x 8 register transposes.
-enum { PARE_KERNELS_VERSION = 5 };
+// back in 8 x 8 register transposes. 6: AVX2 tiles load each round's offsets a round ahead.
+enum { PARE_KERNELS_VERSION = 6 };
 
 enum {
     PARE_ISA_SCALAR = 0,
