@@ -21,7 +21,8 @@ extern "C" {
 // expand kernel computes its lane mask. 4: a fixed prefetch count per row and panel, offsets
 // loaded two weights ahead, panels per instruction set. 5: tiles write their partial sums
 // back in 8 x 8 register transposes. 6: AVX2 tiles load each round's offsets a round ahead.
-enum { PARE_KERNELS_VERSION = 6 };
+// 7: tiles reading the column index load it two weights ahead too.
+enum { PARE_KERNELS_VERSION = 7 };
 
 enum {
     PARE_ISA_SCALAR = 0,
@@ -41,6 +42,7 @@ typedef struct {
     const int64_t *row_start;    // [rows + 1]: row r's values are values[row_start[r] ..< row_start[r+1]]
     // NULL, or the column of every kept value (parallel to values; very sparse matrices only):
     // the kernels then read columns instead of decoding mask bits (pare_bitmask_wants_columns).
+    // Readable 16 entries past the end, as values (the tiles read two columns ahead).
     const uint16_t *columns;
 } pare_bitmask_matrix;
 

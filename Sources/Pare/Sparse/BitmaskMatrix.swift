@@ -23,6 +23,7 @@ public struct BitmaskMatrix: Equatable, Sendable {
     /// matrices (`pare_bitmask_wants_columns`: at most 15 % kept), where decoding the mask
     /// would cost more than the products; empty otherwise. Derived from the mask, never stored
     /// in a file. 2 bytes per kept weight in memory: at 90 % sparsity 0.18 of dense instead of 0.13.
+    /// Then `padding` zeros, as `values` (the tile kernel reads two columns ahead).
     public let columns: [UInt16]
 
     static let padding = 16
@@ -107,9 +108,10 @@ public struct BitmaskMatrix: Equatable, Sendable {
             self.columns = []
             return
         }
-        self.columns = [UInt16](unsafeUninitializedCapacity: kept) { c, n in
+        self.columns = [UInt16](unsafeUninitializedCapacity: kept + Self.padding) { c, n in
             Self.forEachKept(mask: mask, rows: 0..<rows, wordsPerRow: (cols + 63) / 64) { i, _, column in c[i] = UInt16(column) }
-            n = kept
+            for i in kept..<(kept + Self.padding) { c[i] = 0 }
+            n = kept + Self.padding
         }
     }
 
