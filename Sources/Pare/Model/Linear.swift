@@ -95,7 +95,7 @@ public struct Linear: Equatable, Sendable {
     /// `apply`: nil unless two or more of them are sparse and run on tiles.
     public static func sharedInput(_ x: Tensor, for linears: [Linear]) -> TransposedInput? {
         let sparse = linears.filter { if case .sparse = $0.storage { return true } else { return false } }.count
-        return sparse > 1 ? TransposedInput.shared(x) : nil
+        return sparse > 1 ? TransposedInput(x) : nil
     }
 
     /// y [T, out] += x [T, in] W^T (a residual connection fused into the product).

@@ -71,7 +71,7 @@ public enum SparseKernels {
         let tile = Int(plan.tile_tokens)
         precondition(transposed.map { $0.tokens == tokens && $0.cols == x.cols && $0.tile == tile } ?? true,
                      "SparseKernels.linear: the shared X^T was made for another input or tile width")
-        let xt = tile > 0 ? transposed ?? TransposedInput(x, level: level, threads: threads) : nil
+        let xt = transposed ?? TransposedInput(x, level: level, threads: threads)  // nil without tiles
         defer { withExtendedLifetime(xt) {} }  // the kernels below read its buffer
         let xtBase = xt?.buffer.base
         // One thread per share of the kept weights; small products stay on this thread.
@@ -120,13 +120,10 @@ public final class TransposedInput {
     let buffer: AlignedFloats
 
     /// nil when products of x's token count do not run on tiles (few tokens, or no SIMD).
-    public static func shared(_ x: Tensor, level: SIMDLevel = .active, threads: Int = Parallel.cores) -> TransposedInput? {
-        SparseKernels.plan(tokens: x.rows, level: level).tile_tokens > 0 ? TransposedInput(x, level: level, threads: threads) : nil
-    }
-
-    init(_ x: Tensor, level: SIMDLevel, threads: Int) {
-        tokens = x.rows; cols = x.cols
+    public init?(_ x: Tensor, level: SIMDLevel = .active, threads: Int = Parallel.cores) {
         tile = Int(SparseKernels.plan(tokens: x.rows, level: level).tile_tokens)  // the tile width depends on T and the level only
+        guard tile > 0 else { return nil }
+        tokens = x.rows; cols = x.cols
         // Cache-line aligned, as the kernels' scratch: each kept weight loads a whole row of it,
         // and a row that straddles lines costs twice the loads (50 ms instead of 33 ms at 50 %,
         // 4096 x 4096).
