@@ -6,6 +6,17 @@
 // Floats of partial sums a row block of the tile kernel keeps (256 KiB, in L2).
 #define ROW_BLOCK_FLOATS 65536
 
+// Where the tile kernel's scratch holds what (offsets in floats): the fixed part (partial
+// sums, row cursors, decoded columns) from 0, then, when row blocks are prepared for several
+// tiles (index_block in spmm_tile.inc; order_values > 0), a tally for sorting and decoding,
+// the per-panel row order and counts (order_values uint16 each) and the block's column index
+// (index_values uint16; none when W has an index of its own).
+typedef struct {
+    int64_t tally_at, order_at, order_values, index_at, index_values, total;
+} pare_spmm_block_scratch;
+pare_spmm_block_scratch pare_spmm_block_scratch_layout(pare_spmm_plan plan, const pare_bitmask_matrix *w,
+                                                       int64_t row_lo, int64_t row_hi);
+
 // The tile kernel prefetches the values of the row PREFETCH_ROWS ahead (measured: 2-8 all
 // gain about 25 % at 50 % sparsity on AVX-512).
 #define PREFETCH_ROWS 4

@@ -104,7 +104,7 @@ void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
 // 32-48 KiB (L1) suit dense-ish W, where each row reads many of the panel's columns, and wider
 // slices suit sparser W, where a row has few kept weights per panel.
 pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
-    pare_spmm_plan plan = {tokens, 0, 64};
+    pare_spmm_plan plan = {tokens, 0, 64, 0};
     if (isa == PARE_ISA_SCALAR || tokens < 16) return plan;
     // The widest tile: 8 accumulator vectors, 128 tokens on AVX-512 and 64 on AVX2. (96-token
     // tiles on AVX2, 12 of its 16 registers, gained 15 % at 80-90 % sparsity in a one-thread
@@ -128,16 +128,38 @@ pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
     const int tile = plan.tile_tokens == 16 ? 0 : plan.tile_tokens == 32 ? 1 : plan.tile_tokens == 64 ? 2 : 3;
     const int band = density >= 0.7 ? 0 : density >= 0.45 ? 1 : density >= 0.25 ? 2 : density >= 0.15 ? 3 : density >= 0.08 ? 4 : 5;
     plan.panel_cols = isa == PARE_ISA_AVX512 ? panel512[tile][band] : panel2[tile][band];
+    plan.index_blocks = tokens > plan.tile_tokens;
     return plan;
 }
 
-int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, int64_t rows) {
+pare_spmm_block_scratch pare_spmm_block_scratch_layout(pare_spmm_plan plan, const pare_bitmask_matrix *w,
+                                                       int64_t row_lo, int64_t row_hi) {
     // partial sums [block, tile], row cursors (int64), two buffers of decoded columns (int32);
     // the narrowest tile (16 tokens, the last tile's possible width) has the most rows per block.
-    if (plan.tile_tokens == 0) return 0;
-    (void)rows;  // a call uses one row block of scratch however many rows it has
-    const int64_t block = ROW_BLOCK_FLOATS / 16;
-    return ROW_BLOCK_FLOATS + 2 * block + 2 * (plan.panel_cols + 16) + 16;
+    pare_spmm_block_scratch s = {0, 0, 0, 0, 0, 0};
+    if (plan.tile_tokens == 0) return s;
+    const int64_t most_rows = ROW_BLOCK_FLOATS / 16;
+    s.total = ROW_BLOCK_FLOATS + 2 * most_rows + 2 * (plan.panel_cols + 16) + 16;
+    if (!plan.index_blocks || w->cols > 65536) return s;
+    const int64_t block = ROW_BLOCK_FLOATS / plan.tile_tokens, npanels = (w->cols + plan.panel_cols - 1) / plan.panel_cols;
+    int64_t kept = 0;  // the most kept values of one block
+    for (int64_t rb = row_lo; rb < row_hi; rb += block) {
+        const int64_t re = rb + block < row_hi ? rb + block : row_hi;
+        if (w->row_start[re] - w->row_start[rb] > kept) kept = w->row_start[re] - w->row_start[rb];
+    }
+    // Offsets stay multiples of 16 floats (64 bytes). The tally holds a decoded row (cols + 16
+    // int32) or a sort's bins and unsorted counts (at most cols + 2 int32 and block uint16).
+    s.tally_at = s.total;
+    s.order_at = s.tally_at + (w->cols + 16 + block / 2 + 15) / 16 * 16;
+    s.order_values = npanels * block;
+    s.index_at = s.order_at + (s.order_values + 15) / 16 * 16;  // order and counts: 2 x order_values uint16
+    s.index_values = w->columns != NULL ? 0 : kept + 16;  // none when W has its own
+    s.total = s.index_at + (s.index_values / 2 + 16);
+    return s;
+}
+
+int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, const pare_bitmask_matrix *w, int64_t row_lo, int64_t row_hi) {
+    return pare_spmm_block_scratch_layout(plan, w, row_lo, row_hi).total;
 }
 
 // Measured with a one-thread microbenchmark on Zen 5 (4096 x 4096, T = 1): the gather over

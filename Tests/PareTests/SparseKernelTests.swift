@@ -63,6 +63,33 @@ import Testing
         }
     }
 
+    /// Products of several tiles prepare each row block once (a column index, rows ordered per
+    /// panel by kept count): 1100 rows are 2 blocks of 64-token tiles and 3 of 128-token tiles
+    /// on one thread; 300 inputs are several panels with a ragged last one; T = 200 ends in a
+    /// narrower tile. Sparsity 0.3-0.8 leaves rows of many different counts per panel.
+    @Test(arguments: levels.filter { $0 != .scalar })
+    func rowBlocksPreparedForSeveralTiles(level: SIMDLevel) {
+        for (si, sparsity) in [0.3, 0.5, 0.8].enumerated() {
+            let w = Self.weight(1100, 300, sparsity: sparsity, seed: UInt64(40 + si))
+            let bitmask = BitmaskMatrix(dense: w)
+            #expect(bitmask.columns.isEmpty)  // the blocks' index is the kernels' own
+            for t in [129, 200] {
+                let x = Self.input(t, 300, seed: UInt64(t))
+                let start = Self.input(t, 1100, seed: 98)
+                var expected = start
+                BLAS.linearAccumulate(x, w, into: &expected)
+                for threads in [1, 2] {
+                    let what = "\(level) 1100x300 \(sparsity) T=\(t) threads=\(threads)"
+                    Self.expectClose(SparseKernels.linear(x, bitmask, level: level, threads: threads), BLAS.linear(x, w),
+                                     bound: x, w, what)
+                    var y = start
+                    SparseKernels.linear(x, bitmask, into: &y, accumulate: true, level: level, threads: threads)
+                    Self.expectClose(y, expected, bound: x, w, what + " accumulate")
+                }
+            }
+        }
+    }
+
     /// A transposition large enough to be shared by threads in column ranges (T x in >= 2^20;
     /// 4200 inputs: ranges of 16-column multiples and a ragged last one).
     @Test(arguments: levels.filter { $0 != .scalar })

@@ -21,8 +21,10 @@ extern "C" {
 // expand kernel computes its lane mask. 4: a fixed prefetch count per row and panel, offsets
 // loaded two weights ahead, panels per instruction set. 5: tiles write their partial sums
 // back in 8 x 8 register transposes. 6: AVX2 tiles load each round's offsets a round ahead.
-// 7: tiles reading the column index load it two weights ahead too.
-enum { PARE_KERNELS_VERSION = 7 };
+// 7: tiles reading the column index load it two weights ahead too. 8: with several tiles, row
+// blocks go through all of them, each decoded once to a column index with its rows ordered
+// per panel by kept count.
+enum { PARE_KERNELS_VERSION = 8 };
 
 enum {
     PARE_ISA_SCALAR = 0,
@@ -55,10 +57,13 @@ int pare_bitmask_wants_columns(double density, int64_t cols);
 // tiles of `tile_tokens` (16, 32, 64, or 128 on AVX-512) tokens; the "expand" kernel (tile_tokens == 0) expands
 // the packed values into dense vectors and works on X rows directly (few tokens).
 // panel_cols (a multiple of 64) is how many columns of X^T the tile kernel reads in one pass.
+// index_blocks: more than one tile reads each row block, so the kernel first decodes the
+// block's mask to a column index and orders its rows per panel (when W has no index of its own).
 typedef struct {
     int64_t tokens;
     int tile_tokens;
     int panel_cols;
+    int index_blocks;
 } pare_spmm_plan;
 
 // The plan for `tokens` tokens on a matrix keeping `density` of its weights.
@@ -79,7 +84,7 @@ void pare_transpose_tiles_columns(const float *x, int64_t tokens, int64_t cols, 
 
 // Output rows [row_lo, row_hi) of Y [tokens, rows] (+)= X W^T. `accumulate` adds to Y.
 // tile kernel: reads xt from pare_transpose_tiles; scratch holds
-// pare_spmm_scratch_floats(plan, row_hi - row_lo) floats, 64-byte aligned.
+// pare_spmm_scratch_floats(plan, w, row_lo, row_hi) floats, 64-byte aligned.
 // expand kernel: reads x [tokens, cols] directly; scratch unused (may be NULL).
 void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
                     const float *x, const float *xt, float *y, int accumulate,
@@ -91,8 +96,8 @@ void pare_spmm_rows(int isa, const pare_bitmask_matrix *w, pare_spmm_plan plan,
 int64_t pare_bitmask_count_row(const float *row, int64_t cols, uint64_t *words);
 void pare_bitmask_pack_row(const float *row, int64_t cols, float *values);
 
-// Floats of scratch one pare_spmm_rows call over `rows` output rows needs.
-int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, int64_t rows);
+// Floats of scratch one pare_spmm_rows call over output rows [row_lo, row_hi) of w needs.
+int64_t pare_spmm_scratch_floats(pare_spmm_plan plan, const pare_bitmask_matrix *w, int64_t row_lo, int64_t row_hi);
 
 #ifdef __cplusplus
 }

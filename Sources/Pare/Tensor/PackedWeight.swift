@@ -86,8 +86,8 @@ public final class PackedWeight: @unchecked Sendable, Equatable {
                 let lo = panels * p / parts, hi = panels * (p + 1) / parts
                 guard lo < hi else { return }
                 // Each thread packs its blocks of X into its own scratch (gemm_packed.inc).
-                let scratch = AlignedFloats(count: Int(pare_packed_gemm_scratch_floats(Int64(tokens), Int64(cols))))
-                defer { scratch.free() }
+                let scratch = ScratchPool.shared.take(Int(pare_packed_gemm_scratch_floats(Int64(tokens), Int64(cols))))
+                defer { ScratchPool.shared.give(scratch) }
                 ProductProfile.timed {
                     pare_packed_gemm(code, base, Int64(rows), Int64(cols), xb, Int64(tokens), yb,
                                      accumulate ? 1 : 0, Int64(lo), Int64(hi), scratch.base)
