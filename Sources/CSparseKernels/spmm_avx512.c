@@ -10,6 +10,10 @@
 #define ISA_SUFFIX avx512
 #define SPLAT(v) _mm512_set1_ps(v)
 #define ACC_REGS 8
+// Four floats p[0..3] in each 128-bit lane, and lane j of such a vector everywhere.
+#define LOAD_SPLAT4(p) ((VF)_mm512_broadcast_f32x4(_mm_loadu_ps(p)))
+#define LANE_SPLAT4(w, j) ((VF)_mm512_permute_ps((__m512)(w), 0x55 * (j)))
+#define VREG "+v"
 
 // Set bits of 64-bit mask words to column offsets, 16 columns at a time: vpcompressd packs
 // the offsets whose bit is set, an unaligned store writes all 16 lanes (the extra lanes are

@@ -23,8 +23,8 @@ extern "C" {
 // back in 8 x 8 register transposes. 6: AVX2 tiles load each round's offsets a round ahead.
 // 7: tiles reading the column index load it two weights ahead too. 8: with several tiles, row
 // blocks go through all of them, each decoded once to a column index with its rows ordered
-// per panel by kept count.
-enum { PARE_KERNELS_VERSION = 8 };
+// per panel by kept count. 9: AVX-512 tiles take four kept weights per round too.
+enum { PARE_KERNELS_VERSION = 9 };
 
 enum {
     PARE_ISA_SCALAR = 0,
