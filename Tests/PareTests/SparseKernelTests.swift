@@ -90,6 +90,24 @@ import Testing
         }
     }
 
+    /// Kernel scratch is lent again once handed back (fresh pages cost more than the prepared
+    /// blocks save): the smallest idle buffer that fits, a new one when none does, and at most
+    /// `keep` idle, the largest. The kernel tests above run on reused, unzeroed scratch.
+    @Test func scratchIsReusedBetweenProducts() {
+        let pool = ScratchPool()
+        let small = pool.take(1000), large = pool.take(5000)
+        pool.give(small); pool.give(large)
+        let again = pool.take(800)
+        #expect(again.base == small.base && again.count == 1000)
+        let fresh = pool.take(9000)
+        #expect(fresh.base != small.base && fresh.base != large.base && fresh.count == 9000)
+        pool.give(again); pool.give(fresh)
+        for i in 0..<pool.keep { pool.give(pool.take(10_000 + i)) }  // each a new buffer: none idle fits
+        #expect(pool.idleCount == pool.keep)
+        #expect(pool.take(1000).count >= 10_000)  // the small ones went first
+        #expect(pool.take(0).base == nil)
+    }
+
     /// A transposition large enough to be shared by threads in column ranges (T x in >= 2^20;
     /// 4200 inputs: ranges of 16-column multiples and a ragged last one).
     @Test(arguments: levels.filter { $0 != .scalar })

@@ -166,7 +166,9 @@ final class ScratchPool: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [AlignedFloats] = []
     /// Buffers kept idle at most (the largest stay): enough for every thread's scratch.
-    private let keep = 2 * Parallel.cores + 2
+    let keep = 2 * Parallel.cores + 2
+    /// Buffers now idle.
+    var idleCount: Int { lock.lock(); defer { lock.unlock() }; return idle.count }
 
     /// A buffer of at least `count` floats: the smallest idle one that fits, or a new one.
     func take(_ count: Int) -> AlignedFloats {
