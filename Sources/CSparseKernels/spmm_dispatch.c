@@ -128,7 +128,12 @@ pare_spmm_plan pare_spmm_make_plan(int isa, int64_t tokens, double density) {
     const int tile = plan.tile_tokens == 16 ? 0 : plan.tile_tokens == 32 ? 1 : plan.tile_tokens == 64 ? 2 : 3;
     const int band = density >= 0.7 ? 0 : density >= 0.45 ? 1 : density >= 0.25 ? 2 : density >= 0.15 ? 3 : density >= 0.08 ? 4 : 5;
     plan.panel_cols = isa == PARE_ISA_AVX512 ? panel512[tile][band] : panel2[tile][band];
-    plan.index_blocks = tokens > plan.tile_tokens;
+    // Several tiles share one prepared row block on AVX2 only: its decoding (a table lookup per
+    // 8 columns) is what the index saves. AVX-512 decodes 16 columns in one vpcompressd, and
+    // its index cost more memory traffic than it saved on wide inputs (4096 x 12288, T = 256,
+    // 2 threads, 3 A/B pairs: 5-10 % slower at 50 % and 90 %; 12288 x 4096 the same, 4096 x
+    // 4096 within 3 %).
+    plan.index_blocks = tokens > plan.tile_tokens && isa == PARE_ISA_AVX2;
     return plan;
 }
 

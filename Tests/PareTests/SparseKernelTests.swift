@@ -63,9 +63,9 @@ import Testing
         }
     }
 
-    /// Products of several tiles prepare each row block once (a column index, rows ordered per
-    /// panel by kept count): 1100 rows are 2 blocks of 64-token tiles and 3 of 128-token tiles
-    /// on one thread; 300 inputs are several panels with a ragged last one; T = 200 ends in a
+    /// Products of several tiles prepare each row block once on AVX2 (a column index, rows
+    /// ordered per panel by kept count) and take it through every tile (both levels): 1100 rows
+    /// are 2 blocks of 64-token tiles and 3 of 128-token tiles on one thread; 300 inputs are several panels with a ragged last one; T = 200 ends in a
     /// narrower tile. Sparsity 0.3-0.8 leaves rows of many different counts per panel.
     @Test(arguments: levels.filter { $0 != .scalar })
     func rowBlocksPreparedForSeveralTiles(level: SIMDLevel) {

@@ -24,8 +24,9 @@ extern "C" {
 // 7: tiles reading the column index load it two weights ahead too. 8: with several tiles, row
 // blocks go through all of them, each decoded once to a column index with its rows ordered
 // per panel by kept count. 9: AVX-512 tiles take four kept weights per round too. 10: a single
-// tile of at most 64 tokens orders rows per panel when W has a column index.
-enum { PARE_KERNELS_VERSION = 10 };
+// tile of at most 64 tokens orders rows per panel when W has a column index. 11: only AVX2
+// prepares row blocks for several tiles.
+enum { PARE_KERNELS_VERSION = 11 };
 
 enum {
     PARE_ISA_SCALAR = 0,
@@ -58,7 +59,7 @@ int pare_bitmask_wants_columns(double density, int64_t cols);
 // tiles of `tile_tokens` (16, 32, 64, or 128 on AVX-512) tokens; the "expand" kernel (tile_tokens == 0) expands
 // the packed values into dense vectors and works on X rows directly (few tokens).
 // panel_cols (a multiple of 64) is how many columns of X^T the tile kernel reads in one pass.
-// index_blocks: more than one tile reads each row block, so the kernel first decodes the
+// index_blocks: more than one tile reads each row block (AVX2), so the kernel first decodes the
 // block's mask to a column index (when W has no index of its own) and orders its rows per panel.
 typedef struct {
     int64_t tokens;
