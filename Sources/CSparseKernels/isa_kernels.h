@@ -7,10 +7,10 @@
 #define ROW_BLOCK_FLOATS 65536
 
 // Where the tile kernel's scratch holds what (offsets in floats): the fixed part (partial
-// sums, row cursors, decoded columns) from 0, then, when row blocks are prepared for several
-// tiles (index_block in spmm_tile.inc; order_values > 0), a tally for sorting and decoding,
-// the per-panel row order and counts (order_values uint16 each) and the block's column index
-// (index_values uint16; none when W has an index of its own).
+// sums, row cursors, decoded columns) from 0, then, when row blocks are prepared (index_block
+// in spmm_tile.inc: several AVX2 tiles, or one tile of W with its own index; order_values > 0),
+// a tally for sorting and decoding, the per-panel row order and counts (order_values uint16
+// each) and the block's column index (index_values uint16; none when W has an index of its own).
 typedef struct {
     int64_t tally_at, order_at, order_values, index_at, index_values, total;
 } pare_spmm_block_scratch;
